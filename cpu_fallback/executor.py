@@ -1,0 +1,124 @@
+"""The CPU fallback executor: each record's slot chains run on the shared thread pool.
+
+A slot chain is compiled once into a :class:`SlotProgram` (kernels looked up, JPEG
+draft decided). Per row it decodes, runs the transforms — geometric ones only move a
+lazy view — and has the last kernel write into the row's slice of the batch buffer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dataio._errors import RecordError, RecordTypeError
+from dataio.ops import transforms as T
+from dataio.ops.decoders import ImageDecoder
+from dataio.plan import Plan, SlotPlan
+from dataio.runtime.assembly import Assembly
+from dataio.runtime.chain import ChainContext
+from dataio.runtime.rowprep import PreparedRow
+from dataio.runtime.records import INACTIVE
+from dataio.runtime.rows import RowFailure, describe_exception
+
+from dataio.cpu_fallback.geometry import draft_target
+from dataio.cpu_fallback.kernels import KERNELS
+from dataio.cpu_fallback.lazy_image import LazyImage
+from dataio.cpu_fallback.pixels import affine_tables, lut_to_chw
+
+_DECODED_AFFINE = {"unit": T.UnitChw(), "symmetric": T.SymmetricChw()}
+_RESAMPLING = (T.Resize, T.ResizeShort, T.ResizeLong, T.FitToBucket)
+
+
+class SlotProgram:
+    """One slot's chain, bound to CPU kernels."""
+
+    def __init__(self, slot: SlotPlan) -> None:
+        self.slot = slot
+        self.decoder = slot.decoder
+        self.decode = KERNELS[self.decoder.qualname].fn
+        self.steps = [(op, KERNELS[op.qualname].fn, spec)
+                      for op, spec in zip(slot.transforms, slot.specs[:-1], strict=True)]
+        first = slot.transforms[0] if slot.transforms else None
+        self.is_image = isinstance(self.decoder, ImageDecoder)
+        self.draft_op = first if self.is_image and isinstance(first, _RESAMPLING) else None
+
+    def run(self, data: Any, ctx: ChainContext, out: np.ndarray | None) -> tuple[Any, tuple[int, int] | None]:
+        """The slot's value for one row (written into ``out`` where possible) and its decoded (h, w)."""
+        op: Any = self.decoder
+        stage = "decode"
+        try:
+            if self.is_image:
+                draft = draft_target(self.draft_op, ctx) if self.draft_op is not None else None
+                value = self.decode(op, data, ctx.label, draft)
+                hw = (value.height, value.width)
+                value = _image_output(op, value, out if not self.steps else None)
+            else:
+                value, hw = self.decode(op, data, ctx.label), None
+            stage = "transform"
+            last = len(self.steps) - 1
+            for i, (op, kernel, spec) in enumerate(self.steps):
+                value = kernel(op, value, spec, ctx, out if i == last else None)
+        except (RowFailure, RecordError, RecordTypeError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a kernel failure is this row's, named by op
+            raise RowFailure(stage, op.qualname, f"{ctx.label}: {describe_exception(exc)}") from exc
+        if isinstance(value, LazyImage):
+            value = value.materialise()
+        return value, hw
+
+
+def _image_output(op: ImageDecoder, image: LazyImage, out: np.ndarray | None) -> Any:
+    """The decoder's own output form: the lazy ``HWC uint8`` view, or a converted array."""
+    if op.normalize == "none" and op.layout == "hwc":
+        return image
+    pixels = image.materialise()
+    if op.normalize == "none":
+        return pixels.transpose(2, 0, 1)
+    chw = lut_to_chw(pixels, affine_tables(_DECODED_AFFINE[op.normalize], pixels.shape[2]),
+                     out if op.layout == "chw" else None)
+    return chw if op.layout == "chw" else chw.transpose(1, 2, 0)
+
+
+class CpuExecutor:
+    """Runs a plan with Pillow + numpy on the process-wide CPU pool; batches land in host memory."""
+
+    name = "cpu_fallback"
+
+    def __init__(self, plan: Plan, device: str = "cpu") -> None:
+        self.plan = plan
+        self.device = device
+        self.programs = [SlotProgram(slot) for slot in plan.slots]
+
+    def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
+        """Run every active slot of ``row`` into ``assembly``; a failing slot fails the row."""
+        position = row.position
+        for i, program in enumerate(self.programs):
+            source = row.sources[i]
+            if source is INACTIVE:
+                assembly.set_inactive(i, position)
+                continue
+            ctx = ChainContext(row.record, row.seed, repr(row.key), source.label)
+            try:
+                value, hw = program.run(row.payloads[i], ctx, assembly.out(i, position))
+                assembly.put(i, position, value)
+            except RowFailure as failure:
+                assembly.fail(position, failure.as_dict(position, row.key, program.slot.name))
+                return
+            if hw is not None:
+                assembly.hws[i][position] = hw
+
+    def finish_batch(self, assembly: Assembly) -> None:
+        """Nothing to do: rows were written into the batch buffers as they completed."""
+
+
+def create_executor(plan: Plan, device: str) -> CpuExecutor:
+    """The CPU executor for ``plan`` (``device`` is always ``"cpu"``)."""
+    return CpuExecutor(plan, device)
+
+
+def kernel_table() -> Any:
+    """The CPU kernel table (for ``plan.explain``)."""
+    from .kernels import TABLE
+
+    return TABLE

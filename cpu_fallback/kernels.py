@@ -1,0 +1,48 @@
+"""The CPU fallback's kernel table: one kernel per op of ``dataio.decoders`` / ``dataio.transforms``.
+
+Adding an op means one spec in ``dataio.ops`` and one entry here (a test checks that
+every registered op has a CPU kernel).
+"""
+
+from __future__ import annotations
+
+from dataio.executors import Kernel, KernelTable
+
+from dataio.cpu_fallback import geometry, layout, payloads, pixels
+from dataio.cpu_fallback.image_decode import decode_image
+
+_AFFINE = Kernel(pixels.channel_affine_kernel, "numpy.take per-channel LUT into the batch buffer")
+
+KERNELS: dict[str, Kernel] = {
+    "decoders.image": Kernel(decode_image, "Pillow Image.open/draft/load (libjpeg-turbo)"),
+    "decoders.bytes": Kernel(payloads.bytes_decoder, "numpy.frombuffer"),
+    "decoders.text": Kernel(payloads.text_decoder, "bytes.decode (utf-8)"),
+    "decoders.json": Kernel(payloads.json_decoder, "json.loads"),
+    "decoders.npy": Kernel(payloads.npy_decoder, "numpy.load(allow_pickle=False)"),
+    "transforms.resize": Kernel(geometry.resize_kernel, "Pillow Image.resize (fused box)"),
+    "transforms.resize_short": Kernel(geometry.resize_kernel, "Pillow Image.resize (fused box)"),
+    "transforms.resize_long": Kernel(geometry.resize_kernel, "Pillow Image.resize (fused box)"),
+    "transforms.fit_to_bucket": Kernel(geometry.fit_to_bucket_kernel, "Pillow Image.resize (fused box)"),
+    "transforms.random_resized_crop": Kernel(geometry.random_resized_crop_kernel,
+                                             "Pillow Image.crop + Image.resize"),
+    "transforms.center_crop": Kernel(geometry.center_crop_kernel, "view box / numpy slice (+zero pad)"),
+    "transforms.crop": Kernel(geometry.crop_kernel, "view box / numpy slice"),
+    "transforms.random_crop": Kernel(geometry.random_crop_kernel, "view box / numpy slice"),
+    "transforms.hflip": Kernel(geometry.flip_kernel, "numpy.flip"),
+    "transforms.vflip": Kernel(geometry.flip_kernel, "numpy.flip"),
+    "transforms.normalize": Kernel(pixels.normalize_kernel, "numpy subtract/multiply in place"),
+    "transforms.normalize_chw_from_hwc_u8": _AFFINE,
+    "transforms.symmetric_chw": _AFFINE,
+    "transforms.unit_chw": _AFFINE,
+    "transforms.pack_chw_f32": _AFFINE,
+    "transforms.cast": Kernel(pixels.cast_kernel, "numpy astype (saturating)"),
+    "transforms.permute": Kernel(layout.permute_kernel, "numpy.transpose"),
+    "transforms.reshape": Kernel(layout.reshape_kernel, "numpy.reshape"),
+    "transforms.flatten": Kernel(layout.flatten_kernel, "numpy.reshape"),
+    "transforms.squeeze": Kernel(layout.squeeze_kernel, "numpy.squeeze"),
+    "transforms.unsqueeze": Kernel(layout.unsqueeze_kernel, "numpy.expand_dims"),
+    "transforms.patchify": Kernel(layout.patchify_kernel, "numpy reshape/transpose"),
+    "transforms.pad_axis": Kernel(layout.pad_axis_kernel, "numpy.pad"),
+}
+
+TABLE = KernelTable("cpu", KERNELS)

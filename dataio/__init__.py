@@ -1,0 +1,68 @@
+"""dataio: a GPU-first data loader for ML training.
+
+Declare a pipeline (slots of decode + transform ops, one shape stage), bind it to
+records and iterate batches::
+
+    import dataio
+
+    pipe = dataio.pipeline(
+        dataio.slot("image").decode_image(mode="rgb").resize_short(256)
+              .center_crop(h=224, w=224).normalize("imagenet"),
+        dataio.batch(64),
+    )
+    with pipe.bind(records).run("torch") as loader:
+        for batch in loader:
+            train_step(batch["image"])
+
+The plan runs on the GPU executor (``dataio.gpu``) when a usable GPU stack is found
+and on the CPU fallback (``dataio.cpu_fallback``: Pillow + numpy + threads) otherwise.
+This module only re-exports; importing it loads neither torch, pyarrow, h5py nor any
+GPU library.
+"""
+
+from dataio import batch_transforms, cond, decoders, transforms
+from dataio._errors import (
+    BackendUnavailable,
+    DataIOError,
+    DecodeError,
+    DeviceUnavailable,
+    PlanError,
+    RowError,
+)
+from dataio._version import __version__
+from dataio.device import gds_available, gds_info
+from dataio.dsl import (
+    BatchStage,
+    CollateStage,
+    CustomOp,
+    GroupByStage,
+    MapStage,
+    Pipeline,
+    SlotsBuilder,
+    SlotStage,
+    batch,
+    chain,
+    collate,
+    custom_op,
+    group_by,
+    map,
+    pipeline,
+    slot,
+    slots,
+)
+from dataio.ops._base import BatchTransform, Decoder, Transform
+from dataio.ops.cond import Cond, Param, col
+from dataio.plan import Plan
+from dataio.runtime.batch import Batch
+from dataio.runtime.loader import BoundPipeline, DataLoader
+
+__all__ = [
+    "pipeline", "slot", "slots", "chain", "batch", "collate", "group_by", "map", "custom_op", "col",
+    "Pipeline", "SlotStage", "SlotsBuilder", "BatchStage", "CollateStage", "GroupByStage", "MapStage",
+    "CustomOp", "Decoder", "Transform", "BatchTransform", "Cond", "Param", "Plan",
+    "BoundPipeline", "DataLoader", "Batch",
+    "gds_available", "gds_info",
+    "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
+    "decoders", "transforms", "batch_transforms", "cond",
+    "__version__",
+]

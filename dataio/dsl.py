@@ -1,0 +1,603 @@
+"""The pipeline DSL (API.md §2): builders of immutable descriptions, never executors.
+
+Everything here only records validated data. ``pipeline(...)`` checks the stage order
+and compiles the description into a :class:`~dataio.plan.Plan` once (the one place
+cross-op validation runs); executors only ever see plans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from dataio._errors import PlanError
+from dataio._identity import callable_identity
+from dataio._validate import as_bool, as_int, as_name
+from dataio.ops import decoders as D
+from dataio.ops import transforms as T
+from dataio.ops._base import BatchTransform, Decoder, Transform
+from dataio.ops.cond import Cond, Param, _as_cond
+
+if TYPE_CHECKING:
+    from dataio.plan import Plan
+    from dataio.runtime.loader import BoundPipeline
+
+
+class _Symbolic:
+    """Mixin: a description refuses to act as a value (DALI's DataNode rule)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            f"{type(self).__name__} is a pipeline description, not data: it has no truth value. "
+            "Bind records and iterate the loader to get values."
+        )
+
+    def __iter__(self) -> Any:
+        raise TypeError(
+            f"{type(self).__name__} is a pipeline description, not data: it cannot be iterated. "
+            "Use pipeline(...).bind(records).run() and iterate the loader."
+        )
+
+
+def _shorthand(op_class: type[Transform]) -> Callable[..., SlotStage]:
+    """A ``SlotStage`` method appending ``op_class(**kwargs)``, with the op's signature and doc."""
+
+    def method(self: SlotStage, **kwargs: Any) -> SlotStage:
+        return self.apply(op_class(**kwargs))
+
+    method.__name__ = op_class.op_name
+    method.__qualname__ = f"SlotStage.{op_class.op_name}"
+    method.__doc__ = op_class.__doc__
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += list(inspect.signature(op_class).parameters.values())
+    method.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return method
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SlotStage(_Symbolic):
+    """One slot: a name, a decoder and a chain of transforms. Immutable; methods return new stages.
+
+    Build with :func:`slot` (named) or :func:`chain` (unbound, to share a sequence).
+    """
+
+    name: str | None = None
+    optional: bool = False
+    decoder: Decoder | None = None
+    transforms: tuple[Transform, ...] = ()
+    skip: Cond | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.optional, bool):
+            raise TypeError(f"slot(optional={self.optional!r}): optional must be a bool")
+
+    @property
+    def label(self) -> str:
+        """How errors refer to this stage."""
+        return f"slot({self.name!r})" if self.name is not None else "chain()"
+
+    # -- composition ---------------------------------------------------------
+    def apply(self, *things: Decoder | Transform | SlotStage) -> SlotStage:
+        """Append transforms or a decoder, or splice one unbound chain (its sole argument)."""
+        if len(things) == 1 and isinstance(things[0], SlotStage):
+            return self + things[0]
+        stage = self
+        for thing in things:
+            if isinstance(thing, SlotStage):
+                raise PlanError(f"{self.label}.apply(): an unbound chain must be the sole argument")
+            if isinstance(thing, Decoder):
+                stage = stage._with_decoder(thing)
+            elif isinstance(thing, Transform):
+                if stage.decoder is None:
+                    raise PlanError(
+                        f"{self.label}.apply({thing!r}): a transform needs a decoder before it; "
+                        "declare the decoder first"
+                    )
+                stage = dataclasses.replace(stage, transforms=stage.transforms + (thing,))
+            elif callable(thing):
+                raise TypeError(
+                    f"{self.label}.apply(): got a Python callable {thing!r}; slots take dataio ops. "
+                    "Run Python code per record with dataio.map(fn) or wrap it with dataio.custom_op"
+                )
+            else:
+                raise TypeError(
+                    f"{self.label}.apply(): expected a Decoder, Transform or chain(); "
+                    f"got {type(thing).__name__}"
+                )
+        return stage
+
+    def _with_decoder(self, decoder: Decoder) -> SlotStage:
+        if self.decoder is not None:
+            raise PlanError(
+                f"{self.label}: a slot has exactly one decoder; already has {self.decoder!r}, got {decoder!r}"
+            )
+        if self.transforms:
+            raise PlanError(f"{self.label}: the decoder {decoder!r} must come before every transform")
+        return dataclasses.replace(self, decoder=decoder)
+
+    def __add__(self, other: SlotStage) -> SlotStage:
+        if not isinstance(other, SlotStage):
+            return NotImplemented
+        if other.name is not None:
+            raise PlanError(f"{self.label} + {other.label}: only an unbound chain() can be appended")
+        stage = self if other.decoder is None else self._with_decoder(other.decoder)
+        if other.transforms and stage.decoder is None:
+            raise PlanError(f"{self.label} + chain(): the result would have transforms before a decoder")
+        return dataclasses.replace(stage, transforms=stage.transforms + other.transforms)
+
+    # -- decoders --------------------------------------------------------------
+    def decode(self, decoder: Decoder) -> SlotStage:
+        """Set any :class:`~dataio.Decoder` (e.g. with its full parameter set)."""
+        if not isinstance(decoder, Decoder):
+            raise TypeError(f"{self.label}.decode(): expected a Decoder; got {type(decoder).__name__}")
+        return self._with_decoder(decoder)
+
+    def decode_image(
+        self,
+        *,
+        mode: str = "rgb",
+        normalize: str = "none",
+        layout: str = "hwc",
+        allow_alpha: bool | None = None,
+        max_pixels: int = 134_217_728,
+        max_decoded_bytes: int = 536_870_912,
+        max_width: int = 0,
+        max_height: int = 0,
+        backend: str = "auto",
+        fill_color: tuple[int, int, int] | None = None,
+    ) -> SlotStage:
+        """Decode an image; unlike ``decoders.image`` the defaults yield ``HWC uint8``."""
+        return self._with_decoder(D.image(
+            mode=mode, normalize=normalize, layout=layout, allow_alpha=bool(allow_alpha),
+            max_pixels=max_pixels, max_decoded_bytes=max_decoded_bytes, max_width=max_width,
+            max_height=max_height, backend=backend, fill_color=fill_color,
+        ))
+
+    def decode_bytes(self) -> SlotStage:
+        """The raw payload as ``[N] uint8``."""
+        return self._with_decoder(D.bytes())
+
+    def decode_npy(self) -> SlotStage:
+        """A ``.npy`` array."""
+        return self._with_decoder(D.npy())
+
+    def decode_json(self, *, field: str | None = None) -> SlotStage:
+        """One JSON document (``field`` projects a top-level string field)."""
+        return self._with_decoder(D.json(field=field))
+
+    def decode_text(self, *, encoding: str = "utf-8") -> SlotStage:
+        """Text as UTF-8 bytes."""
+        return self._with_decoder(D.text(encoding=encoding))
+
+    # -- transforms --------------------------------------------------------------
+    def resize_short(self, size: int, *, interp: str = "bicubic") -> SlotStage:
+        """Resize so the shorter side is ``size`` (aspect kept)."""
+        return self.apply(T.resize_short(size=size, interp=interp))
+
+    def resize_long(self, size: int, *, interp: str = "bicubic") -> SlotStage:
+        """Resize so the longer side is ``size`` (aspect kept)."""
+        return self.apply(T.resize_long(size=size, interp=interp))
+
+    def random_resized_crop(
+        self,
+        *,
+        h: int,
+        w: int,
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (0.75, 1.3333333),
+        interp: str = "bicubic",
+    ) -> SlotStage:
+        """torchvision-style random resized crop; ``scale``/``ratio`` are (lo, hi) pairs."""
+        scale_lo, scale_hi = _pair("random_resized_crop", "scale", scale)
+        ratio_lo, ratio_hi = _pair("random_resized_crop", "ratio", ratio)
+        return self.apply(T.random_resized_crop(
+            h=h, w=w, scale_lo=scale_lo, scale_hi=scale_hi, ratio_lo=ratio_lo, ratio_hi=ratio_hi,
+            interp=interp,
+        ))
+
+    def normalize(
+        self,
+        mode: str | tuple[Sequence[float], Sequence[float]] = "imagenet",
+        *,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        output_layout: Literal["chw", "hwc"] = "chw",
+    ) -> SlotStage:
+        """``HWC uint8`` → ``CHW float32`` normalisation (API.md §2.2).
+
+        Args:
+            mode: ``"imagenet"``, ``"clip"``, ``"unit"`` (x/255), ``"symmetric"`` (x/127.5 − 1),
+                ``"none"`` (x as float) or a ``(mean, std)`` tuple; presets and tuples compute
+                ``(x/255 − mean)/std``.
+            mean: with ``std``, overrides ``mode``.
+            std: with ``mean``, overrides ``mode``.
+            output_layout: ``"chw"``; ``"hwc"`` only with ``"none"``, which then changes nothing.
+        """
+        return self.apply(*_normalize_ops(mode, mean, std, output_layout))
+
+    resize = _shorthand(T.Resize)
+    fit_to_bucket = _shorthand(T.FitToBucket)
+    center_crop = _shorthand(T.CenterCrop)
+    crop = _shorthand(T.Crop)
+    random_crop = _shorthand(T.RandomCrop)
+    hflip = _shorthand(T.HFlip)
+    vflip = _shorthand(T.VFlip)
+    cast = _shorthand(T.Cast)
+    permute = _shorthand(T.Permute)
+    reshape = _shorthand(T.Reshape)
+    flatten = _shorthand(T.Flatten)
+    squeeze = _shorthand(T.Squeeze)
+    unsqueeze = _shorthand(T.Unsqueeze)
+    patchify = _shorthand(T.Patchify)
+    pad_axis = _shorthand(T.PadAxis)
+
+    # -- gating ------------------------------------------------------------------
+    def skip_when(self, cond: Cond) -> SlotStage:
+        """Make the slot inactive for records where ``cond`` holds (evaluated before any IO)."""
+        return self._gate("skip_when", cond, negate=False)
+
+    def active_when(self, cond: Cond) -> SlotStage:
+        """Make the slot active only for records where ``cond`` holds (evaluated before any IO)."""
+        return self._gate("active_when", cond, negate=True)
+
+    def _gate(self, method: str, cond: Any, *, negate: bool) -> SlotStage:
+        if not isinstance(cond, (Cond, Param)):
+            raise TypeError(f"{self.label}.{method}(): expected a Cond; got {type(cond).__name__}")
+        if self.name is None:
+            raise PlanError(f"chain().{method}(): gating needs a named slot; use slot(name).{method}")
+        cond = _as_cond(method, cond)
+        if cond.uses_shape:
+            raise PlanError(
+                f"{self.label}.{method}(): shape predicates refer to a tensor and are only valid "
+                "inside when()/select(); gate on record fields (col(...)) instead"
+            )
+        skip = cond.not_() if negate else cond
+        if self.skip is not None:
+            skip = self.skip | skip
+        return dataclasses.replace(self, skip=skip)
+
+    def describe(self) -> dict[str, Any]:
+        """Canonical description (part of the plan signature)."""
+        return {
+            "slot": self.name,
+            "optional": self.optional,
+            "decoder": None if self.decoder is None else self.decoder.describe(),
+            "transforms": [t.describe() for t in self.transforms],
+            "skip_when": None if self.skip is None else self.skip.describe(),
+        }
+
+
+def _pair(func: str, param: str, value: Any) -> tuple[Any, Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise TypeError(f"{func}({param}={value!r}): {param} must be a (lo, hi) pair")
+    return value[0], value[1]
+
+
+_AFFINE_MODES = {"unit": T.UnitChw, "symmetric": T.SymmetricChw}
+
+
+def _normalize_ops(mode: Any, mean: Any, std: Any, output_layout: str) -> tuple[Transform, ...]:
+    """Lower the ``normalize`` shorthand to primitive transforms."""
+    if output_layout not in ("chw", "hwc"):
+        raise PlanError(f"normalize(output_layout={output_layout!r}): must be 'chw' or 'hwc'")
+    if (mean is None) != (std is None):
+        raise PlanError("normalize(): mean= and std= must be given together")
+    if mean is not None:
+        mode = (mean, std)
+    if output_layout == "hwc" and mode != "none":
+        raise PlanError(f"normalize(mode={mode!r}, output_layout='hwc'): 'hwc' is only allowed with mode='none'")
+    if isinstance(mode, str):
+        if mode == "none":
+            return () if output_layout == "hwc" else (T.pack_chw_f32(scale=1.0),)
+        if mode in _AFFINE_MODES:
+            return (_AFFINE_MODES[mode](),)
+        if mode in T.NORMALIZE_PRESETS:
+            mean, std = T.NORMALIZE_PRESETS[mode]
+            return (T.normalize_chw_from_hwc_u8(mean=mean, std=std, base="unit"),)
+        known = ", ".join(repr(m) for m in ("imagenet", "clip", "unit", "symmetric", "none"))
+        raise PlanError(f"normalize(mode={mode!r}): mode must be one of {known} or a (mean, std) tuple")
+    if isinstance(mode, tuple) and len(mode) == 2:
+        return (T.normalize_chw_from_hwc_u8(mean=mode[0], std=mode[1], base="unit"),)
+    raise TypeError(f"normalize(mode={mode!r}): mode must be a str or a (mean, std) tuple")
+
+
+def slot(name: str, *, optional: bool = False) -> SlotStage:
+    """A named output column reading ``record[name]``.
+
+    Example:
+        >>> dataio.slot("image").decode_image(mode="rgb").resize_short(256)
+    """
+    return SlotStage(name=as_name("slot", "name", name), optional=as_bool("slot", "optional", optional))
+
+
+def chain() -> SlotStage:
+    """An unbound slot stage, used to share a decoder/transform sequence between slots."""
+    return SlotStage()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SlotsBuilder(_Symbolic):
+    """Several slots with one shared chain; expands inside ``pipeline(...)``."""
+
+    names: tuple[str, ...]
+    is_optional: bool = False
+    chain: SlotStage = SlotStage()
+
+    def optional(self, value: bool = True) -> SlotsBuilder:
+        """Mark every slot optional (or not)."""
+        return dataclasses.replace(self, is_optional=as_bool("slots.optional", "value", value))
+
+    def using(self, chain: SlotStage) -> SlotsBuilder:
+        """Splice an unbound chain into every slot."""
+        if not isinstance(chain, SlotStage) or chain.name is not None:
+            raise TypeError("slots(...).using(): expected an unbound chain()")
+        return dataclasses.replace(self, chain=self.chain + chain)
+
+    def expand(self) -> list[SlotStage]:
+        """One :class:`SlotStage` per name."""
+        return [SlotStage(name=n, optional=self.is_optional) + self.chain for n in self.names]
+
+
+def slots(names: Sequence[str]) -> SlotsBuilder:
+    """One slot per name, sharing a chain given with ``.using(chain)``."""
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+        raise TypeError(f"slots(names={names!r}): names must be a sequence of str (not a str)")
+    checked = tuple(as_name("slots", "names", n) for n in names)
+    if not checked:
+        raise PlanError("slots(names=[]): needs at least one name")
+    if len(set(checked)) != len(checked):
+        raise PlanError(f"slots(names={list(names)!r}): names must be unique")
+    return SlotsBuilder(names=checked)
+
+
+# -- shape stages ----------------------------------------------------------------
+
+DEFAULT_PREFETCH = 4
+
+
+def _prefetch(func: str, value: Any) -> int | None:
+    return None if value is None else as_int(func, "prefetch", value, minimum=1)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BatchStage(_Symbolic):
+    """Consecutive groups of ``size`` records (API.md §2.3)."""
+
+    size: int
+    drop_last: bool = False
+    prefetch: int | None = None
+
+    kind = "batch"
+
+    def describe(self) -> dict[str, Any]:
+        return {"shape": "batch", "size": self.size, "drop_last": self.drop_last}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CollateStage(_Symbolic):
+    """Each upstream item is already a batch (an iterable of records)."""
+
+    prefetch: int | None = None
+
+    kind = "collate"
+
+    def describe(self) -> dict[str, Any]:
+        return {"shape": "collate"}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupByStage(_Symbolic):
+    """A batch ends whenever the key of the next record differs from the current one."""
+
+    key: str | int | Callable[[Any], Hashable]
+    prefetch: int | None = None
+
+    kind = "group_by"
+
+    def describe(self) -> dict[str, Any]:
+        key = self.key if isinstance(self.key, (str, int)) else callable_identity(self.key)
+        return {"shape": "group_by", "key": key}
+
+
+ShapeStage = BatchStage | CollateStage | GroupByStage
+
+
+def batch(size: int, *, drop_last: bool = False, prefetch: int | None = None) -> BatchStage:
+    """Group consecutive records into batches of ``size``.
+
+    Args:
+        size: records per batch (>= 1).
+        drop_last: drop a final short batch.
+        prefetch: batches in flight (default 4).
+    """
+    return BatchStage(
+        size=as_int("batch", "size", size, minimum=1),
+        drop_last=as_bool("batch", "drop_last", drop_last),
+        prefetch=_prefetch("batch", prefetch),
+    )
+
+
+def collate(*, prefetch: int | None = None) -> CollateStage:
+    """Treat each upstream item as one batch of records."""
+    return CollateStage(prefetch=_prefetch("collate", prefetch))
+
+
+def group_by(key: str | int | Callable[[Any], Hashable], *, prefetch: int | None = None) -> GroupByStage:
+    """Batch contiguous records sharing a key: a field name, a positional index or a callable."""
+    if isinstance(key, bool) or not (isinstance(key, (str, int)) or callable(key)):
+        raise TypeError(f"group_by(key={key!r}): key must be a str, an int or a callable")
+    if isinstance(key, str) and not key:
+        raise PlanError("group_by(key=''): key must be a non-empty field name")
+    return GroupByStage(key=key, prefetch=_prefetch("group_by", prefetch))
+
+
+# -- Python hooks -------------------------------------------------------------------
+
+
+class CustomOp:
+    """A Python function used as a pipeline op, identified by ``(name, version)``.
+
+    Its identity in the pipeline signature is ``(name, version)`` only, so editing its
+    body does not invalidate checkpoints; bump ``version`` when results change.
+    """
+
+    __slots__ = ("fn", "name", "version", "__wrapped__")
+
+    def __init__(self, fn: Callable[..., Any] | None, name: str, version: str) -> None:
+        self.fn = fn
+        self.name = as_name("custom_op", "name", name)
+        self.version = as_name("custom_op", "version", version)
+        self.__wrapped__ = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fn is None:
+            raise TypeError(f"custom_op {self.name!r} has no function to call")
+        return self.fn(*args, **kwargs)
+
+    def describe(self) -> dict[str, str]:
+        """``{"name", "version"}``: the op's identity."""
+        return {"name": self.name, "version": self.version}
+
+    def __repr__(self) -> str:
+        return f"custom_op(name={self.name!r}, version={self.version!r})"
+
+
+def custom_op(
+    fn: Callable[..., Any] | None = None, *, name: str | None = None, version: str = "1"
+) -> CustomOp | Callable[[Callable[..., Any]], CustomOp]:
+    """Wrap ``fn`` as a :class:`CustomOp`; usable as ``@custom_op`` or ``@custom_op(name=..., version=...)``."""
+    if fn is None:
+        return functools.partial(custom_op, name=name, version=version)  # type: ignore[return-value]
+    if not callable(fn):
+        raise TypeError(f"custom_op(fn={fn!r}): fn must be callable")
+    return CustomOp(fn, name if name is not None else getattr(fn, "__name__", ""), version)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MapStage(_Symbolic):
+    """A Python hook: per record before the shape stage, per batch after it."""
+
+    op: Callable[..., Any] | CustomOp | BatchTransform
+
+    def describe(self) -> dict[str, Any]:
+        if isinstance(self.op, BatchTransform):
+            return {"map": self.op.describe()}
+        return {"map": callable_identity(self.op)}
+
+
+def map(op: Callable[..., Any] | CustomOp | BatchTransform) -> MapStage:  # noqa: A001 - contract name
+    """A Python hook stage: ``op(record) -> record`` before the shape stage; after it,
+    a :class:`~dataio.BatchTransform` runs natively and a callable receives the batch."""
+    if not (isinstance(op, (CustomOp, BatchTransform)) or callable(op)) or isinstance(op, type):
+        raise TypeError(f"map(op={op!r}): expected a callable, a custom_op or a BatchTransform")
+    return MapStage(op=op)
+
+
+# -- pipeline -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Pipeline(_Symbolic):
+    """A validated pipeline: per-record maps, slots, one shape stage, per-batch maps.
+
+    Reusable: bind it to records as often as needed with :meth:`bind`.
+    """
+
+    record_maps: tuple[MapStage, ...]
+    slots: tuple[SlotStage, ...]
+    shape: ShapeStage
+    batch_maps: tuple[MapStage, ...]
+    plan: Plan
+
+    def bind(self, records: Any) -> BoundPipeline:
+        """Attach records (a re-iterable, a ``RecordSource`` or a zero-arg factory)."""
+        from dataio.runtime.loader import BoundPipeline
+
+        return BoundPipeline(self, records)
+
+    @property
+    def signature(self) -> str:
+        """Stable digest of everything that determines the produced values."""
+        return self.plan.signature
+
+    def explain(self, device: str | None = "auto") -> str:
+        """Where each op runs (executor and kernel) for ``device``."""
+        return self.plan.explain(device)
+
+
+def pipeline(*stages: Any) -> Pipeline:
+    """Assemble and validate a pipeline (API.md §2.1).
+
+    Order: ``map`` stages (per record) interleaved with slots, exactly one shape stage,
+    then ``map`` stages (per batch; native batch transforms before Python callables).
+
+    Raises:
+        PlanError: wrong stage order or count, duplicate slots, a slot without decoder,
+            an op fed an incompatible input.
+        TypeError: a stage that is not a dataio stage.
+    """
+    from dataio.plan import compile_plan
+
+    record_maps: list[MapStage] = []
+    slot_stages: list[SlotStage] = []
+    batch_maps: list[MapStage] = []
+    shape: ShapeStage | None = None
+    for position, stage in enumerate(stages):
+        if isinstance(stage, (BatchStage, CollateStage, GroupByStage)):
+            if shape is not None:
+                raise PlanError(f"pipeline(): more than one shape stage (stage {position}: {stage.kind})")
+            shape = stage
+        elif isinstance(stage, (SlotStage, SlotsBuilder)):
+            if shape is not None:
+                raise PlanError(f"pipeline(): slot stage {position} comes after the shape stage")
+            expanded = stage.expand() if isinstance(stage, SlotsBuilder) else [stage]
+            for s in expanded:
+                if s.name is None:
+                    raise PlanError(
+                        f"pipeline(): stage {position} is an unbound chain(); bind it with "
+                        "slot(name).apply(chain) or slots([...]).using(chain)"
+                    )
+                slot_stages.append(s)
+        elif isinstance(stage, MapStage):
+            if shape is None:
+                if isinstance(stage.op, BatchTransform):
+                    raise PlanError(
+                        f"pipeline(): map({stage.op!r}) at stage {position} is a batch transform; "
+                        "it must come after the shape stage"
+                    )
+                record_maps.append(stage)
+            else:
+                if isinstance(stage.op, BatchTransform) and any(
+                    not isinstance(m.op, BatchTransform) for m in batch_maps
+                ):
+                    raise PlanError(
+                        f"pipeline(): map({stage.op!r}) at stage {position}: native batch transforms "
+                        "must precede every per-batch Python map"
+                    )
+                batch_maps.append(stage)
+        elif isinstance(stage, BatchTransform):
+            raise TypeError(f"pipeline(): stage {position} is a bare {stage!r}; wrap it: dataio.map(...)")
+        else:
+            raise TypeError(
+                f"pipeline(): stage {position} is a {type(stage).__name__}; expected slot(), slots(), "
+                "batch()/collate()/group_by() or map()"
+            )
+    if not slot_stages:
+        raise PlanError("pipeline(): needs at least one slot")
+    if shape is None:
+        raise PlanError("pipeline(): needs exactly one shape stage: batch(), collate() or group_by()")
+    seen: set[str] = set()
+    for s in slot_stages:
+        if s.name in seen:
+            raise PlanError(f"pipeline(): duplicate slot name {s.name!r}")
+        seen.add(s.name)  # type: ignore[arg-type]
+        if s.decoder is None:
+            raise PlanError(f"pipeline(): {s.label} has no decoder")
+    plan = compile_plan(tuple(record_maps), tuple(slot_stages), shape, tuple(batch_maps))
+    return Pipeline(tuple(record_maps), tuple(slot_stages), shape, tuple(batch_maps), plan)

@@ -1,0 +1,103 @@
+"""Executors: who runs a plan, and which kernel runs each op.
+
+An executor registers one kernel per op name (its *kernel table*). The CPU fallback
+(``dataio.cpu_fallback``) has a kernel for every op; the GPU executor
+(``dataio.gpu``) has kernels for the ops it accelerates and runs the rest on the CPU
+inside its graph. :func:`create_executor` picks one for ``run(device=...)``;
+:func:`kernel_table_for` serves ``plan.explain(device=...)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dataio._errors import DeviceUnavailable
+
+if TYPE_CHECKING:
+    from dataio.plan import Plan
+    from dataio.runtime.assembly import Assembly
+    from dataio.runtime.rowprep import PreparedRow
+
+
+@dataclass(frozen=True, slots=True)
+class Kernel:
+    """One op's implementation in one executor.
+
+    Attributes:
+        fn: the callable (``None`` where only the description is known, e.g. a graph node).
+        label: what ``explain`` prints (library and function).
+    """
+
+    fn: Callable[..., Any] | None
+    label: str
+
+
+class KernelTable:
+    """Kernels by op qualname, with an optional table that runs the ops this one lacks."""
+
+    def __init__(self, placement: str, kernels: Mapping[str, Kernel], fallback: KernelTable | None = None) -> None:
+        self.placement = placement
+        self.kernels = dict(kernels)
+        self.fallback = fallback
+
+    def place(self, qualname: str) -> tuple[str, str]:
+        """``(placement, kernel label)`` for op ``qualname``."""
+        kernel = self.kernels.get(qualname)
+        if kernel is not None:
+            return self.placement, kernel.label
+        if self.fallback is not None:
+            return self.fallback.place(qualname)
+        return "unsupported", "no kernel"
+
+    def __contains__(self, qualname: object) -> bool:
+        return qualname in self.kernels
+
+
+class Executor(Protocol):
+    """What the runtime needs from an executor."""
+
+    name: str
+    device: str
+
+    def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
+        """Run (or stage) one read row's slot chains into ``assembly`` (called on pool threads)."""
+
+    def finish_batch(self, assembly: Assembly) -> None:
+        """Complete a batch whose rows were all processed (e.g. run a device graph on it)."""
+
+
+_PACKAGES = {"cpu_fallback": "dataio.cpu_fallback", "gpu": "dataio.gpu"}
+
+
+def _package(executor: str) -> Any:
+    return importlib.import_module(_PACKAGES[executor])
+
+
+def kernel_table_for(device: str | None) -> tuple[str, KernelTable]:
+    """``(executor label, kernel table)`` that ``run(device=device)`` would use."""
+    from dataio.device import resolve_device
+
+    if isinstance(device, str) and device.startswith("cuda"):
+        package = _package("gpu")
+        if getattr(package, "kernel_table", None) is None:
+            raise DeviceUnavailable(f"explain(device={device!r}): the GPU executor is not available in this "
+                                    "build of dataio")
+        return f"gpu ({device})", package.kernel_table()
+    executor, where = resolve_device(device)
+    return f"{executor} ({where})", _package(executor).kernel_table()
+
+
+def create_executor(plan: Plan, device: str | None) -> Executor:
+    """The executor for ``run(device=device)``.
+
+    Raises:
+        DeviceUnavailable: a CUDA device was asked for and the GPU stack is not usable.
+        PlanError / TypeError: an invalid ``device`` value.
+    """
+    from dataio.device import resolve_device
+
+    executor, where = resolve_device(device)
+    return _package(executor).create_executor(plan, where)

@@ -1,0 +1,163 @@
+"""Decoders: the first op of every slot chain (API.md §3.1).
+
+Each factory is a frozen op class; calling it validates the parameters::
+
+    dataio.decoders.image(mode="rgb", normalize="none", layout="hwc")
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from dataio._validate import as_bool, as_choice, as_int
+from dataio.ops._base import OBJECT, Decoder, TensorSpec, op
+
+IMAGE_MODES = {"rgb": 3, "rgba": 4, "gray": 1, "grayscale": 1, "luma": 1}
+IMAGE_NORMALIZE = ("none", "unit", "symmetric")
+IMAGE_BACKENDS = ("auto", "nvjpeg")
+TEXT_ENCODINGS = ("utf-8", "utf-8-lossy")
+
+
+@op("image")
+class ImageDecoder(Decoder):
+    """Decode an image (JPEG/PNG/WebP/BMP/PNM/TGA/GIF/ICO/QOI/TIFF) into a tensor.
+
+    EXIF orientation is applied. Palette, CMYK, 16-bit and alpha sources are converted to
+    ``mode``. The CPU fallback decodes with Pillow; the GPU executor with nvImageCodec.
+
+    Args:
+        mode: ``"rgb"`` (3 channels), ``"rgba"`` (4) or ``"gray"``/``"grayscale"``/``"luma"`` (1).
+        normalize: ``"none"`` (uint8), ``"unit"`` (float32 in [0, 1]) or ``"symmetric"``
+            (float32 in [-1, 1]).
+        layout: ``"chw"`` or ``"hwc"``.
+        allow_alpha: with ``mode="rgb"``, keep a source alpha channel (4 channels).
+        max_pixels: refuse images with more pixels (0 disables).
+        max_decoded_bytes: refuse images whose decoded size is larger (0 disables).
+        max_width: refuse wider images (0 disables).
+        max_height: refuse taller images (0 disables).
+        backend: ``"auto"`` (the executor's decoder) or ``"nvjpeg"`` (GPU only).
+        fill_color: ``(r, g, b)`` to composite a transparent source over; only with ``"rgb"``.
+    """
+
+    mode: str = "rgb"
+    normalize: str = "symmetric"
+    layout: str = "chw"
+    allow_alpha: bool = False
+    max_pixels: int = 134_217_728
+    max_decoded_bytes: int = 536_870_912
+    max_width: int = 0
+    max_height: int = 0
+    backend: str = "auto"
+    fill_color: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        as_choice("image", "mode", self.mode, IMAGE_MODES)
+        as_choice("image", "normalize", self.normalize, IMAGE_NORMALIZE)
+        as_choice("image", "layout", self.layout, ("chw", "hwc"))
+        as_bool("image", "allow_alpha", self.allow_alpha)
+        for cap in ("max_pixels", "max_decoded_bytes", "max_width", "max_height"):
+            self.set(cap, as_int("image", cap, getattr(self, cap), minimum=0))
+        as_choice("image", "backend", self.backend, IMAGE_BACKENDS)
+        if self.allow_alpha and self.mode != "rgb":
+            raise self.fail("allow_alpha", f"allow_alpha=True needs mode='rgb'; got mode={self.mode!r}")
+        if self.fill_color is not None:
+            self.set("fill_color", _rgb_triplet(self.fill_color))
+            if self.mode != "rgb" or self.allow_alpha:
+                raise self.fail("fill_color", "fill_color needs mode='rgb' and allow_alpha=False")
+
+    @property
+    def channels(self) -> int | None:
+        """Output channel count; ``None`` when it depends on the source (``allow_alpha``)."""
+        return None if self.allow_alpha else IMAGE_MODES[self.mode]
+
+    def output_spec(self) -> TensorSpec:
+        dtype = "uint8" if self.normalize == "none" else "float32"
+        c = self.channels
+        shape = (None, None, c) if self.layout == "hwc" else (c, None, None)
+        return TensorSpec(dtype=dtype, layout=self.layout, shape=shape)
+
+
+def _rgb_triplet(value: object) -> tuple[int, int, int]:
+    if isinstance(value, (str, builtins.bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"image(fill_color={value!r}): fill_color must be an (r, g, b) tuple")
+    parts = tuple(as_int("image", "fill_color", v, minimum=0) for v in value)  # type: ignore[union-attr]
+    if len(parts) != 3 or any(p > 255 for p in parts):
+        raise ValueError(f"image(fill_color={value!r}): fill_color must be 3 ints in [0, 255]")
+    return parts  # type: ignore[return-value]
+
+
+@op("bytes")
+class BytesDecoder(Decoder):
+    """The raw payload as a ``[N] uint8`` tensor."""
+
+    def output_spec(self) -> TensorSpec:
+        return TensorSpec(dtype="uint8", shape=(None,))
+
+
+@op("text")
+class TextDecoder(Decoder):
+    """Text as ``[N] uint8`` UTF-8 bytes, or a ``str`` object with ``as_object=True``.
+
+    Args:
+        encoding: ``"utf-8"`` (invalid bytes are a row error) or ``"utf-8-lossy"``
+            (invalid bytes become U+FFFD).
+        strip_bom: drop a leading UTF-8 byte-order mark.
+        as_object: return a Python ``str`` per row instead of a tensor.
+    """
+
+    encoding: str = "utf-8"
+    strip_bom: bool = True
+    as_object: bool = False
+
+    def __post_init__(self) -> None:
+        as_choice("text", "encoding", self.encoding, TEXT_ENCODINGS)
+        as_bool("text", "strip_bom", self.strip_bom)
+        as_bool("text", "as_object", self.as_object)
+
+    def output_spec(self) -> TensorSpec:
+        return OBJECT if self.as_object else TensorSpec(dtype="uint8", shape=(None,))
+
+
+@op("json")
+class JsonDecoder(Decoder):
+    """One JSON document: its UTF-8 text as ``[N] uint8``, a projected field, or the parsed value.
+
+    Args:
+        field: project this top-level field, which must hold a string (else a row error).
+        encoding: ``"utf-8"`` or ``"utf-8-lossy"``.
+        strip_bom: drop a leading UTF-8 byte-order mark.
+        as_object: return the parsed Python value (or the field's value) per row.
+    """
+
+    field: str | None = None
+    encoding: str = "utf-8"
+    strip_bom: bool = True
+    as_object: bool = False
+
+    def __post_init__(self) -> None:
+        if self.field is not None and (not isinstance(self.field, str) or not self.field):
+            raise TypeError(f"json(field={self.field!r}): field must be a non-empty str or None")
+        as_choice("json", "encoding", self.encoding, TEXT_ENCODINGS)
+        as_bool("json", "strip_bom", self.strip_bom)
+        as_bool("json", "as_object", self.as_object)
+
+    def output_spec(self) -> TensorSpec:
+        return OBJECT if self.as_object else TensorSpec(dtype="uint8", shape=(None,))
+
+
+@op("npy")
+class NpyDecoder(Decoder):
+    """A ``.npy`` array with the file's shape and numeric dtype (object/pickled → row error)."""
+
+    def output_spec(self) -> TensorSpec:
+        return TensorSpec(dtype=None)
+
+
+image = ImageDecoder
+bytes = BytesDecoder  # noqa: A001 - the contract's name (API.md §3.1)
+text = TextDecoder
+json = JsonDecoder
+npy = NpyDecoder
+
+__all__ = ["image", "bytes", "text", "json", "npy",
+           "ImageDecoder", "BytesDecoder", "TextDecoder", "JsonDecoder", "NpyDecoder"]

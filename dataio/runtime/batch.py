@@ -1,0 +1,149 @@
+"""``Batch``: what the loader yields (API.md §4.4).
+
+A batch holds host columns (numpy arrays for stacked slots, lists for object/ragged
+slots) and converts a column to the requested framework on first access, caching
+the result. It stays valid after the loader moves on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import numpy as np
+
+from dataio.runtime.output import Adapter
+
+Ragged = Literal["list", "error", "skip"]
+
+
+class Column:
+    """One slot's values for the surviving rows of a batch.
+
+    Attributes:
+        stacked: an array with a leading batch dim, when every row had one shape and dtype.
+        rows: per-row values otherwise (``None`` at rows where an optional slot was inactive).
+        is_object: the slot holds Python objects (never converted).
+    """
+
+    __slots__ = ("stacked", "rows", "is_object")
+
+    def __init__(self, stacked: np.ndarray | None, rows: list[Any] | None, is_object: bool) -> None:
+        self.stacked = stacked
+        self.rows = rows
+        self.is_object = is_object
+
+    @property
+    def is_ragged(self) -> bool:
+        """Tensor rows of differing shapes (kept as a list)."""
+        rows = self.rows
+        return self.stacked is None and not self.is_object and bool(rows) and all(r is not None for r in rows)
+
+
+class Batch:
+    """One batch of surviving rows.
+
+    ``batch["image"]`` / ``batch[0]`` return a slot's values (a framework tensor with a
+    leading batch dim, a list for object/ragged/partially-active slots); ``keys``,
+    ``indices``, ``errors`` and ``context`` describe the rows.
+    """
+
+    __slots__ = ("_columns", "_adapter", "_ragged", "_cache", "slot_names", "keys", "indices",
+                 "errors", "context", "_hws", "batch_number")
+
+    def __init__(
+        self,
+        *,
+        slot_names: list[str],
+        columns: list[Column],
+        adapter: Adapter,
+        ragged: Ragged,
+        keys: list[str],
+        indices: list[int],
+        errors: list[dict[str, Any]],
+        context: list[Any] | None,
+        original_hws: list[list[tuple[int, int] | None] | None],
+        batch_number: int,
+    ) -> None:
+        self.slot_names = slot_names
+        self._columns = columns
+        self._adapter = adapter
+        self._ragged = ragged
+        self._cache: dict[int, Any] = {}
+        self.keys = keys
+        self.indices = indices
+        self.errors = errors
+        self.context = context
+        self._hws = original_hws
+        self.batch_number = batch_number
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _index(self, key: str | int) -> int:
+        if isinstance(key, str):
+            try:
+                return self.slot_names.index(key)
+            except ValueError:
+                raise KeyError(f"no slot {key!r}; slots are {self.slot_names}") from None
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"batch[...] takes a slot name or index; got {type(key).__name__}")
+        n = len(self.slot_names)
+        if not -n <= key < n:
+            raise IndexError(f"slot index {key} out of range for {n} slots")
+        return int(key) % n
+
+    def __getitem__(self, key: str | int) -> Any:
+        index = self._index(key)
+        if index not in self._cache:
+            self._cache[index] = self._materialise(index)
+        return self._cache[index]
+
+    def _materialise(self, index: int) -> Any:
+        column = self._columns[index]
+        if not self.keys:
+            return []
+        if column.stacked is not None:
+            return self._adapter(column.stacked)
+        rows = column.rows or []
+        if column.is_object or not rows:
+            return list(rows)
+        if column.is_ragged and self._ragged != "list":
+            raise RuntimeError(
+                f"slot {self.slot_names[index]!r} is ragged (rows differ in shape) and run(ragged="
+                f"{self._ragged!r}) does not deliver ragged slots; use ragged='list' or a padding op"
+            )
+        return [None if r is None else self._adapter(r) for r in rows]
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(len(self.slot_names)))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.slot_names
+
+    @property
+    def tensors(self) -> tuple[Any, ...]:
+        """Values of all non-object slots (ragged ones per ``run(ragged=...)``)."""
+        out = []
+        for i, column in enumerate(self._columns):
+            if column.is_object or (column.is_ragged and self._ragged == "skip"):
+                continue
+            out.append(self[i])
+        return tuple(out)
+
+    @property
+    def tensor(self) -> Any:
+        """The only tensor slot; ``RuntimeError`` when there is not exactly one."""
+        tensors = self.tensors
+        if len(tensors) != 1:
+            raise RuntimeError(f"batch.tensor needs exactly one tensor slot; this batch has {len(tensors)}")
+        return tensors[0]
+
+    def original_hws(self, slot: int = 0) -> list[tuple[int, int] | None]:
+        """Decoded (height, width) per row for an image slot, else ``None`` per row."""
+        hws = self._hws[self._index(slot)]
+        return list(hws) if hws is not None else [None] * len(self)
+
+    def __repr__(self) -> str:
+        return (f"Batch(number={self.batch_number}, rows={len(self)}, slots={self.slot_names}, "
+                f"errors={len(self.errors)})")

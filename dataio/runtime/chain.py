@@ -1,0 +1,66 @@
+"""What a kernel sees of the record it works on: per-record arguments and randomness.
+
+Shared by every executor. A :class:`ChainContext` is made per (record, slot): it
+resolves ``col(...)`` arguments against the record and hands out the slot chain's
+random generator, started from the record seed (API.md §4.7) so sibling slots of one
+record draw the same first values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dataio._errors import RecordError
+from dataio.ops._base import Op
+from dataio.ops.cond import MISSING, Param
+from dataio.runtime.records import lookup_field
+from dataio.runtime.rows import RowFailure
+from dataio.runtime.seeds import generator
+
+
+class ChainContext:
+    """Per-record state for one slot chain.
+
+    Attributes:
+        record: the record after per-record maps.
+        seed: the record seed.
+        where: how messages name the record (its key).
+        label: how messages name the payload (path/URI or ``<in-memory payload>``).
+    """
+
+    __slots__ = ("record", "seed", "where", "label", "_rng")
+
+    def __init__(self, record: Any, seed: int, where: str, label: str) -> None:
+        self.record = record
+        self.seed = seed
+        self.where = where
+        self.label = label
+        self._rng: np.random.Generator | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The chain's generator; successive random ops draw successive values."""
+        if self._rng is None:
+            self._rng = generator(self.seed)
+        return self._rng
+
+    def arg(self, op: Op, name: str) -> Any:
+        """Parameter ``name`` of ``op``, reading a ``col(...)`` reference from the record.
+
+        Raises:
+            RecordError: the referenced field is missing (fatal, API.md §2.6 step 3).
+            RowFailure: the field holds no positive int.
+        """
+        value = getattr(op, name)
+        if not isinstance(value, Param):
+            return value
+        found = lookup_field(self.record, value.field)
+        if found is MISSING:
+            raise RecordError(f"record {self.where}: missing field {value.field!r} read by "
+                              f"{op.qualname}({name}=col({value.field!r}))")
+        if isinstance(found, (bool, np.bool_)) or not isinstance(found, (int, np.integer)) or found < 0:
+            raise RowFailure("transform", op.qualname,
+                             f"{name}=col({value.field!r}) must be a non-negative int; got {found!r}")
+        return int(found)

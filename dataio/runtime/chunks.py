@@ -1,0 +1,111 @@
+"""The shape stages as record grouping: turning one epoch's record stream into batch chunks.
+
+A chunk is the list of ``(logical index, record)`` pairs of one batch, pulled from the
+source before any of them is admitted, so a batch's size is known when its buffers
+are allocated. ``batch`` groups ``size`` consecutive records, ``collate`` takes each
+upstream item as a batch, ``group_by`` ends a batch when the key changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dataio.dsl import BatchStage, CollateStage, GroupByStage, ShapeStage
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """The records of one batch."""
+
+    number: int
+    records: list[tuple[int, Any]]
+
+
+def chunks(shape: ShapeStage, records: Iterable[Any], *, skip_records: int = 0) -> Iterator[Chunk]:
+    """Chunks of one epoch, starting at the batch that contains record ``skip_records``.
+
+    Closing the generator closes the record iterator it made.
+    """
+    iterator = iter(records)
+    try:
+        if isinstance(shape, BatchStage):
+            yield from _batches(shape, iterator, skip_records)
+        elif isinstance(shape, CollateStage):
+            yield from _collated(iterator, skip_records)
+        else:
+            yield from _grouped(shape, iterator, skip_records)
+    finally:
+        close = getattr(iterator, "close", None)
+        if callable(close):
+            close()
+
+
+def _batches(shape: BatchStage, iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
+    first_batch = skip_records // shape.size
+    index = 0
+    for _ in range(first_batch * shape.size):
+        if next(iterator, _END) is _END:
+            return
+        index += 1
+    number = first_batch
+    while True:
+        chunk: list[tuple[int, Any]] = []
+        for record in iterator:
+            chunk.append((index, record))
+            index += 1
+            if len(chunk) == shape.size:
+                break
+        if not chunk or (shape.drop_last and len(chunk) < shape.size):
+            return
+        yield Chunk(number, chunk)
+        number += 1
+
+
+def _collated(iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
+    index = 0
+    for number, item in enumerate(iterator):
+        if isinstance(item, (str, bytes, bytearray, Mapping)) or not isinstance(item, Iterable):
+            raise TypeError(f"collate(): upstream item {number} is a {type(item).__name__}; each item must be "
+                            "an iterable of records (one batch)")
+        records = list(item)
+        start, index = index, index + len(records)
+        if start < skip_records and index <= skip_records:
+            continue
+        yield Chunk(number, [(start + i, r) for i, r in enumerate(records)])
+
+
+def _grouped(shape: GroupByStage, iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
+    number, index = 0, 0
+    chunk: list[tuple[int, Any]] = []
+    current: Any = _END
+    for record in iterator:
+        key = group_key(shape, record, index)
+        if chunk and key != current:
+            if index > skip_records:
+                yield Chunk(number, chunk)
+            number += 1
+            chunk = []
+        current = key
+        chunk.append((index, record))
+        index += 1
+    if chunk and index > skip_records:
+        yield Chunk(number, chunk)
+
+
+def group_key(shape: GroupByStage, record: Any, index: int) -> Any:
+    """The ``group_by`` key of one record (a field, a positional item or a computed value)."""
+    key = shape.key
+    if callable(key):
+        return key(record)
+    try:
+        return record[key]
+    except (KeyError, IndexError, TypeError):
+        from dataio._errors import RecordError
+
+        raise RecordError(f"group_by(key={key!r}): record at logical index {index} has no such "
+                          f"{'field' if isinstance(key, str) else 'item'}") from None
+
+
+_END: Any = object()

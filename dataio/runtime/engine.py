@@ -1,0 +1,341 @@
+"""One epoch of a loader: admission window, worker tasks, ordering, failure policy, shutdown.
+
+There is no loader-owned thread. Work runs on the process-wide pools; *admission*
+(pulling records from the source and submitting their tasks) happens in
+:meth:`Epoch.pump`, which the consumer calls from ``next()`` and every worker calls
+when it finishes a record, so the window stays full while the training step runs.
+A non-blocking lock plus a "pump again" flag keeps exactly one admitter at a time
+without lost wake-ups.
+
+Limits: at most ``concurrency`` records in flight (admitted, not yet finished) and at
+most ``prefetch`` batches admitted but not yet delivered.
+
+Failures: row failures live in the batch's assembly and are judged by the
+``on_failure`` policy on the consumer thread. Anything else raised by a task or the
+source is *fatal*: admission stops, batches wholly before the failing one are still
+delivered, then ``next()`` raises the original exception.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from dataio.executors import Executor
+from dataio.plan import Plan
+from dataio.runtime.assembly import Assembly
+from dataio.runtime.chunks import Chunk
+from dataio.runtime.pools import cpu_pool, io_pool
+from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads
+
+CLOSE_TIMEOUT_S = 5.0
+"""How long ``close()`` waits for running tasks before giving up on them (API.md §4.9)."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A batch admitted into the window."""
+
+    chunk: Chunk
+    assembly: Assembly
+    admitted: int = 0
+    finished: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Fatal:
+    batch_number: int
+    error: BaseException
+
+
+class Epoch:
+    """The state of one iteration over the records."""
+
+    def __init__(self, plan: Plan, executor: Executor, chunks: Iterator[Chunk], *, epoch: int, seed: int,
+                 concurrency: int, prefetch: int, order: str, context: Any) -> None:
+        self._plan = plan
+        self._executor = executor
+        self._chunks = chunks
+        self._epoch = epoch
+        self._seed = seed
+        self._concurrency = concurrency
+        self._prefetch = prefetch
+        self._order = order
+        self._context = context
+        self._cond = threading.Condition()
+        self._admit_lock = threading.Lock()
+        self._pump_requested = False
+        self._current: _Pending | None = None
+        self._open: set[int] = set()  # numbers of batches admitted, not yet taken by the consumer
+        self._in_flight = 0  # records admitted, not yet finished
+        self._running = 0  # tasks executing right now
+        self._ready: dict[int, Assembly] = {}
+        self._completed: deque[int] = deque()
+        self._next_number: int | None = None  # submit order: the next batch to deliver
+        self._source_done = False
+        self._fatal: _Fatal | None = None
+        self._cancelled = False
+        self._futures: set[Future[Any]] = set()
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Admit records while the window allows; safe to call from any thread, never blocks."""
+        while True:
+            self._pump_requested = True
+            if not self._admit_lock.acquire(blocking=False):
+                return  # the admitting thread will see the request
+            try:
+                while self._pump_requested:
+                    self._pump_requested = False
+                    self._admit()
+            finally:
+                self._admit_lock.release()
+            if not self._pump_requested:
+                return
+
+    def _admit(self) -> None:
+        while True:
+            with self._cond:
+                if self._cancelled or self._fatal is not None or self._in_flight >= self._concurrency:
+                    return
+                pending = self._current
+                need_chunk = pending is None or pending.admitted == len(pending.chunk.records)
+                if need_chunk and (self._source_done or len(self._open) >= self._prefetch):
+                    return
+            if need_chunk:
+                pending = self._open_next_chunk()
+                if pending is None:
+                    return
+                continue
+            assert pending is not None
+            position = pending.admitted
+            index, record = pending.chunk.records[position]
+            with self._cond:
+                pending.admitted += 1
+                self._in_flight += 1
+            self._submit(cpu_pool(), self._prepare, pending, position, index, record)
+
+    def _open_next_chunk(self) -> _Pending | None:
+        """Pull the next batch's records from the source (user code: failures are fatal)."""
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            with self._cond:
+                self._source_done = True
+                self._cond.notify_all()
+            return None
+        except BaseException as exc:  # noqa: BLE001 - source failures surface from next()
+            self._set_fatal(self._upcoming_number(), exc)
+            return None
+        pending = _Pending(chunk, Assembly(self._plan.slots, chunk.number, len(chunk.records)))
+        with self._cond:
+            if self._next_number is None:
+                self._next_number = chunk.number
+            self._current = pending
+            self._open.add(chunk.number)
+        if not chunk.records:
+            self._complete(pending)
+        return pending
+
+    def _upcoming_number(self) -> int:
+        current = self._current
+        if current is not None:
+            return current.chunk.number + 1
+        return self._next_number if self._next_number is not None else 0
+
+    def _submit(self, pool: Any, fn: Any, *args: Any) -> None:
+        try:
+            future = pool.submit(fn, *args)
+        except RuntimeError as exc:  # interpreter shutting down
+            self._set_fatal(args[0].chunk.number, exc)
+            self._finish_record(args[0])
+            return
+        with self._cond:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._cond:
+            self._futures.discard(future)
+
+    # -- worker tasks -----------------------------------------------------------------------
+
+    def _prepare(self, pending: _Pending, position: int, index: int, record: Any) -> None:
+        """Maps, hooks, sources, local reads; hands remote reads to the IO pool."""
+        if not self._enter():
+            return self._finish_record(pending)
+        handed_off = False
+        try:
+            row = prepare_row(self._plan, record, position=position, index=index, seed=self._seed,
+                              epoch=self._epoch, context=self._context)
+            if row.needs_remote_io:
+                self._submit(io_pool(), self._read_remote, pending, row)
+                handed_off = True
+            else:
+                read_payloads(row, self._plan.slots)
+                self._execute(pending, row)
+        except BaseException as exc:  # noqa: BLE001 - fatal: surfaces from next()
+            self._set_fatal(pending.chunk.number, exc)
+        finally:
+            self._leave()
+            if not handed_off:
+                self._finish_record(pending)
+
+    def _read_remote(self, pending: _Pending, row: PreparedRow) -> None:
+        if not self._enter():
+            return self._finish_record(pending)
+        try:
+            read_payloads(row, self._plan.slots)
+            self._submit(cpu_pool(), self._process, pending, row)
+        except BaseException as exc:  # noqa: BLE001
+            self._set_fatal(pending.chunk.number, exc)
+            self._finish_record(pending)
+        finally:
+            self._leave()
+
+    def _process(self, pending: _Pending, row: PreparedRow) -> None:
+        if not self._enter():
+            return self._finish_record(pending)
+        try:
+            self._execute(pending, row)
+        except BaseException as exc:  # noqa: BLE001
+            self._set_fatal(pending.chunk.number, exc)
+        finally:
+            self._leave()
+            self._finish_record(pending)
+
+    def _execute(self, pending: _Pending, row: PreparedRow) -> None:
+        assembly = pending.assembly
+        assembly.indices[row.position] = row.index
+        assembly.contexts[row.position] = row.context
+        if row.failure is not None:
+            failure, slot = row.failure
+            assembly.fail(row.position, failure.as_dict(row.position, row.key, slot))
+        else:
+            self._executor.process_row(assembly, row)
+        assembly.keys[row.position] = row.key
+
+    def _enter(self) -> bool:
+        with self._cond:
+            if self._cancelled:
+                return False
+            self._running += 1
+            return True
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
+    def _finish_record(self, pending: _Pending) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            pending.finished += 1
+            done = pending.finished == len(pending.chunk.records) and not self._cancelled
+        if done:
+            self._complete(pending)
+        self.pump()
+
+    def _complete(self, pending: _Pending) -> None:
+        try:
+            self._executor.finish_batch(pending.assembly)
+        except BaseException as exc:  # noqa: BLE001
+            self._set_fatal(pending.chunk.number, exc)
+            return
+        with self._cond:
+            self._ready[pending.chunk.number] = pending.assembly
+            self._completed.append(pending.chunk.number)
+            self._cond.notify_all()
+
+    def _set_fatal(self, batch_number: int, error: BaseException) -> None:
+        with self._cond:
+            if self._fatal is None or batch_number < self._fatal.batch_number:
+                self._fatal = _Fatal(batch_number, error)
+            self._cond.notify_all()
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def next_assembly(self) -> Assembly:
+        """The next deliverable batch (per ``order``); raises the fatal error or ``StopIteration``."""
+        while True:
+            self.pump()
+            with self._cond:
+                taken = self._take()
+                if taken is not None:
+                    self._open.discard(taken.number)
+                    return taken
+                fatal = self._fatal
+                if fatal is not None and not any(n < fatal.batch_number for n in self._open):
+                    raise fatal.error  # every batch before the failing one has been delivered
+                if self._source_done and not self._open:
+                    raise StopIteration
+                self._cond.wait(0.5)
+
+    def _take(self) -> Assembly | None:
+        fatal_number = self._fatal.batch_number if self._fatal is not None else None
+        if self._order == "submit":
+            number = self._next_number
+            if number is None or number not in self._ready or (fatal_number is not None and number >= fatal_number):
+                return None
+            self._next_number = number + 1
+            return self._ready.pop(number)
+        for number in self._completed:
+            if fatal_number is None or number < fatal_number:
+                self._completed.remove(number)
+                self._next_number = max(self._next_number or 0, number + 1)
+                return self._ready.pop(number)
+        return None
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    def cancel(self, *, wait: bool = True) -> None:
+        """Stop admission, drop queued tasks and results; wait (bounded) for running tasks.
+
+        Closes the record iterator the epoch made (generator ``finally`` blocks run).
+        """
+        with self._cond:
+            if self._cancelled:
+                return
+            self._cancelled = True
+            futures = list(self._futures)
+            self._ready.clear()
+            self._completed.clear()
+            self._cond.notify_all()
+        for future in futures:
+            future.cancel()
+        if not wait:
+            self._close_source(blocking=False)
+            return
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
+        with self._cond:
+            while self._running and time.monotonic() < deadline:
+                self._cond.wait(deadline - time.monotonic())
+        self._close_source(blocking=True, deadline=deadline)
+
+    def _close_source(self, *, blocking: bool, deadline: float = 0.0) -> None:
+        """Close the chunk generator (and so the record iterator) unless it is mid-call elsewhere."""
+        acquired = self._admit_lock.acquire(timeout=max(0.0, deadline - time.monotonic())) if blocking \
+            else self._admit_lock.acquire(blocking=False)
+        if not acquired:
+            return  # the source is running on another thread; cancellation stops any further call
+        try:
+            close = getattr(self._chunks, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - a failing generator cleanup must not mask the caller's error
+                    pass
+        finally:
+            self._admit_lock.release()
+
+    @property
+    def running_tasks(self) -> int:
+        """Tasks of this epoch executing right now (0 after a completed ``cancel``)."""
+        with self._cond:
+            return self._running

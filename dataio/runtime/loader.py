@@ -1,0 +1,374 @@
+"""``BoundPipeline`` and ``DataLoader``: binding records, running epochs, judging row failures.
+
+:meth:`BoundPipeline.run` validates every option, picks the executor and returns a
+:class:`DataLoader`. Iterating the loader runs one epoch through an
+:class:`~dataio.runtime.engine.Epoch`; this module turns each finished batch
+assembly into what the user receives: the ``on_failure`` policy, ``log_errors``,
+the :class:`~dataio.Batch`, then the per-batch maps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from typing import TYPE_CHECKING, Any
+
+from dataio._errors import PlanError, RowError
+from dataio.dsl import BatchStage, CollateStage
+from dataio.executors import Executor, create_executor
+from dataio.runtime.assembly import Assembly
+from dataio.runtime.batch import Batch
+from dataio.runtime.chunks import chunks
+from dataio.runtime.engine import Epoch
+from dataio.runtime.options import RunOptions, validate_run
+
+if TYPE_CHECKING:
+    from dataio.dsl import Pipeline
+
+ROWS_LOGGER = logging.getLogger("dataio.rows")
+STATE_VERSION = 3
+_NO_SHARD = {"id": 0, "of": 1, "sticky": True, "pad": True}
+_SKIPPED: Any = object()
+
+
+def check_records(records: Any) -> Any:
+    """Accept a re-iterable or a zero-argument factory (API.md §4.1); ``TypeError`` otherwise."""
+    if isinstance(records, (str, bytes, bytearray, os.PathLike)):
+        raise TypeError(f"bind(records={records!r}): a single path is not a record collection; "
+                        "pass [path] or dataio.files(...)")
+    iterable = hasattr(type(records), "__iter__") or hasattr(type(records), "__getitem__")
+    if callable(records) and iterable:
+        raise TypeError(f"bind(records=...): a {type(records).__name__} is both callable and iterable; "
+                        "pass either a re-iterable or a zero-argument factory")
+    if callable(records):
+        return records
+    if isinstance(records, Iterator):
+        raise TypeError(f"bind(records=...): a {type(records).__name__} is a one-shot iterator and cannot be "
+                        "re-iterated each epoch; pass a factory such as `lambda: gen()` or a list")
+    if not iterable:
+        raise TypeError(f"bind(records=...): expected a re-iterable (list, tuple, RecordSource, ...) or a "
+                        f"zero-argument factory; got {type(records).__name__}")
+    return records
+
+
+class BoundPipeline:
+    """A pipeline attached to records; :meth:`run` makes a loader."""
+
+    def __init__(self, pipeline: Pipeline, records: Any) -> None:
+        self.pipeline = pipeline
+        self.records = check_records(records)
+
+    def run(self, output: Any = "torch", *, concurrency: Any = "auto", on_failure: Any = "skip",
+            log_errors: Any = False, order: Any = None, shard: Any = None, seed: Any = None,
+            context: Any = None, pin_memory: Any = "auto", ragged: Any = "list", device: Any = "auto",
+            emit_empty_batches: Any = True, max_prefetch_bytes: Any = None) -> DataLoader:
+        """Validate the options and return a :class:`DataLoader` (API.md §4.2).
+
+        Args:
+            output: ``"torch"``, ``"numpy"``, ``"jax"``, ``"dlpack"`` or a callable adapter per tensor.
+            concurrency: records in flight: ``"auto"`` (``max(8, 2 × batch size)``) or an int >= 1.
+            on_failure: ``"strict"``, ``"skip"`` or the minimum survivors per batch (int >= 0).
+            log_errors: ``True`` logs each row error on ``dataio.rows``; a callable receives each dict.
+            order: ``"submit"`` (default; logical order) or ``"completion"``.
+            shard: ``None`` or ``{"id": 0, "of": 1}`` (multi-rank sharding is not in this build).
+            seed: run seed (u64); ``None`` ≡ 0.
+            context: ``(record) -> Any`` per admitted record; results on ``batch.context``.
+            pin_memory: ``"auto"`` or a bool (``True`` needs CUDA).
+            ragged: ``"list"``, ``"error"`` or ``"skip"`` for slots whose rows differ in shape.
+            device: ``"auto"``, ``"cpu"``/``None``, ``"cuda"`` or ``"cuda:N"``.
+            emit_empty_batches: with ``on_failure=0``, yield batches with no survivors.
+            max_prefetch_bytes: cap on prefetched output bytes (fixed-size outputs only).
+        """
+        options = validate_run(
+            self.pipeline.plan, output=output, concurrency=concurrency, on_failure=on_failure,
+            log_errors=log_errors, order=order, seed=seed, context=context, pin_memory=pin_memory,
+            ragged=ragged, device=device, emit_empty_batches=emit_empty_batches,
+            max_prefetch_bytes=max_prefetch_bytes,
+        )
+        _check_shard(shard)
+        executor = create_executor(self.pipeline.plan, device)
+        return DataLoader(self, options, executor, _token=_TOKEN)
+
+
+def _check_shard(shard: Any) -> None:
+    if shard is None:
+        return
+    if not isinstance(shard, Mapping):
+        raise TypeError(f"run(shard={shard!r}): shard must be None or a mapping with 'id' and 'of'")
+    unknown = set(shard) - set(_NO_SHARD)
+    if unknown or not {"id", "of"} <= set(shard):
+        raise PlanError(f"run(shard={dict(shard)!r}): shard needs keys 'id' and 'of' (optional 'sticky', 'pad')")
+    if shard["of"] != 1 or shard["id"] != 0:
+        raise NotImplementedError(f"run(shard={dict(shard)!r}): multi-rank sharding is not available in this "
+                                  "build; only {'id': 0, 'of': 1} (no sharding)")
+
+
+_TOKEN = object()
+
+
+class DataLoader:
+    """Iterate for one epoch of batches; use as a context manager (API.md §4.3).
+
+    Attributes:
+        device: where batches are delivered (``"cpu"`` for the CPU fallback).
+        executor: ``"cpu_fallback"`` or ``"gpu"``.
+    """
+
+    def __init__(self, bound: BoundPipeline, options: RunOptions, executor: Executor, *, _token: object) -> None:
+        if _token is not _TOKEN:
+            raise TypeError("DataLoader cannot be constructed directly; use pipeline.bind(records).run(...)")
+        self._bound = bound
+        self._plan = bound.pipeline.plan
+        self._options = options
+        self._executor = executor
+        self._epoch = 0
+        self._seed = options.seed
+        self._resume_skip = 0
+        self._consumed = 0
+        self._active: weakref.ref[_EpochIterator] | None = None
+        self._closed = False
+
+    @property
+    def device(self) -> str:
+        return self._executor.device
+
+    @property
+    def executor(self) -> str:
+        return self._executor.name
+
+    def _check_open(self, what: str) -> None:
+        if self._closed:
+            raise RuntimeError(f"DataLoader.{what}: the loader is closed")
+
+    def _active_iterator(self) -> _EpochIterator | None:
+        active = self._active() if self._active is not None else None
+        return active if active is not None and not active.finished else None
+
+    def __iter__(self) -> Iterator[Any]:
+        self._check_open("__iter__")
+        if self._active_iterator() is not None:
+            raise RuntimeError("DataLoader: another iteration is still active; finish or close it first")
+        skip, self._resume_skip = self._resume_skip, 0
+        self._consumed = skip - skip % self._plan.shape.size if isinstance(self._plan.shape, BatchStage) else 0
+        records = self._epoch_records()
+        options = self._options
+        epoch = Epoch(self._plan, self._executor, chunks(self._plan.shape, records, skip_records=skip),
+                      epoch=self._epoch, seed=self._seed, concurrency=options.concurrency,
+                      prefetch=options.prefetch, order=options.order, context=options.context)
+        iterator = _EpochIterator(self, epoch)
+        self._active = weakref.ref(iterator)
+        return iterator
+
+    def _epoch_records(self) -> Iterable[Any]:
+        records = self._bound.records
+        if not callable(records):
+            return records
+        produced = records()
+        if isinstance(produced, (str, bytes)) or not isinstance(produced, Iterable):
+            raise TypeError(f"bind(records=factory): the factory returned a {type(produced).__name__}, "
+                            "not an iterable of records")
+        return produced
+
+    def __len__(self) -> int:
+        records = self._bound.records
+        shape = self._plan.shape
+        if callable(records) or not isinstance(records, Sized):
+            raise TypeError("len(loader): the record source has no known length")
+        n = len(records)
+        if isinstance(shape, BatchStage):
+            return n // shape.size if shape.drop_last else math.ceil(n / shape.size)
+        if isinstance(shape, CollateStage):
+            return n
+        raise TypeError("len(loader): group_by batches are only known while iterating")
+
+    # -- delivery (consumer thread) ----------------------------------------------------------
+
+    def _deliver(self, assembly: Assembly) -> Any:
+        """The user-facing result of one finished batch, or ``_SKIPPED`` for a dropped empty batch."""
+        survivors = assembly.survivors()
+        errors = [assembly.failures[p] for p in sorted(assembly.failures)]
+        self._judge(assembly, survivors, errors)
+        if not survivors and errors and self._options.on_failure == 0 and not self._options.emit_empty_batches:
+            return _SKIPPED
+        self._log(errors)
+        options = self._options
+        result: Any = Batch(
+            slot_names=self._plan.slot_names,
+            columns=assembly.columns(survivors),
+            adapter=options.adapter,
+            ragged=options.ragged,
+            keys=[assembly.keys[p] for p in survivors],
+            indices=survivors,
+            errors=errors,
+            context=[assembly.contexts[p] for p in survivors] if options.context is not None else None,
+            original_hws=assembly.original_hws(survivors),
+            batch_number=assembly.number,
+        )
+        for stage in self._plan.batch_maps:
+            result = stage.op(result)
+        return result
+
+    def _judge(self, assembly: Assembly, survivors: list[int], errors: list[dict[str, Any]]) -> None:
+        policy = self._options.on_failure
+        if not errors:
+            return
+        if policy == "strict":
+            first = errors[0]
+            more = len(errors) - 1
+            raise RowError(
+                f"batch {assembly.number}, row {first['index']} (key {first['key']!r}) failed in "
+                f"{first['stage']} ({first['op']}): {first['message']}"
+                + (f"; {more} further row{'s' * (more != 1)} of this batch failed" if more else ""),
+                errors,
+            )
+        needed = 1 if policy == "skip" else policy
+        if len(survivors) < needed:  # type: ignore[operator]
+            raise RowError(
+                f"batch {assembly.number}: {len(survivors)} of {assembly.size} rows survived, fewer than "
+                f"{needed} (on_failure={policy!r}); first error: {errors[0]['message']}",
+                errors,
+            )
+
+    def _log(self, errors: list[dict[str, Any]]) -> None:
+        log = self._options.log_errors
+        if log is False:
+            return
+        for error in errors:
+            if log is True:
+                ROWS_LOGGER.warning("row %s (key %r) failed in %s (%s): %s", error["index"], error["key"],
+                                    error["stage"], error["op"], error["message"])
+            else:
+                log(error)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader is: epoch, records consumed, seed, signature (API.md §4.8)."""
+        self._check_open("state_dict")
+        return {
+            "version": STATE_VERSION,
+            "epoch": self._epoch,
+            "samples_consumed": self._consumed,
+            "output_order": self._options.order,
+            "rng_seed": self._seed,
+            "pipeline_signature": self._plan.signature,
+            "shard": dict(_NO_SHARD),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from ``state`` at the next iteration (from the start of the batch in progress)."""
+        self._check_open("load_state_dict")
+        if self._active_iterator() is not None:
+            raise RuntimeError("DataLoader.load_state_dict: an iteration is active; finish or close it first")
+        _validate_state(state, self._plan.signature)
+        self._epoch = state["epoch"]
+        self._seed = state["rng_seed"]
+        self._resume_skip = state["samples_consumed"]
+        self._consumed = state["samples_consumed"]
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the active iteration (bounded wait) and refuse further use. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        active = self._active() if self._active is not None else None
+        if active is not None:
+            active.close()
+
+    def __enter__(self) -> DataLoader:
+        self._check_open("__enter__")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never replace the body's exception (API.md §4.9)
+            if exc[0] is None:
+                raise
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"epoch {self._epoch}"
+        return f"DataLoader(executor={self.executor!r}, device={self.device!r}, {state})"
+
+
+def _validate_state(state: Any, signature: str) -> None:
+    if not isinstance(state, Mapping):
+        raise TypeError(f"load_state_dict(state=...): expected a dict; got {type(state).__name__}")
+    required = ("version", "epoch", "samples_consumed", "output_order", "rng_seed", "pipeline_signature", "shard")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise PlanError(f"load_state_dict: state is missing {', '.join(missing)}")
+    if state["version"] != STATE_VERSION:
+        raise PlanError(f"load_state_dict: unsupported state version {state['version']!r} (expected {STATE_VERSION})")
+    for key in ("epoch", "samples_consumed", "rng_seed"):
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PlanError(f"load_state_dict: {key} must be a non-negative int; got {value!r}")
+    if state["rng_seed"] >= 2**64:
+        raise PlanError(f"load_state_dict: rng_seed must be < 2**64; got {state['rng_seed']}")
+    if state["output_order"] not in ("submit", "completion"):
+        raise PlanError(f"load_state_dict: output_order must be 'submit' or 'completion'; got {state['output_order']!r}")
+    if state["pipeline_signature"] != signature:
+        raise PlanError("load_state_dict: the state was saved by a different pipeline (signature "
+                        f"{str(state['pipeline_signature'])[:16]}… != {signature[:16]}…)")
+    shard = state["shard"]
+    if not isinstance(shard, Mapping) or (shard.get("id"), shard.get("of")) != (0, 1):
+        raise PlanError(f"load_state_dict: shard {shard!r} does not match this loader's (id 0 of 1)")
+    if state["output_order"] == "completion" and state["samples_consumed"] > 0:
+        raise PlanError("load_state_dict: a mid-epoch state saved under order='completion' cannot be resumed "
+                        "exactly; save it under order='submit'")
+
+
+class _EpochIterator:
+    """The iterator ``iter(loader)`` returns: one epoch; releases the loader when done or dropped."""
+
+    def __init__(self, loader: DataLoader, epoch: Epoch) -> None:
+        self._loader = loader
+        self._epoch = epoch
+        self.finished = False
+
+    def __iter__(self) -> _EpochIterator:
+        return self
+
+    def __next__(self) -> Any:
+        if self.finished:
+            raise StopIteration
+        loader = self._loader
+        try:
+            while True:
+                assembly = self._epoch.next_assembly()
+                result = loader._deliver(assembly)
+                loader._consumed += assembly.size
+                if result is not _SKIPPED:
+                    return result
+        except StopIteration:
+            self._end()
+            loader._epoch += 1
+            loader._consumed = 0
+            raise
+        except BaseException:
+            self._end()
+            raise
+
+    def _end(self) -> None:
+        self.finished = True
+        self._epoch.cancel()
+
+    def close(self) -> None:
+        """Abandon the epoch: cancel its work (bounded wait)."""
+        if not self.finished:
+            self._end()
+
+    def __del__(self) -> None:
+        if not getattr(self, "finished", True):
+            self.finished = True
+            self._epoch.cancel(wait=False)

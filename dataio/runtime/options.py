@@ -1,0 +1,136 @@
+"""``run(...)`` options, validated eagerly (API.md §4.2)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dataio._errors import DeviceUnavailable, PlanError
+from dataio._validate import as_bool, as_int, as_seed
+from dataio.dsl import DEFAULT_PREFETCH, BatchStage
+from dataio.plan import Plan
+from dataio.runtime.batch import Ragged
+from dataio.runtime.output import Adapter, make_adapter
+
+ORDERS = ("submit", "completion")
+RAGGED = ("list", "error", "skip")
+AUTO_COLLATE_BATCH = 4
+"""The batch size ``concurrency="auto"`` assumes for ``collate``/``group_by`` (API.md §4.2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """The validated options of one ``run()``."""
+
+    output: Any
+    adapter: Adapter
+    concurrency: int
+    prefetch: int
+    on_failure: str | int
+    log_errors: bool | Callable[[dict[str, Any]], None]
+    order: str
+    seed: int
+    context: Callable[[Any], Any] | None
+    ragged: Ragged
+    device: str | None
+    pin_memory: bool
+    emit_empty_batches: bool
+    max_prefetch_bytes: int | None
+
+
+def validate_run(plan: Plan, *, output: Any, concurrency: Any, on_failure: Any, log_errors: Any,
+                 order: Any, seed: Any, context: Any, pin_memory: Any, ragged: Any, device: Any,
+                 emit_empty_batches: Any, max_prefetch_bytes: Any) -> RunOptions:
+    """Check every ``run()`` option; raise ``TypeError``/``ValueError`` naming the bad one."""
+    shape = plan.shape
+    batch_size = shape.size if isinstance(shape, BatchStage) else AUTO_COLLATE_BATCH
+    prefetch = shape.prefetch if shape.prefetch is not None else DEFAULT_PREFETCH
+    if max_prefetch_bytes is not None:
+        budget = as_int("run", "max_prefetch_bytes", max_prefetch_bytes, minimum=1)
+        prefetch = min(prefetch, _prefetch_for_bytes(plan, batch_size, budget))
+    return RunOptions(
+        output=output,
+        adapter=make_adapter(output),
+        concurrency=_concurrency(concurrency, batch_size),
+        prefetch=prefetch,
+        on_failure=_on_failure(on_failure),
+        log_errors=_log_errors(log_errors),
+        order=_order(order),
+        seed=0 if seed is None else as_seed("run", "seed", seed),
+        context=_context(context),
+        ragged=_choice("ragged", ragged, RAGGED),  # type: ignore[arg-type]
+        device=device,
+        pin_memory=_pin_memory(pin_memory),
+        emit_empty_batches=as_bool("run", "emit_empty_batches", emit_empty_batches),
+        max_prefetch_bytes=max_prefetch_bytes,
+    )
+
+
+def _concurrency(value: Any, batch_size: int) -> int:
+    if isinstance(value, str):
+        if value != "auto":
+            raise PlanError(f"run(concurrency={value!r}): concurrency must be 'auto' or an int >= 1")
+        return max(8, 2 * batch_size)
+    return as_int("run", "concurrency", value, minimum=1)
+
+
+def _on_failure(value: Any) -> str | int:
+    if isinstance(value, str):
+        return _choice("on_failure", value, ("strict", "skip"))
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"run(on_failure={value!r}): on_failure must be 'strict', 'skip' or an int >= 0")
+    return as_int("run", "on_failure", value, minimum=0)
+
+
+def _log_errors(value: Any) -> bool | Callable[[dict[str, Any]], None]:
+    if isinstance(value, bool) or callable(value):
+        return value
+    raise TypeError(f"run(log_errors={value!r}): log_errors must be a bool or a callable taking the error dict")
+
+
+def _order(value: Any) -> str:
+    return "submit" if value is None else _choice("order", value, ORDERS)
+
+
+def _context(value: Any) -> Callable[[Any], Any] | None:
+    if value is None or callable(value):
+        return value
+    raise TypeError(f"run(context={value!r}): context must be None or a callable (record) -> Any")
+
+
+def _choice(param: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"run({param}={value!r}): {param} must be one of {', '.join(map(repr, choices))}")
+    if value not in choices:
+        raise PlanError(f"run({param}={value!r}): {param} must be one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def _pin_memory(value: Any) -> bool:
+    from dataio.device import pinning_available
+
+    if isinstance(value, str):
+        if value != "auto":
+            raise PlanError(f"run(pin_memory={value!r}): pin_memory must be 'auto' or a bool")
+        return pinning_available()[0]
+    wanted = as_bool("run", "pin_memory", value)
+    if wanted:
+        available, reason = pinning_available()
+        if not available:
+            raise DeviceUnavailable(f"run(pin_memory=True): CUDA host pinning is unavailable: {reason}")
+    return wanted
+
+
+def _prefetch_for_bytes(plan: Plan, batch_size: int, budget: int) -> int:
+    """Batches that fit in ``budget`` bytes (at least 1); only for fixed-size outputs."""
+    if not isinstance(plan.shape, BatchStage) or not all(s.output.is_static for s in plan.slots):
+        raise PlanError(f"run(max_prefetch_bytes={budget}): needs a batch() pipeline whose slot outputs all have "
+                        "a fixed dtype and shape")
+    import numpy as np
+
+    row_bytes = sum(np.dtype(s.output.dtype).itemsize * math.prod(s.output.shape)  # type: ignore[arg-type]
+                    for s in plan.slots)
+    return max(1, budget // max(1, row_bytes * batch_size))
+

@@ -1,0 +1,109 @@
+"""Turning one admitted record into a :class:`PreparedRow`: the executor-neutral part of a row.
+
+Runs per-record maps and the ``context`` hook, evaluates slot gates, finds each active
+slot's payload source and the record key and seed (API.md §2.6, §4.7), then reads the
+payloads. Everything here that raises is fatal (a broken record source or user hook)
+except reads, which become row failures with stage ``"read"`` naming the path/URI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataio.io.bytes import read_payload
+from dataio.io.uri import is_uri
+from dataio.plan import Plan
+from dataio.runtime.records import (
+    INACTIVE,
+    ByteSource,
+    byte_source,
+    lookup_field,
+    record_key,
+    record_seed,
+    slot_value,
+)
+from dataio.runtime.rows import RowFailure, describe_exception
+from dataio.runtime.seeds import derive
+
+
+@dataclass(slots=True)
+class PreparedRow:
+    """One record ready for an executor.
+
+    Attributes:
+        position: row position within its batch as assembled.
+        index: logical index of the record in the epoch.
+        record: the record after per-record maps.
+        key: the record key (``batch.keys``).
+        seed: the record seed every slot chain starts from.
+        sources: per slot, its :class:`ByteSource` or :data:`INACTIVE`.
+        context: the ``context`` hook's result (``None`` without one).
+        payloads: per slot, the payload bytes once read (``None`` until then / when inactive).
+        failure: the first row failure (with its slot), if any.
+    """
+
+    position: int
+    index: int
+    record: Any
+    key: str
+    seed: int
+    sources: list[Any]
+    context: Any = None
+    payloads: list[Any] = field(default_factory=list)
+    failure: tuple[RowFailure, str] | None = None
+
+    @property
+    def needs_remote_io(self) -> bool:
+        """True when a payload lives behind a non-local URI (read on the IO pool)."""
+        return any(isinstance(s, ByteSource) and s.data is None and is_uri(s.path or "")
+                   and not (s.path or "").startswith("file://") for s in self.sources)
+
+
+def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int, epoch: int,
+                context: Any = None) -> PreparedRow:
+    """Apply per-record maps and ``context``; resolve slot sources, key and seed.
+
+    Raises:
+        RecordError / RecordTypeError / ValueError: a broken record (fatal).
+        Exception: whatever a user map or ``context`` raised (fatal, unwrapped).
+    """
+    for stage in plan.record_maps:
+        record = stage.op(record)
+    single = len(plan.slots) == 1
+    values = []
+    for slot in plan.slots:
+        if slot.skip is not None and slot.skip.holds(lambda f, r=record: lookup_field(r, f)):
+            values.append(INACTIVE)
+            continue
+        values.append(slot_value(record, slot.name, optional=slot.optional, single_slot=single,
+                                 where=_where(record, index)))
+    key = record_key(record, values, index)
+    sources = [v if v is INACTIVE else byte_source(v, slot=s.name, where=repr(key))
+               for v, s in zip(values, plan.slots, strict=True)]
+    own_seed = record_seed(record)
+    row_seed = own_seed if own_seed is not None else derive(seed, epoch, index)
+    hook = context(record) if context is not None else None
+    return PreparedRow(position, index, record, key, row_seed, sources, hook)
+
+
+def _where(record: Any, index: int) -> str:
+    """The record's key for messages when known from its fields, else its logical index."""
+    key = record_key(record, [], index)
+    return repr(key) if key != str(index) else f"at logical index {index}"
+
+
+def read_payloads(row: PreparedRow, slots: Any) -> None:
+    """Read every active slot's payload into ``row.payloads``; the first failure ends the row."""
+    row.payloads = [None] * len(row.sources)
+    for i, source in enumerate(row.sources):
+        if source is INACTIVE:
+            continue
+        try:
+            row.payloads[i] = read_payload(source)
+        except Exception as exc:  # noqa: BLE001 - any read failure is this row's (API.md §11)
+            message = describe_exception(exc)
+            if source.label not in message:
+                message = f"{source.label}: {message}"
+            row.failure = (RowFailure("read", "read", message), slots[i].name)
+            return

@@ -1,0 +1,45 @@
+"""Shared fixtures: synthetic JPEG sets, in-memory images of every mode, thread checks."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dataio._synthetic import synthetic_image, write_jpeg_set
+
+
+@pytest.fixture(scope="session")
+def jpeg_paths(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """24 synthetic ImageNet-like JPEGs (300–1200 px, quality 90)."""
+    return write_jpeg_set(tmp_path_factory.mktemp("jpegs"), 24, seed=7)
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    """``image`` encoded in memory."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def rgb_image() -> Image.Image:
+    """A 97×131 natural-looking RGB image (odd sizes catch off-by-one errors)."""
+    return synthetic_image(np.random.default_rng(3), 97, 131)
+
+
+@pytest.fixture
+def no_new_threads() -> Callable[[], None]:
+    """Returns a checker: no thread other than the process-wide pools appeared since the fixture ran."""
+    before = {t.ident for t in threading.enumerate()}
+
+    def check() -> None:
+        extra = [t for t in threading.enumerate() if t.ident not in before and not t.name.startswith(("dataio-cpu",
+                                                                                                     "dataio-io"))]
+        assert not extra, f"threads left behind: {extra}"
+
+    return check
