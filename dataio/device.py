@@ -62,8 +62,8 @@ def cuda_driver() -> DriverInfo:
     """Probe the CUDA driver through ``ctypes`` (cached)."""
     try:
         lib = ctypes.CDLL("libcuda.so.1")
-    except OSError as exc:
-        return DriverInfo(False, None, 0, f"libcuda.so.1 not found ({exc})")
+    except OSError:
+        return DriverInfo(False, None, 0, "libcuda.so.1 not found: no NVIDIA driver on this machine")
     try:
         code = lib.cuInit(0)
         if code != 0:

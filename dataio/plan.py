@@ -102,7 +102,7 @@ class Plan:
             lines.append(f"  slot {slot.name!r}{flags}{gate}")
             for op, spec in zip(slot.ops, slot.specs, strict=True):
                 placement, kernel = table.place(op.qualname)
-                lines.append(f"    {op.qualname:<34} {placement:<13} {kernel:<44} -> {spec.describe()}")
+                lines.append(f"    {op.qualname:<38} {placement:<6} {kernel:<50} -> {spec.describe()}")
         lines.append(f"  {self.shape.kind:<24} runtime  {json.dumps(self.shape.describe())}")
         for m in self.batch_maps:
             lines.append(f"  map (per batch)         python  {m.describe()['map']}")
