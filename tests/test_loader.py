@@ -214,6 +214,25 @@ class TestFailures:
         with image_pipeline(2).bind(records).run("numpy", on_failure=0, emit_empty_batches=False) as loader:
             assert list(loader) == []
 
+    def test_range_beyond_the_end_is_a_read_error(self, tmp_path: Any) -> None:
+        blob = tmp_path / "blob.bin"
+        blob.write_bytes(bytes(100))
+        records = [{"key": "a", "x": {"path": str(blob), "offset": 90, "size": 20}},
+                   {"key": "b", "x": {"path": str(blob), "offset": 0, "size": 10}}]
+        with bytes_pipeline(2).bind(records).run("numpy") as loader:
+            batch = next(iter(loader))
+        assert batch.keys == ["b"] and batch.errors[0]["stage"] == "read"
+        assert "beyond the end" in batch.errors[0]["message"] and "blob.bin" in batch.errors[0]["message"]
+
+    def test_wrong_channel_count_at_run_time_is_a_row_error(self, rgb_image: Image.Image) -> None:
+        rgba = encode(rgb_image.convert("RGBA"))
+        pipe = dataio.pipeline(dataio.slot("x").decode_image(allow_alpha=True).normalize("imagenet"),
+                               dataio.batch(1))
+        with pipe.bind([{"key": "a", "x": rgba}]).run("numpy", on_failure=0) as loader:
+            batch = next(iter(loader))
+        error = batch.errors[0]
+        assert error["op"] == "transforms.normalize_chw_from_hwc_u8" and "4-channel" in error["message"]
+
     def test_log_errors_logger_and_callable(self, tmp_path: Any, rgb_image: Image.Image,
                                             caplog: pytest.LogCaptureFixture) -> None:
         records = image_records(tmp_path, rgb_image)
@@ -374,6 +393,30 @@ class TestLifecycle:
         from dataio.runtime.pools import cpu_pool
 
         assert cpu_pool()._work_queue.qsize() == 0
+
+    def test_close_is_bounded_when_a_task_is_stuck(self) -> None:
+        from dataio.runtime.engine import CLOSE_TIMEOUT_S
+
+        release = threading.Event()
+        entered = threading.Event()
+
+        def stuck(record: Any) -> Any:
+            if record["key"] == "k2":
+                entered.set()
+                release.wait(60)
+            return record
+
+        pipe = dataio.pipeline(dataio.map(stuck), dataio.slot("x").decode_bytes(), dataio.batch(2))
+        loader = pipe.bind(int_records(4)).run("numpy", concurrency=4)
+        try:
+            iterator = iter(loader)
+            next(iterator)
+            assert entered.wait(10)
+            started = time.monotonic()
+            loader.close()
+            assert time.monotonic() - started < CLOSE_TIMEOUT_S + 3
+        finally:
+            release.set()
 
     def test_generator_factory_is_closed_on_close(self) -> None:
         closed = threading.Event()

@@ -27,6 +27,8 @@ def read_payload(source: ByteSource) -> bytes | memoryview:
         data = source.data.read_all() if hasattr(source.data, "read_all") else source.data
         if source.offset is not None:
             data = memoryview(data)[source.offset:source.offset + source.size]
+            if len(data) != source.size:
+                raise EOFError(f"{source.label}: range lies beyond the end of the {len(data)}-byte payload")
     else:
         data = _read_path(source.path, source.offset, source.size)  # type: ignore[arg-type]
     limit = source.max_response_bytes
@@ -37,12 +39,21 @@ def read_payload(source: ByteSource) -> bytes | memoryview:
 
 def _read_path(path: str, offset: int | None, size: int | None) -> bytes:
     if is_uri(path):
-        return _read_uri(path, offset, size)
-    with open(path, "rb") as f:  # OSError messages already name the path
-        if offset is None:
-            return f.read()
-        f.seek(offset)
-        return f.read(size)
+        data = _read_uri(path, offset, size)
+    else:
+        with open(path, "rb") as f:  # OSError messages already name the path
+            if offset is None:
+                return f.read()
+            f.seek(offset)
+            data = f.read(size)
+    if offset is None or size is None:
+        return data
+    if len(data) > size:  # an HTTP server that ignores Range answers with the whole object
+        data = data[offset:offset + size]
+    if len(data) != size:
+        raise EOFError(f"{path}: range [{offset}, {offset + size}) lies beyond the end of the object "
+                       f"(got {len(data)} of {size} bytes)")
+    return data
 
 
 def _read_uri(uri: str, offset: int | None, size: int | None) -> bytes:
