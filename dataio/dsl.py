@@ -19,7 +19,7 @@ from dataio._identity import callable_identity
 from dataio._validate import as_bool, as_int, as_name
 from dataio.ops import decoders as D
 from dataio.ops import transforms as T
-from dataio.ops._base import BatchTransform, Decoder, Transform
+from dataio.ops._base import OP_REGISTRY, BatchTransform, Decoder, Transform
 from dataio.ops.cond import Cond, Param, _as_cond
 
 if TYPE_CHECKING:
@@ -221,22 +221,6 @@ class SlotStage(_Symbolic):
         """
         return self.apply(*_normalize_ops(mode, mean, std, output_layout))
 
-    resize = _shorthand(T.Resize)
-    fit_to_bucket = _shorthand(T.FitToBucket)
-    center_crop = _shorthand(T.CenterCrop)
-    crop = _shorthand(T.Crop)
-    random_crop = _shorthand(T.RandomCrop)
-    hflip = _shorthand(T.HFlip)
-    vflip = _shorthand(T.VFlip)
-    cast = _shorthand(T.Cast)
-    permute = _shorthand(T.Permute)
-    reshape = _shorthand(T.Reshape)
-    flatten = _shorthand(T.Flatten)
-    squeeze = _shorthand(T.Squeeze)
-    unsqueeze = _shorthand(T.Unsqueeze)
-    patchify = _shorthand(T.Patchify)
-    pad_axis = _shorthand(T.PadAxis)
-
     # -- gating ------------------------------------------------------------------
     def skip_when(self, cond: Cond) -> SlotStage:
         """Make the slot inactive for records where ``cond`` holds (evaluated before any IO)."""
@@ -271,6 +255,25 @@ class SlotStage(_Symbolic):
             "transforms": [t.describe() for t in self.transforms],
             "skip_when": None if self.skip is None else self.skip.describe(),
         }
+
+
+_NO_SHORTHAND = frozenset({"normalize", "normalize_chw_from_hwc_u8", "symmetric_chw", "unit_chw", "pack_chw_f32"})
+"""Transforms reached through ``SlotStage.normalize(...)`` rather than a same-named method (API.md §2.2)."""
+
+
+def _attach_shorthands() -> None:
+    """Give ``SlotStage`` one method per registered transform (same name, same parameters).
+
+    The registry is the source of truth: a new op gets its shorthand without touching this module.
+    Methods written by hand above (``resize_short``, ``random_resized_crop``, ...) take precedence.
+    """
+    for qualname, op_class in OP_REGISTRY.items():
+        namespace, name = qualname.split(".", 1)
+        if namespace == "transforms" and name not in _NO_SHORTHAND and not hasattr(SlotStage, name):
+            setattr(SlotStage, name, _shorthand(op_class))  # type: ignore[arg-type]
+
+
+_attach_shorthands()
 
 
 def _pair(func: str, param: str, value: Any) -> tuple[Any, Any]:
