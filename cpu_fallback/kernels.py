@@ -45,4 +45,13 @@ KERNELS: dict[str, Kernel] = {
     "transforms.pad_axis": Kernel(layout.pad_axis_kernel, "numpy.pad"),
 }
 
+from dataio.cpu_fallback import conditional as _conditional  # noqa: E402
+
+KERNELS.update({
+    "transforms.sometimes": Kernel(_conditional.sometimes_kernel, "arm via this table (one coin)"),
+    "transforms.choice": Kernel(_conditional.choice_kernel, "one arm via this table"),
+    "transforms.some_of": Kernel(_conditional.some_of_kernel, "n arms via this table"),
+    "transforms.select": Kernel(_conditional.select_kernel, "first matching arm via this table"),
+})
+
 TABLE = KernelTable("cpu", KERNELS)

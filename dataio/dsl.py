@@ -45,17 +45,18 @@ class _Symbolic:
         )
 
 
-def _shorthand(op_class: type[Transform]) -> Callable[..., SlotStage]:
-    """A ``SlotStage`` method appending ``op_class(**kwargs)``, with the op's signature and doc."""
+def _shorthand(factory: Callable[..., Transform]) -> Callable[..., SlotStage]:
+    """A ``SlotStage`` method appending ``factory(...)``, with the factory's signature and doc."""
 
-    def method(self: SlotStage, **kwargs: Any) -> SlotStage:
-        return self.apply(op_class(**kwargs))
+    def method(self: SlotStage, *args: Any, **kwargs: Any) -> SlotStage:
+        return self.apply(factory(*args, **kwargs))
 
-    method.__name__ = op_class.op_name
-    method.__qualname__ = f"SlotStage.{op_class.op_name}"
-    method.__doc__ = op_class.__doc__
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    params += list(inspect.signature(op_class).parameters.values())
+    name = factory.__name__ if not isinstance(factory, type) else factory.op_name  # type: ignore[attr-defined]
+    method.__name__ = name
+    method.__qualname__ = f"SlotStage.{name}"
+    method.__doc__ = factory.__doc__
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
+    params += list(inspect.signature(factory).parameters.values())
     method.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return method
 
@@ -72,6 +73,7 @@ class SlotStage(_Symbolic):
     decoder: Decoder | None = None
     transforms: tuple[Transform, ...] = ()
     skip: Cond | None = None
+    open_select: bool = False  # the last op came from when(...).then(...): elif_/otherwise may follow
 
     def __post_init__(self) -> None:
         if not isinstance(self.optional, bool):
@@ -110,7 +112,7 @@ class SlotStage(_Symbolic):
                     f"{self.label}.apply(): expected a Decoder, Transform or chain(); "
                     f"got {type(thing).__name__}"
                 )
-        return stage
+        return dataclasses.replace(stage, open_select=False) if stage.open_select else stage
 
     def _with_decoder(self, decoder: Decoder) -> SlotStage:
         if self.decoder is not None:
@@ -129,7 +131,7 @@ class SlotStage(_Symbolic):
         stage = self if other.decoder is None else self._with_decoder(other.decoder)
         if other.transforms and stage.decoder is None:
             raise PlanError(f"{self.label} + chain(): the result would have transforms before a decoder")
-        return dataclasses.replace(stage, transforms=stage.transforms + other.transforms)
+        return dataclasses.replace(stage, transforms=stage.transforms + other.transforms, open_select=False)
 
     # -- decoders --------------------------------------------------------------
     def decode(self, decoder: Decoder) -> SlotStage:
@@ -221,6 +223,33 @@ class SlotStage(_Symbolic):
         """
         return self.apply(*_normalize_ops(mode, mean, std, output_layout))
 
+    # -- branches ------------------------------------------------------------------
+    def when(self, cond: Cond) -> WhenBuilder:
+        """Start a branch: ``.when(cond).then(*ops)[.elif_(cond).then(*ops)...][.otherwise(*ops)]``.
+
+        Per record, the first arm whose predicate holds runs, else the ``otherwise`` ops (or
+        nothing). Lowers to :func:`dataio.transforms.select`.
+        """
+        return WhenBuilder(self, _as_cond(f"{self.label}.when", cond), extend=False)
+
+    def elif_(self, cond: Cond) -> WhenBuilder:
+        """Add an arm to the branch that ``then`` just closed."""
+        self._require_open("elif_")
+        return WhenBuilder(self, _as_cond(f"{self.label}.elif_", cond), extend=True)
+
+    def otherwise(self, *ops: Transform) -> SlotStage:
+        """The ops to run when no predicate of the branch holds."""
+        self._require_open("otherwise")
+        branch = self.transforms[-1]
+        assert isinstance(branch, T.Select)
+        return dataclasses.replace(self, transforms=self.transforms[:-1] + (
+            branch.with_default(_then_arm(f"{self.label}.otherwise", ops)),), open_select=False)
+
+    def _require_open(self, method: str) -> None:
+        if not self.open_select:
+            raise PlanError(f"{self.label}.{method}(): must directly follow .when(...).then(...) or "
+                            ".elif_(...).then(...)")
+
     # -- gating ------------------------------------------------------------------
     def skip_when(self, cond: Cond) -> SlotStage:
         """Make the slot inactive for records where ``cond`` holds (evaluated before any IO)."""
@@ -257,6 +286,36 @@ class SlotStage(_Symbolic):
         }
 
 
+def _then_arm(where: str, ops: tuple[Any, ...]) -> tuple[Transform, ...]:
+    if not ops:
+        raise PlanError(f"{where}(): needs at least one op")
+    for item in ops:
+        if not isinstance(item, Transform):
+            raise TypeError(f"{where}(): expected Transforms; got {type(item).__name__}")
+    return tuple(ops)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class WhenBuilder(_Symbolic):
+    """``slot.when(cond)`` / ``.elif_(cond)``: waits for ``.then(*ops)``."""
+
+    stage: SlotStage
+    cond: Cond
+    extend: bool
+
+    def then(self, *ops: Transform) -> SlotStage:
+        """The ops to run for records where the predicate holds (at least one)."""
+        arm = _then_arm(f"{self.stage.label}.then", ops)
+        stage = self.stage
+        if self.extend:
+            branch = stage.transforms[-1]
+            assert isinstance(branch, T.Select)
+            stage = dataclasses.replace(stage, transforms=stage.transforms[:-1] + (branch.with_arm(self.cond, arm),))
+        else:
+            stage = stage.apply(T.select([(self.cond, arm)]))
+        return dataclasses.replace(stage, open_select=True)
+
+
 _NO_SHORTHAND = frozenset({"normalize", "normalize_chw_from_hwc_u8", "symmetric_chw", "unit_chw", "pack_chw_f32"})
 """Transforms reached through ``SlotStage.normalize(...)`` rather than a same-named method (API.md §2.2)."""
 
@@ -267,10 +326,10 @@ def _attach_shorthands() -> None:
     The registry is the source of truth: a new op gets its shorthand without touching this module.
     Methods written by hand above (``resize_short``, ``random_resized_crop``, ...) take precedence.
     """
-    for qualname, op_class in OP_REGISTRY.items():
+    for qualname in OP_REGISTRY:
         namespace, name = qualname.split(".", 1)
         if namespace == "transforms" and name not in _NO_SHORTHAND and not hasattr(SlotStage, name):
-            setattr(SlotStage, name, _shorthand(op_class))  # type: ignore[arg-type]
+            setattr(SlotStage, name, _shorthand(getattr(T, name)))  # the public factory: class or function
 
 
 _attach_shorthands()

@@ -691,3 +691,8 @@ __all__ = [
     "symmetric_chw", "unit_chw", "pack_chw_f32", "cast", "permute", "reshape", "flatten",
     "squeeze", "unsqueeze", "patchify", "pad_axis", "NORMALIZE_PRESETS", "ChannelAffine",
 ]
+
+from dataio.ops.conditional import *  # noqa: E402,F403 - conditional ops live in the transforms namespace
+from dataio.ops import conditional as _conditional  # noqa: E402
+
+__all__ += _conditional.__all__
