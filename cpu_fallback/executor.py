@@ -15,7 +15,9 @@ from dataio._errors import RecordError, RecordTypeError
 from dataio.ops import transforms as T
 from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
+from dataio.ops._base import TensorSpec
 from dataio.runtime.assembly import Assembly
+from dataio.runtime.batch import BatchContent
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.records import INACTIVE
@@ -110,6 +112,11 @@ class CpuExecutor:
 
     def finish_batch(self, assembly: Assembly) -> None:
         """Nothing to do: rows were written into the batch buffers as they completed."""
+
+    def run_batch_transform(self, op: Any, slots: dict[str, int], content: BatchContent,
+                            specs: list[TensorSpec], rng: np.random.Generator) -> None:
+        """Apply a native batch transform with its numpy kernel."""
+        KERNELS[op.qualname].fn(op, slots, content, specs, rng)
 
 
 def create_executor(plan: Plan, device: str) -> CpuExecutor:

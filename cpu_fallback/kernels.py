@@ -54,4 +54,14 @@ KERNELS.update({
     "transforms.select": Kernel(_conditional.select_kernel, "first matching arm via this table"),
 })
 
+from dataio.cpu_fallback import batch_kernels as _batch  # noqa: E402
+
+KERNELS.update({
+    "batch_transforms.mixup": Kernel(_batch.mixup_kernel, "numpy in place (Beta λ, one permutation)"),
+    "batch_transforms.cutmix": Kernel(_batch.cutmix_kernel, "numpy box paste in place"),
+    "batch_transforms.pad_to_longest": Kernel(_batch.pad_to_longest_kernel, "numpy.full + row copies"),
+    "batch_transforms.batch_normalize": Kernel(_batch.batch_normalize_kernel, "numpy in place"),
+    "batch_transforms.batch_shuffle": Kernel(_batch.batch_shuffle_kernel, "numpy.take on every column"),
+})
+
 TABLE = KernelTable("cpu", KERNELS)

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dataio._errors import DeviceUnavailable
 
 if TYPE_CHECKING:
+    from dataio.ops._base import TensorSpec
     from dataio.plan import Plan
     from dataio.runtime.assembly import Assembly
+    from dataio.runtime.batch import BatchContent
     from dataio.runtime.rowprep import PreparedRow
 
 
@@ -67,6 +69,10 @@ class Executor(Protocol):
 
     def finish_batch(self, assembly: Assembly) -> None:
         """Complete a batch whose rows were all processed (e.g. run a device graph on it)."""
+
+    def run_batch_transform(self, op: Any, slots: dict[str, int], content: BatchContent,
+                            specs: list[TensorSpec], rng: Any) -> None:
+        """Apply one native batch transform to ``content`` (consumer thread)."""
 
 
 _PACKAGES = {"cpu_fallback": "dataio.cpu_fallback", "gpu": "dataio.gpu"}

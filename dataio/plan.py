@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dataio._errors import PlanError
-from dataio.ops._base import Decoder, TensorSpec, Transform
+from dataio.ops._base import BatchTransform, Decoder, TensorSpec, Transform
 from dataio.ops.cond import Cond
 
 if TYPE_CHECKING:
@@ -105,7 +105,11 @@ class Plan:
                 lines.append(f"    {op.qualname:<38} {placement:<6} {kernel:<50} -> {spec.describe()}")
         lines.append(f"  {self.shape.kind:<24} runtime  {json.dumps(self.shape.describe())}")
         for m in self.batch_maps:
-            lines.append(f"  map (per batch)         python  {m.describe()['map']}")
+            if isinstance(m.op, BatchTransform):
+                placement, kernel = table.place(m.op.qualname)
+                lines.append(f"  map {m.op.qualname:<34} {placement:<6} {kernel}")
+            else:
+                lines.append(f"  map (per batch)         python  {m.describe()['map']}")
         return "\n".join(lines)
 
     def __bool__(self) -> bool:

@@ -8,6 +8,7 @@ the result. It stays valid after the loader moves on.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +39,42 @@ class Column:
         """Tensor rows of differing shapes (kept as a list)."""
         rows = self.rows
         return self.stacked is None and not self.is_object and bool(rows) and all(r is not None for r in rows)
+
+
+@dataclass(slots=True)
+class BatchContent:
+    """A batch's host data before delivery: what native batch transforms read and rewrite.
+
+    Attributes:
+        columns: one per slot.
+        keys, indices: per surviving row.
+        context: per surviving row, or ``None`` without a ``context`` hook.
+        hws: per slot, the decoded (h, w) per row for image slots, else ``None``.
+    """
+
+    columns: list[Column]
+    keys: list[str]
+    indices: list[int]
+    context: list[Any] | None
+    hws: list[list[tuple[int, int] | None] | None]
+
+    def permute_rows(self, order: list[int], *, axis: int = 0) -> None:
+        """Reorder every row-aligned field by ``order`` (``new[i] = old[order[i]]``).
+
+        Args:
+            order: the permutation.
+            axis: the axis of stacked tensors that indexes rows.
+        """
+        for column in self.columns:
+            if column.stacked is not None:
+                column.stacked = np.take(column.stacked, order, axis=axis)
+            elif column.rows is not None:
+                column.rows = [column.rows[i] for i in order]
+        self.keys = [self.keys[i] for i in order]
+        self.indices = [self.indices[i] for i in order]
+        if self.context is not None:
+            self.context = [self.context[i] for i in order]
+        self.hws = [None if h is None else [h[i] for i in order] for h in self.hws]
 
 
 class Batch:

@@ -20,10 +20,13 @@ from dataio._errors import PlanError, RowError
 from dataio.dsl import BatchStage, CollateStage
 from dataio.executors import Executor, create_executor
 from dataio.runtime.assembly import Assembly
-from dataio.runtime.batch import Batch
+from dataio.ops._base import BatchTransform
+from dataio.plan import Plan
+from dataio.runtime.batch import Batch, BatchContent
 from dataio.runtime.chunks import chunks
 from dataio.runtime.engine import Epoch
 from dataio.runtime.options import RunOptions, validate_run
+from dataio.runtime.seeds import BATCH_STREAM, derive, generator
 
 if TYPE_CHECKING:
     from dataio.dsl import Pipeline
@@ -89,8 +92,28 @@ class BoundPipeline:
             max_prefetch_bytes=max_prefetch_bytes,
         )
         _check_shard(shard)
+        native = bind_batch_transforms(self.pipeline.plan)
         executor = create_executor(self.pipeline.plan, device)
-        return DataLoader(self, options, executor, _token=_TOKEN)
+        return DataLoader(self, options, executor, native, _token=_TOKEN)
+
+
+NativeBatchOp = tuple[BatchTransform, dict[str, int]]
+
+
+def bind_batch_transforms(plan: Plan) -> list[NativeBatchOp]:
+    """The plan's native batch transforms with their slot parameters resolved to indices.
+
+    Raises:
+        KeyError: a batch transform names an unknown slot.
+        PlanError: a slot's static description does not suit the op (e.g. ``mixup`` on uint8).
+    """
+    specs = [s.output for s in plan.slots]
+    bound = []
+    for stage in plan.batch_maps:
+        if isinstance(stage.op, BatchTransform):
+            resolve = getattr(stage.op, "resolve", None)
+            bound.append((stage.op, resolve(plan.slot_names, specs) if resolve is not None else {}))
+    return bound
 
 
 def _check_shard(shard: Any) -> None:
@@ -117,13 +140,15 @@ class DataLoader:
         executor: ``"cpu_fallback"`` or ``"gpu"``.
     """
 
-    def __init__(self, bound: BoundPipeline, options: RunOptions, executor: Executor, *, _token: object) -> None:
+    def __init__(self, bound: BoundPipeline, options: RunOptions, executor: Executor,
+                 native: list[NativeBatchOp], *, _token: object) -> None:
         if _token is not _TOKEN:
             raise TypeError("DataLoader cannot be constructed directly; use pipeline.bind(records).run(...)")
         self._bound = bound
         self._plan = bound.pipeline.plan
         self._options = options
         self._executor = executor
+        self._native = native
         self._epoch = 0
         self._seed = options.seed
         self._resume_skip = 0
@@ -195,21 +220,35 @@ class DataLoader:
             return _SKIPPED
         self._log(errors)
         options = self._options
-        result: Any = Batch(
-            slot_names=self._plan.slot_names,
+        content = BatchContent(
             columns=assembly.columns(survivors),
-            adapter=options.adapter,
-            ragged=options.ragged,
             keys=[assembly.keys[p] for p in survivors],
             indices=survivors,
-            errors=errors,
             context=[assembly.contexts[p] for p in survivors] if options.context is not None else None,
-            original_hws=assembly.original_hws(survivors),
-            batch_number=assembly.number,
+            hws=assembly.original_hws(survivors),
+        )
+        self._run_native(content, assembly.number)
+        result: Any = Batch(
+            slot_names=self._plan.slot_names, columns=content.columns, adapter=options.adapter,
+            ragged=options.ragged, keys=content.keys, indices=content.indices, errors=errors,
+            context=content.context, original_hws=content.hws, batch_number=assembly.number,
         )
         for stage in self._plan.batch_maps:
-            result = stage.op(result)
+            if not isinstance(stage.op, BatchTransform):
+                result = stage.op(result)
         return result
+
+    def _run_native(self, content: BatchContent, number: int) -> None:
+        """Native batch transforms, each with its own generator (API.md §4.7)."""
+        if not content.keys:
+            return
+        specs = [s.output for s in self._plan.slots]
+        for position, (op, slots) in enumerate(self._native):
+            stream = BATCH_STREAM + position
+            seed = derive(self._seed, self._epoch, number, stream)
+            if getattr(op, "seed", None) is not None:
+                seed = derive(op.seed, 0, seed, stream)  # type: ignore[attr-defined]
+            self._executor.run_batch_transform(op, slots, content, specs, generator(seed))
 
     def _judge(self, assembly: Assembly, survivors: list[int], errors: list[dict[str, Any]]) -> None:
         policy = self._options.on_failure
