@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dataio._deps import require
 from dataio._errors import RecordError, RecordTypeError
 from dataio.ops import transforms as T
 from dataio.ops.decoders import ImageDecoder
@@ -38,6 +39,9 @@ class SlotProgram:
     def __init__(self, slot: SlotPlan) -> None:
         self.slot = slot
         self.decoder = slot.decoder
+        for op in slot.ops:
+            for module in KERNELS[op.qualname].requires:
+                require(module, op.qualname)  # BackendUnavailable at run(), naming the extra
         self.decode = KERNELS[self.decoder.qualname].fn
         self.steps = [(op, KERNELS[op.qualname].fn, spec)
                       for op, spec in zip(slot.transforms, slot.specs[:-1], strict=True)]
@@ -56,7 +60,7 @@ class SlotProgram:
                 hw = (value.height, value.width)
                 value = _image_output(op, value, out if not self.steps else None)
             else:
-                value, hw = self.decode(op, data, ctx.label), None
+                value, hw = self.decode(op, data, ctx), None
             stage = "transform"
             last = len(self.steps) - 1
             for i, (op, kernel, spec) in enumerate(self.steps):
@@ -100,7 +104,7 @@ class CpuExecutor:
             if source is INACTIVE:
                 assembly.set_inactive(i, position)
                 continue
-            ctx = ChainContext(row.record, row.seed, repr(row.key), source.label)
+            ctx = ChainContext(row.record, row.seed, repr(row.key), getattr(source, "label", "<record value>"))
             try:
                 value, hw = program.run(row.payloads[i], ctx, assembly.out(i, position))
                 assembly.put(i, position, value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataio.executors import Kernel, KernelTable
 
-from dataio.cpu_fallback import geometry, layout, payloads, pixels
+from dataio.cpu_fallback import audio, geometry, layout, payloads, pixels
 from dataio.cpu_fallback.image_decode import decode_image
 
 _AFFINE = Kernel(pixels.channel_affine_kernel, "numpy.take per-channel LUT into the batch buffer")
@@ -19,6 +19,11 @@ KERNELS: dict[str, Kernel] = {
     "decoders.text": Kernel(payloads.text_decoder, "bytes.decode (utf-8)"),
     "decoders.json": Kernel(payloads.json_decoder, "json.loads"),
     "decoders.npy": Kernel(payloads.npy_decoder, "numpy.load(allow_pickle=False)"),
+    "decoders.safetensors": Kernel(payloads.safetensors_decoder, "header parse + numpy.frombuffer view"),
+    "decoders.pt": Kernel(payloads.pt_decoder, "torch.load(weights_only=True)", requires=("torch",)),
+    "decoders.passthrough": Kernel(payloads.passthrough_decoder, "the record value as is"),
+    "decoders.audio": Kernel(audio.audio_decoder, "soundfile (libsndfile) + numpy resampling",
+                             requires=("soundfile",)),
     "transforms.resize": Kernel(geometry.resize_kernel, "Pillow Image.resize (fused box)"),
     "transforms.resize_short": Kernel(geometry.resize_kernel, "Pillow Image.resize (fused box)"),
     "transforms.resize_long": Kernel(geometry.resize_kernel, "Pillow Image.resize (fused box)"),

@@ -1,4 +1,7 @@
-"""Decoders for non-image payloads: ``bytes``, ``text``, ``json``, ``npy``."""
+"""Decoders for non-image payloads: ``bytes``, ``text``, ``json``, ``npy``, ``safetensors``, ``pt``, ``passthrough``.
+
+Signature: ``decoder(op, payload, ctx)``; ``ctx.label`` names the payload in errors.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,17 @@ from typing import Any
 
 import numpy as np
 
+from dataio._deps import require
+from dataio._errors import DecodeError
+from dataio.formats import safetensors as safetensors_format
 from dataio.ops import decoders as D
+from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure
 
 _BOM = b"\xef\xbb\xbf"
 
 
-def bytes_decoder(op: D.BytesDecoder, data: bytes | memoryview, label: str) -> np.ndarray:
+def bytes_decoder(op: D.BytesDecoder, data: bytes | memoryview, ctx: ChainContext) -> np.ndarray:
     """The payload as a ``[N] uint8`` array (a view of the payload, no copy)."""
     return np.frombuffer(data, dtype=np.uint8)
 
@@ -33,14 +40,15 @@ def _utf8_array(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
-def text_decoder(op: D.TextDecoder, data: bytes | memoryview, label: str) -> Any:
+def text_decoder(op: D.TextDecoder, data: bytes | memoryview, ctx: ChainContext) -> Any:
     """UTF-8 text as ``[N] uint8`` (re-encoded, so lossy decoding yields valid UTF-8), or a ``str``."""
-    text = _text(op, data, label)
+    text = _text(op, data, ctx.label)
     return text if op.as_object else _utf8_array(text)
 
 
-def json_decoder(op: D.JsonDecoder, data: bytes | memoryview, label: str) -> Any:
+def json_decoder(op: D.JsonDecoder, data: bytes | memoryview, ctx: ChainContext) -> Any:
     """One JSON document: its text, a projected string field, or the parsed value."""
+    label = ctx.label
     text = _text(op, data, label)
     try:
         document = json.loads(text)
@@ -57,8 +65,9 @@ def json_decoder(op: D.JsonDecoder, data: bytes | memoryview, label: str) -> Any
     return document if op.as_object else _utf8_array(text)
 
 
-def npy_decoder(op: D.NpyDecoder, data: bytes | memoryview, label: str) -> np.ndarray:
+def npy_decoder(op: D.NpyDecoder, data: bytes | memoryview, ctx: ChainContext) -> np.ndarray:
     """A ``.npy`` file's array; object dtypes are refused (no pickle is ever loaded)."""
+    label = ctx.label
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -68,3 +77,47 @@ def npy_decoder(op: D.NpyDecoder, data: bytes | memoryview, label: str) -> np.nd
     if not array.dtype.isnative:  # frameworks take native byte order only
         array = array.astype(array.dtype.newbyteorder("="))
     return array
+
+
+def safetensors_decoder(op: D.SafetensorsDecoder, data: bytes | memoryview, ctx: ChainContext) -> np.ndarray:
+    """The named tensor of a safetensors payload, as a zero-copy view."""
+    label = ctx.label
+    key = ctx.arg(op, "tensor_key", str)
+    try:
+        header, offset = safetensors_format.parse_header(data, label)
+        return safetensors_format.tensor(data, header, offset, key, label)
+    except (DecodeError, KeyError) as exc:
+        raise RowFailure("decode", op.qualname, f"{type(exc).__name__}: {exc.args[0]}") from None
+
+
+def pt_decoder(op: D.PtDecoder, data: bytes | memoryview, ctx: ChainContext) -> np.ndarray:
+    """One tensor of a torch checkpoint via ``torch.load(weights_only=True)`` (no pickle code runs)."""
+    label = ctx.label
+    torch = require("torch", "decoders.pt")
+    key = ctx.arg(op, "tensor_key", str)
+    try:
+        loaded = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - the restricted unpickler refuses code as UnpicklingError
+        raise RowFailure("decode", op.qualname, f"{label}: not a loadable weights-only checkpoint: "
+                                                f"{type(exc).__name__}: {exc}") from None
+    value = loaded.get(key) if isinstance(loaded, dict) else None
+    if value is None or not isinstance(value, torch.Tensor):
+        raise RowFailure("decode", op.qualname, f"KeyError: {label}: no tensor {key!r} in the checkpoint")
+    if not value.is_contiguous():
+        raise RowFailure("decode", op.qualname, f"{label}: tensor {key!r} is not contiguous")
+    if value.dtype == torch.bfloat16:
+        value = value.view(torch.int16)  # numpy has no bfloat16: bit patterns, as for safetensors
+    return value.numpy()
+
+
+def passthrough_decoder(op: D.PassthroughDecoder, value: Any, ctx: ChainContext) -> Any:
+    """The slot's value itself, or its ``field``."""
+    if op.field is None:
+        return value
+    if isinstance(value, dict):
+        if op.field not in value:
+            raise RowFailure("decode", op.qualname, f"the value has no key {op.field!r}")
+        return value[op.field]
+    if not hasattr(value, op.field):
+        raise RowFailure("decode", op.qualname, f"a {type(value).__name__} has no attribute {op.field!r}")
+    return getattr(value, op.field)

@@ -14,9 +14,9 @@ from types import ModuleType
 from dataio._errors import BackendUnavailable
 
 # module name -> (extra, pip distribution)
-_EXTRAS: dict[str, tuple[str, str]] = {
+_EXTRAS: dict[str, tuple[str | None, str]] = {
     "torch": ("torch", "torch"),
-    "jax": ("jax", "jax"),
+    "jax": (None, "jax"),
     "pyarrow": ("parquet", "pyarrow"),
     "h5py": ("hdf5", "h5py"),
     "safetensors": ("safetensors", "safetensors"),
@@ -24,6 +24,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "gcsfs": ("gcs", "gcsfs"),
     "adlfs": ("azure", "adlfs"),
     "huggingface_hub": ("hf", "huggingface_hub"),
+    "soundfile": ("audio", "soundfile"),
     "nvidia.dali": ("cuda12", "nvidia-dali-cuda120"),
     "cvcuda": ("cuda12", "cvcuda-cu12"),
     "nvidia.nvimgcodec": ("cuda12", "nvidia-nvimgcodec-cu12"),

@@ -177,6 +177,19 @@ class SlotStage(_Symbolic):
         """Text as UTF-8 bytes."""
         return self._with_decoder(D.text(encoding=encoding))
 
+    def decode_audio(self, *, sample_rate: int | None = None, mono: bool = False,
+                     resampling: str = "linear") -> SlotStage:
+        """Audio as ``[channels, samples] float32`` (see ``dataio.decoders.audio``)."""
+        return self._with_decoder(D.audio(sample_rate=sample_rate, mono=mono, resampling=resampling))
+
+    def decode_safetensors(self, *, tensor_key: str | Param) -> SlotStage:
+        """One tensor of a safetensors payload (``tensor_key`` may be ``col(field)``)."""
+        return self._with_decoder(D.safetensors(tensor_key=tensor_key))
+
+    def passthrough(self, *, field: str | None = None) -> SlotStage:
+        """Carry the slot's Python value (or ``value[field]``) unchanged as an object slot."""
+        return self._with_decoder(D.passthrough(field=field))
+
     # -- transforms --------------------------------------------------------------
     def resize_short(self, size: int, *, interp: str = "bicubic") -> SlotStage:
         """Resize so the shorter side is ``size`` (aspect kept)."""

@@ -35,6 +35,8 @@ class Kernel:
 
     fn: Callable[..., Any] | None
     label: str
+    requires: tuple[str, ...] = ()
+    """Optional modules the kernel imports; checked when an executor is built (``run()``)."""
 
 
 class KernelTable:

@@ -108,6 +108,8 @@ class Decoder(Op):
 
     __slots__ = ()
     namespace: ClassVar[str] = "decoders"
+    takes_payload: ClassVar[bool] = True
+    """False for decoders that take the slot's Python value itself instead of reading bytes."""
 
     def output_spec(self) -> TensorSpec:
         """The static description of what this decoder produces."""

@@ -11,6 +11,7 @@ import builtins
 
 from dataio._validate import as_bool, as_choice, as_int
 from dataio.ops._base import OBJECT, Decoder, TensorSpec, op
+from dataio.ops.cond import Param
 
 IMAGE_MODES = {"rgb": 3, "rgba": 4, "gray": 1, "grayscale": 1, "luma": 1}
 IMAGE_NORMALIZE = ("none", "unit", "symmetric")
@@ -153,11 +154,112 @@ class NpyDecoder(Decoder):
         return TensorSpec(dtype=None)
 
 
+def _tensor_key(func: str, value: object) -> str | Param:
+    if isinstance(value, Param):
+        return value
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{func}(tensor_key={value!r}): tensor_key must be a non-empty str or col(...)")
+    return value
+
+
+@op("safetensors")
+class SafetensorsDecoder(Decoder):
+    """One tensor of a safetensors payload, viewed without a copy (``BF16`` as ``int16`` bits).
+
+    Args:
+        tensor_key: the tensor's name, or ``col(field)`` to read it per record (missing → row error).
+    """
+
+    tensor_key: str | Param
+
+    def __post_init__(self) -> None:
+        self.set("tensor_key", _tensor_key("safetensors", self.tensor_key))
+
+    def output_spec(self) -> TensorSpec:
+        return TensorSpec(dtype=None)
+
+
+@op("pt")
+class PtDecoder(Decoder):
+    """One tensor of a torch ``.pt``/``.pth`` checkpoint, loaded with ``torch.load(weights_only=True)``.
+
+    The restricted unpickler never executes code from the payload; a non-contiguous tensor
+    is a row error. Needs torch (``pip install 'dataio-gpu[torch]'``).
+
+    Args:
+        tensor_key: the entry's name in the saved dict, or ``col(field)``.
+    """
+
+    tensor_key: str | Param
+
+    def __post_init__(self) -> None:
+        self.set("tensor_key", _tensor_key("pt", self.tensor_key))
+
+    def output_spec(self) -> TensorSpec:
+        return TensorSpec(dtype=None)
+
+
+@op("passthrough")
+class PassthroughDecoder(Decoder):
+    """The slot's Python value (or ``value[field]``), carried unchanged as an object slot.
+
+    No bytes are read; rows come back as a ``list`` and are excluded from ``batch.tensors``.
+
+    Args:
+        field: take this key/attribute of the value instead of the value itself.
+    """
+
+    takes_payload = False
+    field: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.field is not None and (not isinstance(self.field, str) or not self.field):
+            raise TypeError(f"passthrough(field={self.field!r}): field must be a non-empty str or None")
+
+    def output_spec(self) -> TensorSpec:
+        return OBJECT
+
+
+AUDIO_RESAMPLING = ("linear", "sinc")
+
+
+@op("audio")
+class AudioDecoder(Decoder):
+    """WAV/FLAC/Ogg-Vorbis/MP3 → ``[channels, samples] float32`` in [−1, 1] (through libsndfile).
+
+    Args:
+        sample_rate: resample to this rate (Hz); ``None`` keeps the file's rate.
+        mono: average the channels first (output ``[1, samples]``).
+        resampling: ``"linear"`` or ``"sinc"`` (Hann-windowed sinc, anti-aliased when downsampling).
+        max_decoded_bytes: refuse audio whose decoded float32 size is larger (0 disables).
+    """
+
+    sample_rate: int | None = None
+    mono: bool = False
+    resampling: str = "linear"
+    max_decoded_bytes: int = 2**31
+
+    def __post_init__(self) -> None:
+        if self.sample_rate is not None:
+            self.set("sample_rate", as_int("audio", "sample_rate", self.sample_rate, minimum=1))
+        as_bool("audio", "mono", self.mono)
+        as_choice("audio", "resampling", self.resampling, AUDIO_RESAMPLING)
+        self.set("max_decoded_bytes", as_int("audio", "max_decoded_bytes", self.max_decoded_bytes, minimum=0))
+
+    def output_spec(self) -> TensorSpec:
+        return TensorSpec(dtype="float32", shape=(1 if self.mono else None, None))
+
+
 image = ImageDecoder
 bytes = BytesDecoder  # noqa: A001 - the contract's name (API.md §3.1)
 text = TextDecoder
 json = JsonDecoder
 npy = NpyDecoder
+safetensors = SafetensorsDecoder
+pt = PtDecoder
+passthrough = PassthroughDecoder
+audio = AudioDecoder
 
-__all__ = ["image", "bytes", "text", "json", "npy",
-           "ImageDecoder", "BytesDecoder", "TextDecoder", "JsonDecoder", "NpyDecoder"]
+__all__ = ["image", "bytes", "text", "json", "npy", "safetensors", "pt", "passthrough", "audio", "AudioDecoder",
+           "ImageDecoder", "BytesDecoder", "TextDecoder", "JsonDecoder", "NpyDecoder", "SafetensorsDecoder",
+           "PtDecoder", "PassthroughDecoder"]

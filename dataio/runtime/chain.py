@@ -46,12 +46,17 @@ class ChainContext:
             self._rng = generator(self.seed)
         return self._rng
 
-    def arg(self, op: Op, name: str) -> Any:
+    def arg(self, op: Op, name: str, kind: type = int) -> Any:
         """Parameter ``name`` of ``op``, reading a ``col(...)`` reference from the record.
+
+        Args:
+            op: the op.
+            name: the parameter.
+            kind: what a referenced field must hold: ``int`` (non-negative), ``float`` or ``str``.
 
         Raises:
             RecordError: the referenced field is missing (fatal, API.md §2.6 step 3).
-            RowFailure: the field holds no positive int.
+            RowFailure: the field holds a value of the wrong kind.
         """
         value = getattr(op, name)
         if not isinstance(value, Param):
@@ -60,7 +65,21 @@ class ChainContext:
         if found is MISSING:
             raise RecordError(f"record {self.where}: missing field {value.field!r} read by "
                               f"{op.qualname}({name}=col({value.field!r}))")
-        if isinstance(found, (bool, np.bool_)) or not isinstance(found, (int, np.integer)) or found < 0:
-            raise RowFailure("transform", op.qualname,
-                             f"{name}=col({value.field!r}) must be a non-negative int; got {found!r}")
-        return int(found)
+        checked = _as_kind(found, kind)
+        if checked is None:
+            stage = "decode" if op.namespace == "decoders" else "transform"
+            rule = {int: "a non-negative int", float: "a finite number", str: "a str"}[kind]
+            raise RowFailure(stage, op.qualname, f"{name}=col({value.field!r}) must be {rule}; got {found!r}")
+        return checked
+
+
+def _as_kind(value: Any, kind: type) -> Any:
+    """``value`` as ``kind`` when it is one, else ``None``."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if kind is int:
+        return int(value) if isinstance(value, (int, np.integer)) and value >= 0 else None
+    if kind is float:
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)
+        return float(value) if ok else None
+    return value if isinstance(value, str) else None

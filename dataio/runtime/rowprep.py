@@ -37,7 +37,8 @@ class PreparedRow:
         record: the record after per-record maps.
         key: the record key (``batch.keys``).
         seed: the record seed every slot chain starts from.
-        sources: per slot, its :class:`ByteSource` or :data:`INACTIVE`.
+        sources: per slot, its :class:`ByteSource`, the raw value (decoders that take no
+            payload, e.g. ``passthrough``) or :data:`INACTIVE`.
         context: the ``context`` hook's result (``None`` without one).
         payloads: per slot, the payload bytes once read (``None`` until then / when inactive).
         failure: the first row failure (with its slot), if any.
@@ -79,7 +80,7 @@ def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int
         values.append(slot_value(record, slot.name, optional=slot.optional, single_slot=single,
                                  where=_where(record, index)))
     key = record_key(record, values, index)
-    sources = [v if v is INACTIVE else byte_source(v, slot=s.name, where=repr(key))
+    sources = [v if v is INACTIVE or not s.decoder.takes_payload else byte_source(v, slot=s.name, where=repr(key))
                for v, s in zip(values, plan.slots, strict=True)]
     own_seed = record_seed(record)
     row_seed = own_seed if own_seed is not None else derive(seed, epoch, index)
@@ -98,6 +99,9 @@ def read_payloads(row: PreparedRow, slots: Any) -> None:
     row.payloads = [None] * len(row.sources)
     for i, source in enumerate(row.sources):
         if source is INACTIVE:
+            continue
+        if not isinstance(source, ByteSource):  # a decoder that takes the Python value itself
+            row.payloads[i] = source
             continue
         try:
             row.payloads[i] = read_payload(source)
