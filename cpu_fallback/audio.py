@@ -1,4 +1,4 @@
-"""``decoders.audio`` on the CPU: libsndfile (via soundfile) decode, channel mixing, resampling.
+"""Audio on the CPU: ``decoders.audio`` (libsndfile via soundfile), resampling, spectrogram, mel, MFCC.
 
 Resampling is numpy: ``"linear"`` interpolates between neighbouring samples;
 ``"sinc"`` convolves with a Hann-windowed sinc of 16 zero crossings per side whose
@@ -72,3 +72,88 @@ def _sinc(signal: np.ndarray, positions: np.ndarray, cutoff: float) -> np.ndarra
         index = np.clip(taps, -half, n_in + half - 1) + half
         out[:, start:start + pos.size] = np.einsum("cbt,bt->cb", padded[:, index], weights)
     return out
+
+
+def _window(kind: str, length: int) -> np.ndarray:
+    """Periodic window (torch's default) of ``length`` samples."""
+    n = np.arange(length)
+    if kind == "rect":
+        return np.ones(length)
+    alpha = 0.5 if kind == "hann" else 0.54
+    return alpha - (1 - alpha) * np.cos(2 * np.pi * n / length)
+
+
+def _mono(op: Any, value: Any) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.dtype != np.float32 or value.ndim != 2 or value.shape[0] != 1:
+        got = f"{value.dtype} {list(value.shape)}" if isinstance(value, np.ndarray) else type(value).__name__
+        raise RowFailure("transform", op.qualname, f"expects mono audio [1, samples] float32; got {got} "
+                                                   "(decode with mono=True)")
+    return value[0].astype(np.float64)
+
+
+def power_spectrogram(signal: np.ndarray, n_fft: int, hop: int, window: str, power: float) -> np.ndarray:
+    """``|STFT|^power`` with centred, reflect-padded frames: ``[n_fft // 2 + 1, 1 + len // hop]``."""
+    pad = n_fft // 2
+    mode = "reflect" if signal.size > pad else "constant"
+    padded = np.pad(signal, pad, mode=mode)
+    frames = 1 + (padded.size - n_fft) // hop
+    index = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
+    spectrum = np.fft.rfft(padded[index] * _window(window, n_fft)[None, :], axis=1)
+    return (np.abs(spectrum) ** power).T
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+
+def mel_filters(n_mels: int, n_fft: int, rate: int, f_min: float, f_max: float) -> np.ndarray:
+    """``[n_mels, n_fft // 2 + 1]`` triangular filters on the HTK mel scale (torchaudio, norm=None)."""
+    top = f_max or rate / 2
+    bins = np.linspace(0, rate / 2, n_fft // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(f_min)), _hz_to_mel(np.array(top)), n_mels + 2))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins[None, :] - lower) / (centre - lower)
+    falling = (upper - bins[None, :]) / (upper - centre)
+    return np.maximum(0.0, np.minimum(rising, falling))
+
+
+def spectrogram_kernel(op: Any, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
+    """``[1, samples]`` → ``[n_fft // 2 + 1, frames]``; matches ``torch.stft`` (centred, periodic window)."""
+    signal = _mono(op, value)
+    return power_spectrogram(signal, op.n_fft, op.hop_length, op.window, op.power).astype(np.float32)
+
+
+def mel_filterbank_kernel(op: Any, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
+    """Spectrogram rows mixed by the mel filters."""
+    if not isinstance(value, np.ndarray) or value.ndim != 2 or value.dtype != np.float32:
+        raise RowFailure("transform", op.qualname, "expects a float32 spectrogram [bins, frames]")
+    n_fft = op.n_fft if op.n_fft is not None else 2 * (value.shape[0] - 1)
+    if value.shape[0] != n_fft // 2 + 1:
+        raise RowFailure("transform", op.qualname, f"a {value.shape[0]}-bin input does not come from n_fft={n_fft}")
+    filters = mel_filters(op.n_mels, n_fft, op.sample_rate, op.f_min, op.f_max)
+    return (filters @ value.astype(np.float64)).astype(np.float32)
+
+
+def _dct_ortho(n_out: int, n_in: int) -> np.ndarray:
+    k = np.arange(n_out)[:, None]
+    n = np.arange(n_in)[None, :]
+    basis = np.cos(np.pi / n_in * (n + 0.5) * k) * np.sqrt(2.0 / n_in)
+    basis[0] /= np.sqrt(2.0)
+    return basis
+
+
+def mfcc_kernel(op: Any, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
+    """Power spectrogram → mel → log (dB floored 80 below the max, or natural) → DCT-II (ortho)."""
+    signal = _mono(op, value)
+    mel = mel_filters(op.n_mels, op.n_fft, op.sample_rate, op.f_min, op.f_max) @ power_spectrogram(
+        signal, op.n_fft, op.hop_length, op.window, 2.0)
+    if op.log_base == "db":
+        logged = 10.0 * np.log10(np.maximum(mel, 1e-10))
+        logged = np.maximum(logged, logged.max() - 80.0)
+    else:
+        logged = np.log(np.maximum(mel, 1e-10))
+    return (_dct_ortho(op.n_mfcc, op.n_mels) @ logged).astype(np.float32)

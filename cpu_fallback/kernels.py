@@ -48,6 +48,9 @@ KERNELS: dict[str, Kernel] = {
     "transforms.unsqueeze": Kernel(layout.unsqueeze_kernel, "numpy.expand_dims"),
     "transforms.patchify": Kernel(layout.patchify_kernel, "numpy reshape/transpose"),
     "transforms.pad_axis": Kernel(layout.pad_axis_kernel, "numpy.pad"),
+    "transforms.spectrogram": Kernel(audio.spectrogram_kernel, "numpy.fft.rfft on strided frames"),
+    "transforms.mel_filterbank": Kernel(audio.mel_filterbank_kernel, "numpy matmul with HTK mel filters"),
+    "transforms.mfcc": Kernel(audio.mfcc_kernel, "numpy rfft + mel + dB + DCT-II"),
 }
 
 from dataio.cpu_fallback import conditional as _conditional  # noqa: E402

@@ -696,3 +696,8 @@ from dataio.ops.conditional import *  # noqa: E402,F403 - conditional ops live i
 from dataio.ops import conditional as _conditional  # noqa: E402
 
 __all__ += _conditional.__all__
+
+from dataio.ops.audio import *  # noqa: E402,F403 - audio ops live in the transforms namespace
+from dataio.ops import audio as _audio  # noqa: E402
+
+__all__ += _audio.__all__
