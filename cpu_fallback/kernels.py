@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataio.executors import Kernel, KernelTable
 
-from dataio.cpu_fallback import audio, geometry, layout, payloads, pixels
+from dataio.cpu_fallback import audio, detection, geometry, layout, payloads, pixels
 from dataio.cpu_fallback.image_decode import decode_image
 
 _AFFINE = Kernel(pixels.channel_affine_kernel, "numpy.take per-channel LUT into the batch buffer")
@@ -51,6 +51,12 @@ KERNELS: dict[str, Kernel] = {
     "transforms.spectrogram": Kernel(audio.spectrogram_kernel, "numpy.fft.rfft on strided frames"),
     "transforms.mel_filterbank": Kernel(audio.mel_filterbank_kernel, "numpy matmul with HTK mel filters"),
     "transforms.mfcc": Kernel(audio.mfcc_kernel, "numpy rfft + mel + dB + DCT-II"),
+    "transforms.bbox_hflip": Kernel(detection.bbox_flip_kernel, "numpy"),
+    "transforms.bbox_vflip": Kernel(detection.bbox_flip_kernel, "numpy"),
+    "transforms.bbox_pad": Kernel(detection.bbox_pad_kernel, "numpy"),
+    "transforms.bbox_crop": Kernel(detection.bbox_crop_kernel, "numpy clip + mask"),
+    "transforms.nms": Kernel(detection.nms_kernel, "numpy IoU matrix + greedy pass"),
+    "transforms.soft_nms": Kernel(detection.soft_nms_kernel, "numpy Gaussian decay"),
 }
 
 from dataio.cpu_fallback import conditional as _conditional  # noqa: E402

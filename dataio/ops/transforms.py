@@ -701,3 +701,8 @@ from dataio.ops.audio import *  # noqa: E402,F403 - audio ops live in the transf
 from dataio.ops import audio as _audio  # noqa: E402
 
 __all__ += _audio.__all__
+
+from dataio.ops.detection import *  # noqa: E402,F403 - detection ops live in the transforms namespace
+from dataio.ops import detection as _detection  # noqa: E402
+
+__all__ += _detection.__all__

@@ -1,0 +1,132 @@
+"""Kernels of the detection ops: vectorised numpy on ``[N, 4|5] float32`` box rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dataio.ops import detection as Det
+from dataio.runtime.chain import ChainContext
+from dataio.runtime.rows import RowFailure
+
+
+def to_xyxy(boxes: np.ndarray, fmt: str) -> np.ndarray:
+    """``[N, 4]`` boxes converted to corner form (float64)."""
+    b = boxes.astype(np.float64)
+    if fmt == "xyxy":
+        return b
+    if fmt == "xywh":
+        return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+    return np.concatenate([b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2], axis=1)
+
+
+def from_xyxy(boxes: np.ndarray, fmt: str) -> np.ndarray:
+    """Corner-form boxes converted back to ``fmt``."""
+    if fmt == "xyxy":
+        return boxes
+    size = boxes[:, 2:] - boxes[:, :2]
+    if fmt == "xywh":
+        return np.concatenate([boxes[:, :2], size], axis=1)
+    return np.concatenate([boxes[:, :2] + size / 2, size], axis=1)
+
+
+def _rows(op: Any, value: Any, columns: tuple[int, ...]) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.ndim != 2 or value.shape[1] not in columns \
+            or value.dtype != np.float32:
+        got = f"{value.dtype} {list(value.shape)}" if isinstance(value, np.ndarray) else type(value).__name__
+        raise RowFailure("transform", op.qualname, f"expects float32 boxes [N, {'|'.join(map(str, columns))}]; "
+                                                   f"got {got}")
+    return value
+
+
+def _with_boxes(rows: np.ndarray, xyxy: np.ndarray, fmt: str) -> np.ndarray:
+    out = rows.copy()
+    out[:, :4] = from_xyxy(xyxy, fmt)
+    return out
+
+
+def bbox_flip_kernel(op: Det.BboxHflip | Det.BboxVflip, value: Any, spec: Any, ctx: ChainContext,
+                     out: Any) -> np.ndarray:
+    """``x → 1 − x`` (or ``y``) with probability ``prob``; one draw, as ``hflip``/``vflip``."""
+    flip = ctx.rng.random() < op.prob
+    rows = _rows(op, value, (4, 5))
+    if not flip:
+        return rows
+    xyxy = to_xyxy(rows[:, :4], op.format)
+    lo, hi = (0, 2) if isinstance(op, Det.BboxHflip) else (1, 3)
+    xyxy[:, [lo, hi]] = 1.0 - xyxy[:, [hi, lo]]
+    return _with_boxes(rows, xyxy, op.format)
+
+
+def bbox_pad_kernel(op: Det.BboxPad, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
+    """Boxes of the source re-normalised to the padded canvas."""
+    rows = _rows(op, value, (4, 5))
+    h, w = ctx.arg(op, "src_h"), ctx.arg(op, "src_w")
+    top, bottom, left, right = (ctx.arg(op, s) for s in ("top", "bottom", "left", "right"))
+    xyxy = to_xyxy(rows[:, :4], op.format)
+    xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] * w + left) / (w + left + right)
+    xyxy[:, [1, 3]] = (xyxy[:, [1, 3]] * h + top) / (h + top + bottom)
+    return _with_boxes(rows, xyxy, op.format)
+
+
+def bbox_crop_kernel(op: Det.BboxCrop, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
+    """Clip to the window, re-normalise to it, drop boxes left with no area."""
+    rows = _rows(op, value, (5,))
+    x0, y0, x1, y1 = op.window
+    xyxy = to_xyxy(rows[:, :4], op.format)
+    xyxy[:, [0, 2]] = (np.clip(xyxy[:, [0, 2]], x0, x1) - x0) / (x1 - x0)
+    xyxy[:, [1, 3]] = (np.clip(xyxy[:, [1, 3]], y0, y1) - y0) / (y1 - y0)
+    keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    return _with_boxes(rows[keep], xyxy[keep], op.format)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of corner-form boxes ``[N, 4]`` × ``[M, 4]``."""
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def nms_kernel(op: Det.Nms, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
+    """Greedy NMS by descending score (stable on ties)."""
+    rows = _rows(op, value, (5,))
+    rows = rows[rows[:, 4] >= op.score_thresh]
+    rows = rows[np.argsort(-rows[:, 4], kind="stable")]
+    overlaps = iou_matrix(*(to_xyxy(rows[:, :4], op.box_format),) * 2)
+    suppressed = np.zeros(len(rows), dtype=bool)
+    kept = []
+    for i in range(len(rows)):  # one step per kept box; each step is vectorised over the rest
+        if suppressed[i]:
+            continue
+        kept.append(i)
+        if op.top_k is not None and len(kept) == op.top_k:
+            break
+        suppressed |= overlaps[i] > op.iou_thresh
+    return rows[kept]
+
+
+def soft_nms_kernel(op: Det.SoftNms, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
+    """Gaussian soft-NMS: pick the best remaining box, decay the others' scores by its overlap."""
+    rows = _rows(op, value, (5,)).astype(np.float64)
+    boxes = to_xyxy(rows[:, :4], op.box_format)
+    scores = rows[:, 4].copy()
+    remaining = list(np.flatnonzero(scores >= op.score_thresh))
+    kept: list[tuple[int, float]] = []
+    while remaining and (op.top_k is None or len(kept) < op.top_k):
+        best = max(remaining, key=lambda i: (scores[i], -i))
+        remaining.remove(best)
+        kept.append((best, scores[best]))
+        if not remaining:
+            break
+        rest = np.array(remaining)
+        iou = iou_matrix(boxes[best:best + 1], boxes[rest])[0]
+        decay = np.where(iou > op.iou_thresh, np.exp(-(iou ** 2) / op.sigma), 1.0)
+        scores[rest] *= decay
+        remaining = [i for i in remaining if scores[i] >= op.score_thresh]
+    result = np.array([[*rows[i, :4], s] for i, s in kept], dtype=np.float32).reshape(-1, 5)
+    return result
