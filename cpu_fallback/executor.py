@@ -22,7 +22,7 @@ from dataio.runtime.batch import BatchContent
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.records import INACTIVE
-from dataio.runtime.rows import RowFailure, describe_exception
+from dataio.runtime.rows import RowFailure, UserCodeError, describe_exception
 
 from dataio.cpu_fallback.geometry import draft_target
 from dataio.cpu_fallback.kernels import KERNELS
@@ -65,7 +65,7 @@ class SlotProgram:
             last = len(self.steps) - 1
             for i, (op, kernel, spec) in enumerate(self.steps):
                 value = kernel(op, value, spec, ctx, out if i == last else None)
-        except (RowFailure, RecordError, RecordTypeError):
+        except (RowFailure, RecordError, RecordTypeError, UserCodeError):
             raise
         except Exception as exc:  # noqa: BLE001 - a kernel failure is this row's, named by op
             raise RowFailure(stage, op.qualname, f"{ctx.label}: {describe_exception(exc)}") from exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataio.executors import Kernel, KernelTable
 
-from dataio.cpu_fallback import audio, detection, geometry, layout, payloads, pixels
+from dataio.cpu_fallback import audio, custom, detection, geometry, layout, payloads, pixels
 from dataio.cpu_fallback.image_decode import decode_image
 
 _AFFINE = Kernel(pixels.channel_affine_kernel, "numpy.take per-channel LUT into the batch buffer")
@@ -57,6 +57,7 @@ KERNELS: dict[str, Kernel] = {
     "transforms.bbox_crop": Kernel(detection.bbox_crop_kernel, "numpy clip + mask"),
     "transforms.nms": Kernel(detection.nms_kernel, "numpy IoU matrix + greedy pass"),
     "transforms.soft_nms": Kernel(detection.soft_nms_kernel, "numpy Gaussian decay"),
+    "transforms.custom": Kernel(custom.custom_kernel, "the user's Python function"),
 }
 
 from dataio.cpu_fallback import conditional as _conditional  # noqa: E402

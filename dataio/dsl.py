@@ -21,6 +21,7 @@ from dataio.ops import decoders as D
 from dataio.ops import transforms as T
 from dataio.ops._base import OP_REGISTRY, BatchTransform, Decoder, Transform
 from dataio.ops.cond import Cond, Param, _as_cond
+from dataio.ops.custom import CustomOp, CustomTransform, declared_output
 
 if TYPE_CHECKING:
     from dataio.plan import Plan
@@ -102,6 +103,8 @@ class SlotStage(_Symbolic):
                         "declare the decoder first"
                     )
                 stage = dataclasses.replace(stage, transforms=stage.transforms + (thing,))
+            elif isinstance(thing, CustomOp):
+                stage = stage.apply(CustomTransform(fn=thing))
             elif callable(thing):
                 raise TypeError(
                     f"{self.label}.apply(): got a Python callable {thing!r}; slots take dataio ops. "
@@ -329,8 +332,10 @@ class WhenBuilder(_Symbolic):
         return dataclasses.replace(stage, open_select=True)
 
 
-_NO_SHORTHAND = frozenset({"normalize", "normalize_chw_from_hwc_u8", "symmetric_chw", "unit_chw", "pack_chw_f32"})
-"""Transforms reached through ``SlotStage.normalize(...)`` rather than a same-named method (API.md §2.2)."""
+_NO_SHORTHAND = frozenset({"normalize", "normalize_chw_from_hwc_u8", "symmetric_chw", "unit_chw", "pack_chw_f32",
+                           "custom"})
+"""Transforms without a same-named method: the normalisations go through ``SlotStage.normalize(...)``
+(API.md §2.2); custom ops through ``SlotStage.apply(custom_op)``."""
 
 
 def _attach_shorthands() -> None:
@@ -515,43 +520,28 @@ def group_by(key: str | int | Callable[[Any], Hashable], *, prefetch: int | None
 # -- Python hooks -------------------------------------------------------------------
 
 
-class CustomOp:
-    """A Python function used as a pipeline op, identified by ``(name, version)``.
-
-    Its identity in the pipeline signature is ``(name, version)`` only, so editing its
-    body does not invalidate checkpoints; bump ``version`` when results change.
-    """
-
-    __slots__ = ("fn", "name", "version", "__wrapped__")
-
-    def __init__(self, fn: Callable[..., Any] | None, name: str, version: str) -> None:
-        self.fn = fn
-        self.name = as_name("custom_op", "name", name)
-        self.version = as_name("custom_op", "version", version)
-        self.__wrapped__ = fn
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.fn is None:
-            raise TypeError(f"custom_op {self.name!r} has no function to call")
-        return self.fn(*args, **kwargs)
-
-    def describe(self) -> dict[str, str]:
-        """``{"name", "version"}``: the op's identity."""
-        return {"name": self.name, "version": self.version}
-
-    def __repr__(self) -> str:
-        return f"custom_op(name={self.name!r}, version={self.version!r})"
-
-
 def custom_op(
-    fn: Callable[..., Any] | None = None, *, name: str | None = None, version: str = "1"
+    fn: Callable[..., Any] | None = None, *, name: str | None = None, version: str = "1",
+    dtype: str | None = None, shape: Sequence[int | None] | None = None, layout: str | None = None,
 ) -> CustomOp | Callable[[Callable[..., Any]], CustomOp]:
-    """Wrap ``fn`` as a :class:`CustomOp`; usable as ``@custom_op`` or ``@custom_op(name=..., version=...)``."""
+    """Wrap ``fn`` as a :class:`CustomOp`; usable as ``@custom_op`` or ``@custom_op(name=..., version=...)``.
+
+    Args:
+        fn: the function: ``record -> record`` in ``map``, ``batch -> Any`` after the shape stage,
+            or ``array -> array`` inside a slot (``slot(...).apply(op)``).
+        name: identity in the signature (default ``fn.__name__``).
+        version: bump when results change.
+        dtype: for slot use, the declared output dtype (checked per row).
+        shape: for slot use, the declared output shape (``None`` for dims known only at run time).
+        layout: for slot use, ``"hwc"``/``"chw"`` when the output is an image.
+    """
     if fn is None:
-        return functools.partial(custom_op, name=name, version=version)  # type: ignore[return-value]
+        return functools.partial(custom_op, name=name, version=version, dtype=dtype, shape=shape,  # type: ignore[return-value]
+                                 layout=layout)
     if not callable(fn):
         raise TypeError(f"custom_op(fn={fn!r}): fn must be callable")
-    return CustomOp(fn, name if name is not None else getattr(fn, "__name__", ""), version)
+    output = declared_output(dtype, shape, layout)
+    return CustomOp(fn, name if name is not None else getattr(fn, "__name__", ""), version, output)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

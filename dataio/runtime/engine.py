@@ -32,6 +32,7 @@ from dataio.runtime.assembly import Assembly
 from dataio.runtime.chunks import Chunk
 from dataio.runtime.pools import cpu_pool, io_pool
 from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads
+from dataio.runtime.rows import UserCodeError
 
 CLOSE_TIMEOUT_S = 5.0
 """How long ``close()`` waits for running tasks before giving up on them (API.md §4.9)."""
@@ -254,6 +255,8 @@ class Epoch:
             self._cond.notify_all()
 
     def _set_fatal(self, batch_number: int, error: BaseException) -> None:
+        if isinstance(error, UserCodeError):
+            error = error.original
         with self._cond:
             if self._fatal is None or batch_number < self._fatal.batch_number:
                 self._fatal = _Fatal(batch_number, error)

@@ -31,3 +31,15 @@ def describe_exception(exc: BaseException) -> str:
     """``Type: message`` for an exception caught inside a kernel."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class UserCodeError(Exception):
+    """Carries an exception raised by user code inside a kernel (a slot custom op) to the runtime.
+
+    User exceptions are fatal and surface from ``next()`` unchanged (API.md §4.5); this
+    wrapper only keeps kernels' row-error handling from claiming them.
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
