@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataio.executors import Kernel, KernelTable
 
-from dataio.cpu_fallback import audio, custom, detection, geometry, layout, payloads, pixels
+from dataio.cpu_fallback import audio, augment, custom, detection, geometry, layout, payloads, pixels
 from dataio.cpu_fallback.image_decode import decode_image
 
 _AFFINE = Kernel(pixels.channel_affine_kernel, "numpy.take per-channel LUT into the batch buffer")
@@ -58,6 +58,10 @@ KERNELS: dict[str, Kernel] = {
     "transforms.nms": Kernel(detection.nms_kernel, "numpy IoU matrix + greedy pass"),
     "transforms.soft_nms": Kernel(detection.soft_nms_kernel, "numpy Gaussian decay"),
     "transforms.custom": Kernel(custom.custom_kernel, "the user's Python function"),
+    "transforms.rand_augment": Kernel(augment.rand_augment_kernel, "Pillow ImageOps/ImageEnhance/transform"),
+    "transforms.auto_augment": Kernel(augment.auto_augment_kernel, "Pillow ImageOps/ImageEnhance/transform"),
+    "transforms.trivial_augment_wide": Kernel(augment.trivial_augment_wide_kernel,
+                                              "Pillow ImageOps/ImageEnhance/transform"),
 }
 
 from dataio.cpu_fallback import conditional as _conditional  # noqa: E402

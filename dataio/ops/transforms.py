@@ -706,3 +706,8 @@ from dataio.ops.detection import *  # noqa: E402,F403 - detection ops live in th
 from dataio.ops import detection as _detection  # noqa: E402
 
 __all__ += _detection.__all__
+
+from dataio.ops.augment import *  # noqa: E402,F403 - augmentation policies live in the transforms namespace
+from dataio.ops import augment as _augment  # noqa: E402
+
+__all__ += _augment.__all__
