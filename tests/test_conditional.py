@@ -118,3 +118,44 @@ def test_predicates_are_part_of_the_signature() -> None:
         return dataio.pipeline(slot().when(dataio.col("a").eq(value)).then(T.hflip()), dataio.batch(2))
 
     assert pipe(1).signature == pipe(1).signature != pipe(2).signature
+
+
+def test_active_when_never_reads_a_gated_off_field(tmp_path: Any) -> None:
+    mask = tmp_path / "mask.npy"
+    np.save(mask, np.ones((2, 2), np.uint8))
+    pipe = dataio.pipeline(
+        dataio.slot("x").decode_npy(),
+        dataio.slot("mask", optional=True).decode_npy().active_when(dataio.col("has_mask").eq(True)),
+        dataio.batch(3))
+    records = [{"x": npy(IMAGE), "mask": str(mask), "has_mask": True},
+               {"x": npy(IMAGE), "mask": str(tmp_path / "absent.npy"), "has_mask": False},
+               {"x": npy(IMAGE), "mask": str(tmp_path / "absent.npy")}]
+    with pipe.bind(records).run("numpy", on_failure="strict") as loader:
+        batch = next(iter(loader))
+    assert batch.errors == [] and batch["mask"][1] is None and batch["mask"][2] is None
+    np.testing.assert_array_equal(batch["mask"][0], np.ones((2, 2)))
+
+
+def test_skip_when_with_shape_predicate_is_refused() -> None:
+    with pytest.raises(ValueError, match="shape predicates"):
+        slot().skip_when(shape(0).gt(1))
+
+
+@pytest.mark.parametrize(("cond", "record", "expected"), [
+    (dataio.col("a").eq(1), {"a": 1}, True),
+    (dataio.col("a").eq(1), {}, False),
+    (dataio.col("a").is_null(), {}, True),
+    (dataio.col("a").is_null(), {"a": None}, True),
+    (dataio.col("a").is_not_null(), {"a": 0}, True),
+    (dataio.col("a").lt(3), {"a": None}, False),
+    (dataio.col("a").is_in(["x", "y"]), {"a": "y"}, True),
+    (dataio.col("a").gt(1) & dataio.col("b").eq("k"), {"a": 2, "b": "k"}, True),
+    (dataio.col("a").gt(1) & dataio.col("b").eq("k"), {"a": 2}, False),
+    (dataio.col("a").gt(1) | dataio.col("b").eq("k"), {"b": "k"}, True),
+    (~dataio.col("a").eq(1), {"a": 2}, True),
+    (dataio.cond.all([dataio.col("a").ge(0), dataio.col("a").le(5)]), {"a": 5}, True),
+    (dataio.cond.any([dataio.col("a").ne(0)]), {"a": 0}, False),
+    (dataio.cond.const(True), {}, True),
+])
+def test_predicates_on_records(cond: Any, record: dict[str, Any], expected: bool) -> None:
+    assert cond.holds(lambda f: record.get(f, dataio.ops.cond.MISSING)) is expected
