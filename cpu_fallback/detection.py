@@ -130,3 +130,30 @@ def soft_nms_kernel(op: Det.SoftNms, value: Any, spec: Any, ctx: ChainContext, o
         remaining = [i for i in remaining if scores[i] >= op.score_thresh]
     result = np.array([[*rows[i, :4], s] for i, s in kept], dtype=np.float32).reshape(-1, 5)
     return result
+
+
+def box_encoder_kernel(op: Det.BoxEncoder, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
+    """Match anchors to boxes (threshold + each box's best anchor) and encode the offsets."""
+    rows = _rows(op, value, (5,))
+    anchors = np.asarray(op.anchors, dtype=np.float64)
+    encoded = np.zeros((len(anchors), 5), dtype=np.float32)
+    if len(rows) == 0:
+        return encoded
+    boxes = rows[:, :4].astype(np.float64)
+    overlaps = iou_matrix(anchors, boxes)  # [A, N]
+    best_box = overlaps.argmax(axis=1)
+    matched = overlaps.max(axis=1) >= op.iou_threshold
+    best_anchor = overlaps.argmax(axis=0)  # every box claims its best anchor
+    best_box[best_anchor] = np.arange(len(boxes))
+    matched[best_anchor] = True
+    chosen = boxes[best_box[matched]]
+    a = anchors[matched]
+    a_size = a[:, 2:] - a[:, :2]
+    a_centre = a[:, :2] + a_size / 2
+    size = np.maximum(chosen[:, 2:] - chosen[:, :2], 1e-12)
+    centre = chosen[:, :2] + size / 2
+    s0, s1, s2, s3 = op.scale
+    encoded[matched, 0:2] = (centre - a_centre) / a_size * (s0, s1)
+    encoded[matched, 2:4] = np.log(size / a_size) * (s2, s3)
+    encoded[matched, 4] = rows[best_box[matched], 4]
+    return encoded

@@ -55,6 +55,7 @@ KERNELS: dict[str, Kernel] = {
     "transforms.bbox_vflip": Kernel(detection.bbox_flip_kernel, "numpy"),
     "transforms.bbox_pad": Kernel(detection.bbox_pad_kernel, "numpy"),
     "transforms.bbox_crop": Kernel(detection.bbox_crop_kernel, "numpy clip + mask"),
+    "transforms.box_encoder": Kernel(detection.box_encoder_kernel, "numpy IoU matching + offset encoding"),
     "transforms.nms": Kernel(detection.nms_kernel, "numpy IoU matrix + greedy pass"),
     "transforms.soft_nms": Kernel(detection.soft_nms_kernel, "numpy Gaussian decay"),
     "transforms.custom": Kernel(custom.custom_kernel, "the user's Python function"),

@@ -89,3 +89,16 @@ def test_detection_validation_and_shapes() -> None:
     with pytest.raises(dataio.PlanError, match=r"\[N, 5\]"):
         dataio.pipeline(dataio.slot("b").decode_npy().reshape(shape=[-1, 4]).cast(dtype="float32").nms(),
                         dataio.batch(1))
+
+
+def test_box_encoder_matches_and_encodes() -> None:
+    anchors = [(0.0, 0.0, 0.5, 0.5), (0.5, 0.5, 1.0, 1.0), (0.0, 0.5, 0.5, 1.0)]
+    rows = [[0.05, 0.05, 0.45, 0.55, 2.0]]
+    got = run(rows, T.box_encoder(anchors, iou_threshold=0.5))
+    assert got.shape == (3, 5)
+    w, h = 0.4, 0.5
+    expected = [(0.25 - 0.25) / 0.5 * 10, (0.3 - 0.25) / 0.5 * 10, np.log(w / 0.5) * 5, np.log(h / 0.5) * 5, 2.0]
+    np.testing.assert_allclose(got[0], expected, atol=1e-5)
+    np.testing.assert_array_equal(got[1], 0)  # background
+    weak = run([[0.6, 0.0, 0.7, 0.1, 4.0]], T.box_encoder(anchors, iou_threshold=0.9))
+    assert (weak[:, 4] == 4.0).sum() == 1  # a box always claims its best anchor

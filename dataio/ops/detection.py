@@ -182,6 +182,53 @@ class SoftNms(_Suppression):
         self.set("sigma", as_float("soft_nms", "sigma", self.sigma, minimum=0.0, exclusive_minimum=True))
 
 
+@op("box_encoder")
+class BoxEncoder(Transform):
+    """SSD target encoding: ``[N, 5]`` (xyxy box + label ≥ 1) → ``[A, 5]`` per anchor (offsets + label).
+
+    Each anchor takes the box it overlaps most when that IoU ≥ ``iou_threshold``; every box also
+    claims its best anchor. A matched anchor holds ``((cx − acx)/aw·s0, (cy − acy)/ah·s1,
+    log(w/aw)·s2, log(h/ah)·s3, label)``; an unmatched one zeros and label 0 (background).
+
+    Args:
+        anchors: ``[A, 4]`` anchor boxes, xyxy, normalised.
+        iou_threshold: minimum IoU for an anchor to take a box.
+        scale: the four encoding scales ``(s0, s1, s2, s3)``.
+    """
+
+    anchors: tuple[tuple[float, float, float, float], ...]
+    iou_threshold: float = 0.5
+    scale: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
+
+    def __post_init__(self) -> None:
+        rows = []
+        for anchor in self.anchors:
+            values = tuple(as_float("box_encoder", "anchors", v) for v in anchor)
+            if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
+                raise ValueError(f"box_encoder(anchors=...): each anchor is (x0, y0, x1, y1) with x0 < x1, y0 < y1; "
+                                 f"got {anchor!r}")
+            rows.append(values)
+        if not rows:
+            raise ValueError("box_encoder(anchors=[]): needs at least one anchor")
+        self.set("anchors", tuple(rows))
+        self.set("iou_threshold", as_float("box_encoder", "iou_threshold", self.iou_threshold, minimum=0.0,
+                                           maximum=1.0))
+        scale = tuple(as_float("box_encoder", "scale", v, minimum=0.0, exclusive_minimum=True) for v in self.scale)
+        if len(scale) != 4:
+            raise ValueError(f"box_encoder(scale={self.scale!r}): needs 4 values")
+        self.set("scale", scale)
+
+    def infer(self, spec: TensorSpec) -> TensorSpec:
+        _expect_boxes(self, spec, (5,))
+        return TensorSpec("float32", None, (len(self.anchors), 5))
+
+
+def box_encoder(anchors: Any, /, *, iou_threshold: float = 0.5,
+                scale: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)) -> BoxEncoder:
+    """SSD target encoding against ``anchors`` (see :class:`BoxEncoder`)."""
+    return BoxEncoder(anchors=anchors, iou_threshold=iou_threshold, scale=scale)
+
+
 bbox_hflip = BboxHflip
 bbox_vflip = BboxVflip
 bbox_pad = BboxPad
@@ -189,4 +236,4 @@ bbox_crop = BboxCrop
 nms = Nms
 soft_nms = SoftNms
 
-__all__ = ["bbox_hflip", "bbox_vflip", "bbox_pad", "bbox_crop", "nms", "soft_nms"]
+__all__ = ["bbox_hflip", "bbox_vflip", "bbox_pad", "bbox_crop", "box_encoder", "nms", "soft_nms"]
