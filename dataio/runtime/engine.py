@@ -86,7 +86,7 @@ class Epoch:
     # -- admission ---------------------------------------------------------------------------
 
     def pump(self) -> None:
-        """Admit records while the window allows; safe to call from any thread, never blocks."""
+        """Admit records while the window allows; safe from any thread, never waits for another admitter."""
         while True:
             self._pump_requested = True
             if not self._admit_lock.acquire(blocking=False):
