@@ -84,4 +84,8 @@ KERNELS.update({
     "batch_transforms.batch_shuffle": Kernel(_batch.batch_shuffle_kernel, "numpy.take on every column"),
 })
 
+from dataio.cpu_fallback import photometric as _photometric  # noqa: E402
+
+KERNELS.update(_photometric.KERNELS)
+
 TABLE = KernelTable("cpu", KERNELS)

@@ -711,3 +711,8 @@ from dataio.ops.augment import *  # noqa: E402,F403 - augmentation policies live
 from dataio.ops import augment as _augment  # noqa: E402
 
 __all__ += _augment.__all__
+
+from dataio.ops.photometric import *  # noqa: E402,F403 - photometric ops live in the transforms namespace
+from dataio.ops import photometric as _photometric  # noqa: E402
+
+__all__ += _photometric.__all__
