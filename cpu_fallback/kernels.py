@@ -88,4 +88,8 @@ from dataio.cpu_fallback import photometric as _photometric  # noqa: E402
 
 KERNELS.update(_photometric.KERNELS)
 
+from dataio.cpu_fallback import spatial as _spatial  # noqa: E402
+
+KERNELS.update(_spatial.KERNELS)
+
 TABLE = KernelTable("cpu", KERNELS)

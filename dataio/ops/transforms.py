@@ -716,3 +716,8 @@ from dataio.ops.photometric import *  # noqa: E402,F403 - photometric ops live i
 from dataio.ops import photometric as _photometric  # noqa: E402
 
 __all__ += _photometric.__all__
+
+from dataio.ops.spatial import *  # noqa: E402,F403 - spatial ops live in the transforms namespace
+from dataio.ops import spatial as _spatial  # noqa: E402
+
+__all__ += _spatial.__all__
