@@ -10,12 +10,14 @@ analytic signal (tested).
 from __future__ import annotations
 
 import io
+from typing import Any
+
 import numpy as np
 
 from dataio._deps import require
 from dataio.ops.decoders import AudioDecoder
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.rows import RowFailure
+from dataio.runtime.rows import RowFailure, describe_value
 
 SINC_ZERO_CROSSINGS = 16
 _BLOCK = 65_536  # output samples per vectorised sinc block (bounds the temporary index matrix)
@@ -85,8 +87,7 @@ def _window(kind: str, length: int) -> np.ndarray:
 
 def _mono(op: Any, value: Any) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype != np.float32 or value.ndim != 2 or value.shape[0] != 1:
-        got = f"{value.dtype} {list(value.shape)}" if isinstance(value, np.ndarray) else type(value).__name__
-        raise RowFailure("transform", op.qualname, f"expects mono audio [1, samples] float32; got {got} "
+        raise RowFailure("transform", op.qualname, f"expects mono audio [1, samples] float32; got {describe_value(value)} "
                                                    "(decode with mono=True)")
     return value[0].astype(np.float64)
 

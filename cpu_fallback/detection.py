@@ -8,7 +8,7 @@ import numpy as np
 
 from dataio.ops import detection as Det
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.rows import RowFailure
+from dataio.runtime.rows import RowFailure, describe_value
 
 
 def to_xyxy(boxes: np.ndarray, fmt: str) -> np.ndarray:
@@ -34,9 +34,8 @@ def from_xyxy(boxes: np.ndarray, fmt: str) -> np.ndarray:
 def _rows(op: Any, value: Any, columns: tuple[int, ...]) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.ndim != 2 or value.shape[1] not in columns \
             or value.dtype != np.float32:
-        got = f"{value.dtype} {list(value.shape)}" if isinstance(value, np.ndarray) else type(value).__name__
         raise RowFailure("transform", op.qualname, f"expects float32 boxes [N, {'|'.join(map(str, columns))}]; "
-                                                   f"got {got}")
+                                                   f"got {describe_value(value)}")
     return value
 
 

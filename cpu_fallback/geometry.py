@@ -15,7 +15,7 @@ from dataio.ops import transforms as T
 from dataio.ops._base import TensorSpec, image_axes
 from dataio.ops.geometry import centered_offset, resized_hw
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.rows import RowFailure
+from dataio.runtime.rows import RowFailure, describe_value
 
 from dataio.cpu_fallback.lazy_image import FILTERS, LazyImage
 
@@ -26,9 +26,7 @@ def as_lazy(value: Any, op_name: str) -> LazyImage:
         return value
     if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim == 3 and 1 <= value.shape[2] <= 4:
         return LazyImage.from_array(value)
-    described = f"{value.dtype} array of shape {list(value.shape)}" if isinstance(value, np.ndarray) else \
-        type(value).__name__
-    raise RowFailure("transform", op_name, f"expects an HWC uint8 image with 1-4 channels; got {described}")
+    raise RowFailure("transform", op_name, f"expects an HWC uint8 image with 1-4 channels; got {describe_value(value)}")
 
 
 def hw_of(value: Any, spec: TensorSpec, op_name: str) -> tuple[int, int]:
@@ -36,17 +34,11 @@ def hw_of(value: Any, spec: TensorSpec, op_name: str) -> tuple[int, int]:
     if isinstance(value, LazyImage):
         return value.height, value.width
     if not isinstance(value, np.ndarray) or value.ndim < 2:
-        raise RowFailure("transform", op_name, f"expects an array of rank >= 2; got {_describe(value)}")
+        raise RowFailure("transform", op_name, f"expects an array of rank >= 2; got {describe_value(value)}")
     ha, wa = image_axes(spec)
     if value.ndim <= max(ha, wa):
-        raise RowFailure("transform", op_name, f"expects a {spec.layout or 'HW'} array; got {_describe(value)}")
+        raise RowFailure("transform", op_name, f"expects a {spec.layout or 'HW'} array; got {describe_value(value)}")
     return value.shape[ha], value.shape[wa]
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"{value.dtype} array of shape {list(value.shape)}"
-    return type(value).__name__
 
 
 def _target(op: Any, ctx: ChainContext) -> tuple[int, int]:

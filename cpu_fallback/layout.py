@@ -13,7 +13,7 @@ from numpy.lib.array_utils import normalize_axis_index
 from dataio.ops import transforms as T
 from dataio.ops._base import TensorSpec
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.rows import RowFailure
+from dataio.runtime.rows import RowFailure, describe_value
 
 from dataio.cpu_fallback.lazy_image import LazyImage
 
@@ -22,7 +22,7 @@ def _array(value: Any, op_name: str) -> np.ndarray:
     if isinstance(value, LazyImage):
         return value.materialise()
     if not isinstance(value, np.ndarray):
-        raise RowFailure("transform", op_name, f"expects an array; got {type(value).__name__}")
+        raise RowFailure("transform", op_name, f"expects an array; got {describe_value(value)}")
     return value
 
 

@@ -19,7 +19,7 @@ from dataio.cpu_fallback.pixels import hwc_u8
 from dataio.executors import Kernel
 from dataio.ops import photometric as P
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.rows import RowFailure
+from dataio.runtime.rows import RowFailure, describe_value
 
 _LUMA = np.array([299, 587, 114], dtype=np.int64)
 
@@ -113,8 +113,7 @@ def gaussian_blur_kernel(op: P.GaussianBlur, value: Any, spec: Any, ctx: ChainCo
 def gaussian_noise_kernel(op: P.GaussianNoise, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
     """``x + std · N(0, 1)`` on float32 (noise drawn in float64, added in float32)."""
     if not isinstance(value, np.ndarray) or value.dtype != np.float32:
-        got = f"{value.dtype} array" if isinstance(value, np.ndarray) else type(value).__name__
-        raise RowFailure("transform", op.qualname, f"expects a float32 tensor; got {got}")
+        raise RowFailure("transform", op.qualname, f"expects a float32 tensor; got {describe_value(value)}")
     std = ctx.arg(op, "std", float)
     noise = ctx.rng.standard_normal(value.shape)
     return (value + (std * noise).astype(np.float32)).astype(np.float32)

@@ -18,7 +18,7 @@ import numpy as np
 from dataio.ops import transforms as T
 from dataio.ops._base import TensorSpec
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.rows import RowFailure
+from dataio.runtime.rows import RowFailure, describe_value
 
 from dataio.cpu_fallback.lazy_image import LazyImage
 
@@ -45,9 +45,7 @@ def hwc_u8(value: Any, op_name: str) -> np.ndarray:
         return value.materialise()
     if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim == 3:
         return value
-    got = f"{value.dtype} array of shape {list(value.shape)}" if isinstance(value, np.ndarray) else \
-        type(value).__name__
-    raise RowFailure("transform", op_name, f"expects an HWC uint8 image; got {got}")
+    raise RowFailure("transform", op_name, f"expects an HWC uint8 image; got {describe_value(value)}")
 
 
 def lut_to_chw(pixels: np.ndarray, tables: np.ndarray, out: np.ndarray | None) -> np.ndarray:
@@ -75,7 +73,7 @@ def normalize_kernel(op: T.Normalize, value: Any, spec: TensorSpec, ctx: ChainCo
                      out: np.ndarray | None) -> np.ndarray:
     """``(x − mean[c]) / std[c]`` on a ``CHW float32`` array."""
     if not isinstance(value, np.ndarray) or value.dtype != np.float32 or value.ndim != 3:
-        raise RowFailure("transform", op.qualname, f"expects a CHW float32 array; got {_describe(value)}")
+        raise RowFailure("transform", op.qualname, f"expects a CHW float32 array; got {describe_value(value)}")
     if value.shape[0] != len(op.mean):
         raise RowFailure("transform", op.qualname,
                          f"{len(op.mean)} mean/std values for a {value.shape[0]}-channel input")
@@ -90,7 +88,7 @@ def cast_kernel(op: T.Cast, value: Any, spec: TensorSpec, ctx: ChainContext, out
     """Convert dtype; float → int truncates toward zero and saturates at the type's bounds."""
     array = value.materialise() if isinstance(value, LazyImage) else value
     if not isinstance(array, np.ndarray):
-        raise RowFailure("transform", op.qualname, f"expects an array; got {_describe(array)}")
+        raise RowFailure("transform", op.qualname, f"expects an array; got {describe_value(array)}")
     dtype = np.dtype(op.dtype)
     if array.dtype.kind == "f" and dtype.kind in "iu":
         info = np.iinfo(dtype)
@@ -99,8 +97,3 @@ def cast_kernel(op: T.Cast, value: Any, spec: TensorSpec, ctx: ChainContext, out
         array = np.clip(np.trunc(np.nan_to_num(array, nan=0.0)), float(info.min), high)
     return array.astype(dtype, copy=False)
 
-
-def _describe(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"{value.dtype} array of shape {list(value.shape)}"
-    return type(value).__name__

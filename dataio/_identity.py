@@ -23,8 +23,8 @@ def callable_identity(fn: Callable[..., Any]) -> dict[str, str]:
     if callable(describe) and not isinstance(fn, type) and hasattr(fn, "version"):
         return describe()  # a CustomOp: (name, version) only
     target = fn
-    if not isinstance(fn, (types.FunctionType, types.MethodType)) and hasattr(fn, "__call__"):
-        target = getattr(type(fn), "__call__", fn)
+    if not isinstance(fn, (types.FunctionType, types.MethodType)) and callable(fn):
+        target = getattr(type(fn), "__call__", fn)  # noqa: B004 - a callable object: identify its class's __call__
     code = getattr(getattr(target, "__func__", target), "__code__", None)
     name = getattr(fn, "__qualname__", type(fn).__qualname__)
     if code is None:

@@ -39,7 +39,7 @@ def run(records: list[dict[str, Any]], *maps: Any, seed: int = 0, slots: tuple[s
 def test_mixup_mixes_rows_and_labels_with_one_lambda() -> None:
     records = float_records(6)
     (batch,) = run(records, B.mixup(slot="x", label_slot="y", alpha=0.4))
-    x, y = loads(records, "x"), loads(records, "y")
+    x = loads(records, "x")
     labels = batch["y"]
     # each label row is λ·e_i + (1-λ)·e_perm(i): recover λ and the permutation from it
     lam = labels[0].max() if labels[0].argmax() == 0 else 1 - labels[0].max()

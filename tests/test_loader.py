@@ -319,7 +319,7 @@ class TestOutputs:
             batch[2]
         assert len(batch.tensors) == 2
         with pytest.raises(RuntimeError):
-            batch.tensor
+            batch.tensor  # noqa: B018 - the property access is what raises
 
     def test_ragged_rows(self) -> None:
         records = [{"x": b"a"}, {"x": b"bcd"}]

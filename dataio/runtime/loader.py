@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import TYPE_CHECKING, Any
 
 from dataio._errors import PlanError, RowError

@@ -27,6 +27,15 @@ class RowFailure(Exception):
                 "message": f"{where}{self.message}"}
 
 
+def describe_value(value: Any) -> str:
+    """How row errors name a value they cannot take: ``float32 array [3, 4]`` or its type name."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"{dtype} array {list(shape)}"
+    return type(value).__name__
+
+
 def describe_exception(exc: BaseException) -> str:
     """``Type: message`` for an exception caught inside a kernel."""
     text = str(exc)
