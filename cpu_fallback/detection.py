@@ -6,8 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from dataio._errors import RecordError
 from dataio.ops import detection as Det
+from dataio.ops.cond import MISSING
 from dataio.runtime.chain import ChainContext
+from dataio.runtime.records import lookup_field
+from dataio.cpu_fallback.pixels import hwc_u8
 from dataio.runtime.rows import RowFailure, describe_value
 
 
@@ -156,3 +160,59 @@ def box_encoder_kernel(op: Det.BoxEncoder, value: Any, spec: Any, ctx: ChainCont
     encoded[matched, 2:4] = np.log(size / a_size) * (s2, s3)
     encoded[matched, 4] = rows[best_box[matched], 4]
     return encoded
+
+
+def sample_crop_window(op: Det.RandomBboxCrop, boxes: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """The SSD crop window ``[x0, y0, x1, y1]`` (normalised) for ``boxes``, or ``None`` to keep the image."""
+    options = op.options
+    threshold = options[int(rng.integers(len(options)))]
+    if threshold >= 1.0 or len(boxes) == 0:
+        return None
+    xyxy = boxes[:, :4].astype(np.float64)
+    centres = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    for _ in range(op.max_attempts):
+        side = rng.uniform(*op.scale)
+        aspect = rng.uniform(*op.aspect_ratio)
+        w, h = side * np.sqrt(aspect), side / np.sqrt(aspect)
+        x0, y0 = rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0)  # drawn even when the size is rejected
+        if w > 1.0 or h > 1.0:
+            continue
+        window = np.array([x0 * (1 - w), y0 * (1 - h), x0 * (1 - w) + w, y0 * (1 - h) + h])
+        inside = np.all((centres > window[:2]) & (centres < window[2:]), axis=1)
+        if inside.any() and iou_matrix(window[None, :], xyxy[inside]).max() >= threshold:
+            return window
+    return None
+
+
+def random_bbox_crop_kernel(op: Det.RandomBboxCrop, value: Any, spec: Any, ctx: ChainContext,
+                            out: Any) -> np.ndarray:
+    """Crop boxes (``[N, 5]`` input) or an image (``boxes=col(...)``) to the sampled window."""
+    if op.boxes is None:
+        rows = _rows(op, value, (5,))
+        window = sample_crop_window(op, rows, ctx.rng)
+        if window is None:
+            return rows
+        centres = (rows[:, :2] + rows[:, 2:4]) / 2
+        keep = np.all((centres > window[:2]) & (centres < window[2:]), axis=1)
+        cropped = Det.BboxCrop(window=tuple(float(v) for v in window))
+        return bbox_crop_kernel(cropped, rows[keep], spec, ctx, out)
+    pixels = hwc_u8(value, op.qualname)
+    boxes = np.asarray(_record_boxes(op, ctx), dtype=np.float32)
+    window = sample_crop_window(op, boxes, ctx.rng)
+    if window is None:
+        return pixels
+    h, w = pixels.shape[:2]
+    x0, x1 = int(round(window[0] * w)), max(int(round(window[2] * w)), int(round(window[0] * w)) + 1)
+    y0, y1 = int(round(window[1] * h)), max(int(round(window[3] * h)), int(round(window[1] * h)) + 1)
+    return pixels[y0:y1, x0:x1]
+
+
+def _record_boxes(op: Det.RandomBboxCrop, ctx: ChainContext) -> Any:
+    field = op.boxes.field
+    found = lookup_field(ctx.record, field)
+    if found is MISSING:
+        raise RecordError(f"record {ctx.where}: missing field {field!r} read by random_bbox_crop(boxes=...)")
+    array = np.asarray(found, dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != 5:
+        raise RowFailure("transform", op.qualname, f"field {field!r} must hold [N, 5] boxes; got {describe_value(found)}")
+    return array

@@ -56,6 +56,7 @@ KERNELS: dict[str, Kernel] = {
     "transforms.bbox_pad": Kernel(detection.bbox_pad_kernel, "numpy"),
     "transforms.bbox_crop": Kernel(detection.bbox_crop_kernel, "numpy clip + mask"),
     "transforms.box_encoder": Kernel(detection.box_encoder_kernel, "numpy IoU matching + offset encoding"),
+    "transforms.random_bbox_crop": Kernel(detection.random_bbox_crop_kernel, "numpy SSD window sampling"),
     "transforms.nms": Kernel(detection.nms_kernel, "numpy IoU matrix + greedy pass"),
     "transforms.soft_nms": Kernel(detection.soft_nms_kernel, "numpy Gaussian decay"),
     "transforms.custom": Kernel(custom.custom_kernel, "the user's Python function"),

@@ -102,3 +102,38 @@ def test_box_encoder_matches_and_encodes() -> None:
     np.testing.assert_array_equal(got[1], 0)  # background
     weak = run([[0.6, 0.0, 0.7, 0.1, 4.0]], T.box_encoder(anchors, iou_threshold=0.9))
     assert (weak[:, 4] == 4.0).sum() == 1  # a box always claims its best anchor
+
+
+def test_random_bbox_crop_keeps_objects_and_agrees_with_the_image_crop() -> None:
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[30:60, 40:80] = 255  # the object, also described by the box below
+    box = [[0.4, 0.3, 0.8, 0.6, 1.0]]
+    pipe = dataio.pipeline(
+        dataio.slot("img").decode_npy().random_bbox_crop(thresholds=[0.1], boxes=dataio.col("boxes")),
+        dataio.slot("b").decode_npy().random_bbox_crop(thresholds=[0.1]),
+        dataio.batch(16))
+    records = [{"img": _u8(image), "b": npy(box), "boxes": np.array(box, np.float32)} for _ in range(16)]
+    with pipe.bind(records).run("numpy", seed=7, on_failure="strict") as loader:
+        batch = next(iter(loader))
+    cropped_sizes = set()
+    for crop, boxes in zip(batch["img"], batch["b"], strict=True):
+        assert len(boxes) == 1  # the object's centre is always kept
+        h, w = crop.shape[:2]
+        cropped_sizes.add((h, w))
+        x0, y0, x1, y1 = boxes[0, :4]
+        ys, xs = np.nonzero(crop[:, :, 0])
+        # the object's pixels in the cropped image sit where the cropped box says (within a pixel)
+        assert abs(xs.min() / w - x0) <= 1.5 / w and abs((xs.max() + 1) / w - x1) <= 1.5 / w
+        assert abs(ys.min() / h - y0) <= 1.5 / h and abs((ys.max() + 1) / h - y1) <= 1.5 / h
+    assert len(cropped_sizes) > 1
+
+
+def _u8(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_random_bbox_crop_no_crop_option() -> None:
+    got = run([[0.1, 0.1, 0.2, 0.2, 1.0]], T.random_bbox_crop(thresholds=[1.0]))
+    np.testing.assert_allclose(got, [[0.1, 0.1, 0.2, 0.2, 1.0]])

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from dataio._errors import PlanError
-from dataio._validate import as_choice, as_float, as_int
+from dataio._validate import as_choice, as_float, as_int, as_name
 from dataio.ops._args import dim
 from dataio.ops._base import TensorSpec, Transform, op
+from dataio.ops.cond import Param
 
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
@@ -182,6 +183,78 @@ class SoftNms(_Suppression):
         self.set("sigma", as_float("soft_nms", "sigma", self.sigma, minimum=0.0, exclusive_minimum=True))
 
 
+SSD_THRESHOLDS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+"""Default minimum-IoU options of ``random_bbox_crop`` (1.0 keeps the whole image), as in SSD."""
+
+
+@op("random_bbox_crop", random=True)
+class RandomBboxCrop(Transform):
+    """SSD-style random crop that keeps objects: on ``[N, 5]`` boxes, or on an image given its boxes.
+
+    Per record: pick a minimum IoU from ``thresholds`` (1.0 = no crop); up to ``max_attempts``
+    times draw a window (side ``scale`` fraction, aspect ``w/h`` in ``aspect_ratio``, uniform
+    position) and accept it when some box centre lies inside it and that box's IoU with the
+    window reaches the threshold; otherwise keep the whole image. On boxes: boxes whose
+    centre is inside are kept, clipped and re-normalised to the window. On an ``HWC uint8``
+    image: ``boxes=col(field)`` names the record field holding the same ``[N, 5]`` boxes, and
+    the image is cut to the same window — with the op first among the random ops of both
+    chains, image and boxes get the same window (sibling slots share the record seed).
+
+    Args:
+        thresholds: minimum-IoU options, each in [0, 1] (default SSD's).
+        aspect_ratio: ``(lo, hi)`` window width/height range, > 0.
+        scale: ``(lo, hi)`` window side as a fraction of the image, in (0, 1].
+        max_attempts: window draws per record (>= 1).
+        boxes: for image input, the record field with the boxes.
+    """
+
+    thresholds: tuple[float, ...] | None = None
+    aspect_ratio: tuple[float, float] = (0.5, 2.0)
+    scale: tuple[float, float] = (0.3, 1.0)
+    max_attempts: int = 50
+    boxes: Any = None
+
+    def __post_init__(self) -> None:
+        if self.thresholds is not None:
+            values = tuple(as_float("random_bbox_crop", "thresholds", t, minimum=0.0, maximum=1.0)
+                           for t in self.thresholds)
+            if not values:
+                raise ValueError("random_bbox_crop(thresholds=[]): needs at least one option")
+            self.set("thresholds", values)
+        self.set("aspect_ratio", _range("random_bbox_crop", "aspect_ratio", self.aspect_ratio, maximum=None))
+        self.set("scale", _range("random_bbox_crop", "scale", self.scale, maximum=1.0))
+        self.set("max_attempts", as_int("random_bbox_crop", "max_attempts", self.max_attempts, minimum=1))
+        if self.boxes is not None:
+            self.set("boxes", self.boxes if isinstance(self.boxes, Param) else Param(as_name(
+                "random_bbox_crop", "boxes", self.boxes)))
+
+    @property
+    def options(self) -> tuple[float, ...]:
+        """The minimum-IoU options in use."""
+        return self.thresholds if self.thresholds is not None else SSD_THRESHOLDS
+
+    def infer(self, spec: TensorSpec) -> TensorSpec:
+        if self.boxes is None:
+            _expect_boxes(self, spec, (5,))
+            return TensorSpec("float32", None, (None, 5))
+        self.expect(spec, dtype="uint8", layout="hwc")
+        if spec.shape is None:
+            return spec
+        return TensorSpec("uint8", "hwc", (None, None, spec.shape[2]))
+
+
+def _range(func: str, param: str, value: Any, *, maximum: float | None) -> tuple[float, float]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{func}({param}={value!r}): {param} must be a (lo, hi) pair")
+    bounds = {"minimum": 0.0, "exclusive_minimum": True}
+    if maximum is not None:
+        bounds["maximum"] = maximum
+    lo, hi = (as_float(func, param, v, **bounds) for v in value)
+    if lo > hi:
+        raise ValueError(f"{func}({param}={value!r}): lo must be <= hi")
+    return lo, hi
+
+
 @op("box_encoder")
 class BoxEncoder(Transform):
     """SSD target encoding: ``[N, 5]`` (xyxy box + label ≥ 1) → ``[A, 5]`` per anchor (offsets + label).
@@ -236,4 +309,7 @@ bbox_crop = BboxCrop
 nms = Nms
 soft_nms = SoftNms
 
-__all__ = ["bbox_hflip", "bbox_vflip", "bbox_pad", "bbox_crop", "box_encoder", "nms", "soft_nms"]
+random_bbox_crop = RandomBboxCrop
+
+__all__ = ["bbox_hflip", "bbox_vflip", "bbox_pad", "bbox_crop", "random_bbox_crop", "box_encoder", "nms",
+           "soft_nms"]
