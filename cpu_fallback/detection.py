@@ -65,7 +65,7 @@ def bbox_flip_kernel(op: Det.BboxHflip | Det.BboxVflip, value: Any, spec: Any, c
 def bbox_pad_kernel(op: Det.BboxPad, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
     """Boxes of the source re-normalised to the padded canvas."""
     rows = _rows(op, value, (4, 5))
-    h, w = ctx.arg(op, "src_h"), ctx.arg(op, "src_w")
+    h, w = ctx.arg(op, "src_h", minimum=1), ctx.arg(op, "src_w", minimum=1)
     top, bottom, left, right = (ctx.arg(op, s) for s in ("top", "bottom", "left", "right"))
     xyxy = to_xyxy(rows[:, :4], op.format)
     xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] * w + left) / (w + left + right)

@@ -42,7 +42,7 @@ def hw_of(value: Any, spec: TensorSpec, op_name: str) -> tuple[int, int]:
 
 
 def _target(op: Any, ctx: ChainContext) -> tuple[int, int]:
-    return ctx.arg(op, "h"), ctx.arg(op, "w")
+    return ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
 
 
 def resize_kernel(op: T.Resize | T.ResizeShort | T.ResizeLong, value: Any, spec: TensorSpec,

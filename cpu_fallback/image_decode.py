@@ -89,10 +89,13 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
         image = convert_mode(image, op)
     except (OSError, ValueError) as exc:
         raise RowFailure("decode", _OP, f"{label}: cannot convert {image.mode} to {op.mode}: {exc}") from None
-    lazy = LazyImage.of(image)
-    if image.size != (width, height):  # decoded at reduced DCT scale: the view keeps the full size
-        lazy = LazyImage(image, lazy.box, (width, height), Image.Resampling.BICUBIC)
-    return lazy
+    if image.size == (width, height):
+        return LazyImage.of(image)
+    # Decoded at reduced DCT scale s: drafted pixel i covers source pixels [s·i, s·i + s), so the
+    # full-size view is the box (0, 0, W/s, H/s) of the drafted image (not its ceil-rounded size).
+    scale = max(1, round(width / image.size[0]))
+    return LazyImage(image, (0, 0, width / scale, height / scale), (width, height), Image.Resampling.BICUBIC,
+                     is_draft=True)
 
 
 def _orientation(image: Image.Image) -> int:

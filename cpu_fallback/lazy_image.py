@@ -21,6 +21,7 @@ FILTERS = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 _MODE_OF_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+_ALPHA_MODES = ("RGBA", "LA")
 
 
 class LazyImage:
@@ -33,14 +34,16 @@ class LazyImage:
         resample: the pending Pillow filter, or ``None`` when ``box`` maps 1:1 onto ``size``.
     """
 
-    __slots__ = ("image", "box", "size", "resample")
+    __slots__ = ("image", "box", "size", "resample", "is_draft")
 
     def __init__(self, image: Image.Image, box: tuple[float, float, float, float],
-                 size: tuple[int, int], resample: int | None) -> None:
+                 size: tuple[int, int], resample: int | None, *, is_draft: bool = False) -> None:
         self.image = image
         self.box = box
         self.size = size
         self.resample = resample
+        self.is_draft = is_draft
+        """True for the decoder's view of a JPEG decoded at reduced DCT scale (``box`` maps it to full size)."""
 
     @classmethod
     def of(cls, image: Image.Image) -> LazyImage:
@@ -89,12 +92,6 @@ class LazyImage:
         w, h = self.image.size
         return self.resample is None and self.box == (0, 0, w, h)
 
-    @property
-    def is_draft(self) -> bool:
-        """True while the view is the whole image decoded at a reduced DCT scale."""
-        w, h = self.image.size
-        return self.box == (0, 0, w, h) and self.size != (w, h) and self.resample is not None
-
     def cropped(self, x: int, y: int, width: int, height: int) -> LazyImage:
         """The window at (``x``, ``y``) of the value; the window must lie inside it."""
         x0, y0, x1, y1 = self.box
@@ -112,6 +109,11 @@ class LazyImage:
             if self.box == (0, 0, w, h):
                 return self.image
             return self.image.crop(tuple(int(v) for v in self.box))
+        if self.image.mode in _ALPHA_MODES and self.resample != Image.Resampling.NEAREST:
+            # Pillow resamples RGBA/LA through premultiplied alpha, which rewrites colours under low
+            # alpha; channels are independent data here (and on the GPU path), so resample per band.
+            bands = [band.resize(self.size, self.resample, box=self.box) for band in self.image.split()]
+            return Image.merge(self.image.mode, bands)
         return self.image.resize(self.size, self.resample, box=self.box)
 
     def materialise(self) -> np.ndarray:

@@ -94,6 +94,7 @@ def cast_kernel(op: T.Cast, value: Any, spec: TensorSpec, ctx: ChainContext, out
         info = np.iinfo(dtype)
         # the largest float64 not above the type's max (2**63 - 1 itself rounds up and overflows)
         high = min(float(info.max), np.nextafter(float(info.max) + 1.0, 0.0))
-        array = np.clip(np.trunc(np.nan_to_num(array, nan=0.0)), float(info.min), high)
+        # clip in float64: float32 cannot hold 2**31 - 1 or 2**32 - 1 and would round the bounds up
+        array = np.clip(np.trunc(np.nan_to_num(array.astype(np.float64), nan=0.0)), float(info.min), high)
     return array.astype(dtype, copy=False)
 

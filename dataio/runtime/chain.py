@@ -46,13 +46,14 @@ class ChainContext:
             self._rng = generator(self.seed)
         return self._rng
 
-    def arg(self, op: Op, name: str, kind: type = int) -> Any:
+    def arg(self, op: Op, name: str, kind: type = int, *, minimum: int = 0) -> Any:
         """Parameter ``name`` of ``op``, reading a ``col(...)`` reference from the record.
 
         Args:
             op: the op.
             name: the parameter.
-            kind: what a referenced field must hold: ``int`` (non-negative), ``float`` or ``str``.
+            kind: what a referenced field must hold: ``int``, ``float`` or ``str``.
+            minimum: the smallest int accepted (1 for sizes, 0 for offsets and padding).
 
         Raises:
             RecordError: the referenced field is missing (fatal, API.md §2.6 step 3).
@@ -65,20 +66,20 @@ class ChainContext:
         if found is MISSING:
             raise RecordError(f"record {self.where}: missing field {value.field!r} read by "
                               f"{op.qualname}({name}=col({value.field!r}))")
-        checked = _as_kind(found, kind)
+        checked = _as_kind(found, kind, minimum)
         if checked is None:
             stage = "decode" if op.namespace == "decoders" else "transform"
-            rule = {int: "a non-negative int", float: "a finite number", str: "a str"}[kind]
+            rule = {int: f"an int >= {minimum}", float: "a finite number", str: "a str"}[kind]
             raise RowFailure(stage, op.qualname, f"{name}=col({value.field!r}) must be {rule}; got {found!r}")
         return checked
 
 
-def _as_kind(value: Any, kind: type) -> Any:
-    """``value`` as ``kind`` when it is one, else ``None``."""
+def _as_kind(value: Any, kind: type, minimum: int) -> Any:
+    """``value`` as ``kind`` when it is one (ints at least ``minimum``), else ``None``."""
     if isinstance(value, (bool, np.bool_)):
         return None
     if kind is int:
-        return int(value) if isinstance(value, (int, np.integer)) and value >= 0 else None
+        return int(value) if isinstance(value, (int, np.integer)) and value >= minimum else None
     if kind is float:
         ok = isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)
         return float(value) if ok else None

@@ -17,10 +17,17 @@ from dataio.dsl import BatchStage, CollateStage, GroupByStage, ShapeStage
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """The records of one batch."""
+    """The records of one batch.
+
+    Attributes:
+        number: the batch number within the epoch.
+        records: ``(logical index, record)`` pairs.
+        start: logical index of the batch's first record (records before it: ``start``).
+    """
 
     number: int
     records: list[tuple[int, Any]]
+    start: int
 
 
 def chunks(shape: ShapeStage, records: Iterable[Any], *, skip_records: int = 0) -> Iterator[Chunk]:
@@ -59,7 +66,7 @@ def _batches(shape: BatchStage, iterator: Iterator[Any], skip_records: int) -> I
                 break
         if not chunk or (shape.drop_last and len(chunk) < shape.size):
             return
-        yield Chunk(number, chunk)
+        yield Chunk(number, chunk, chunk[0][0])
         number += 1
 
 
@@ -73,7 +80,7 @@ def _collated(iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
         start, index = index, index + len(records)
         if start < skip_records and index <= skip_records:
             continue
-        yield Chunk(number, [(start + i, r) for i, r in enumerate(records)])
+        yield Chunk(number, [(start + i, r) for i, r in enumerate(records)], start)
 
 
 def _grouped(shape: GroupByStage, iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
@@ -81,21 +88,30 @@ def _grouped(shape: GroupByStage, iterator: Iterator[Any], skip_records: int) ->
     chunk: list[tuple[int, Any]] = []
     current: Any = _END
     for record in iterator:
-        key = group_key(shape, record, index)
+        try:
+            key = group_key(shape, record, index)
+        except Exception:
+            if chunk and index > skip_records:
+                yield Chunk(number, chunk, chunk[0][0])  # the complete group before the bad record still goes out
+            raise
         if chunk and key != current:
             if index > skip_records:
-                yield Chunk(number, chunk)
+                yield Chunk(number, chunk, chunk[0][0])
             number += 1
             chunk = []
         current = key
         chunk.append((index, record))
         index += 1
     if chunk and index > skip_records:
-        yield Chunk(number, chunk)
+        yield Chunk(number, chunk, chunk[0][0])
 
 
 def group_key(shape: GroupByStage, record: Any, index: int) -> Any:
-    """The ``group_by`` key of one record (a field, a positional item or a computed value)."""
+    """The ``group_by`` key of one record (a field, a positional item or a computed value).
+
+    Keys are read from records as the source yields them — before per-record maps, which
+    run on the worker pool after a batch is formed.
+    """
     key = shape.key
     if callable(key):
         return key(record)

@@ -34,6 +34,10 @@ from dataio.runtime.pools import cpu_pool, io_pool
 from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads
 from dataio.runtime.rows import UserCodeError
 
+class EpochCancelled(Exception):
+    """Raised by :meth:`Epoch.next_assembly` when the epoch was cancelled while the consumer waited."""
+
+
 CLOSE_TIMEOUT_S = 5.0
 """How long ``close()`` waits for running tasks before giving up on them (API.md §4.9)."""
 
@@ -81,7 +85,11 @@ class Epoch:
         self._source_done = False
         self._fatal: _Fatal | None = None
         self._cancelled = False
+        self._source_closed = False
+        self._wait_deadline: float | None = None
         self._futures: set[Future[Any]] = set()
+        self.first_start = 0
+        """Records of the epoch before its first batch (non-zero when resuming)."""
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -138,6 +146,7 @@ class Epoch:
         with self._cond:
             if self._next_number is None:
                 self._next_number = chunk.number
+                self.first_start = chunk.start
             self._current = pending
             self._open.add(chunk.number)
         if not chunk.records:
@@ -269,6 +278,8 @@ class Epoch:
         while True:
             self.pump()
             with self._cond:
+                if self._cancelled:
+                    raise EpochCancelled  # closed from another thread or a signal handler
                 taken = self._take()
                 if taken is not None:
                     self._open.discard(taken.number)
@@ -298,15 +309,15 @@ class Epoch:
     # -- shutdown ---------------------------------------------------------------------------
 
     def cancel(self, *, wait: bool = True) -> None:
-        """Stop admission, drop queued tasks and results; wait (bounded) for running tasks.
+        """Stop admission, drop queued tasks and results; with ``wait``, wait (bounded) for running tasks.
 
-        Closes the record iterator the epoch made (generator ``finally`` blocks run).
+        Idempotent; a waiting call after a non-waiting one still waits. Closes the record
+        iterator the epoch made (generator ``finally`` blocks run).
         """
         with self._cond:
-            if self._cancelled:
-                return
+            first = not self._cancelled
             self._cancelled = True
-            futures = list(self._futures)
+            futures = list(self._futures) if first else []
             self._ready.clear()
             self._completed.clear()
             self._cond.notify_all()
@@ -315,8 +326,10 @@ class Epoch:
         if not wait:
             self._close_source(blocking=False)
             return
-        deadline = time.monotonic() + CLOSE_TIMEOUT_S
         with self._cond:
+            if self._wait_deadline is None:  # one bounded wait in total, however often cancel() is called
+                self._wait_deadline = time.monotonic() + CLOSE_TIMEOUT_S
+            deadline = self._wait_deadline
             while self._running and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
         self._close_source(blocking=True, deadline=deadline)
@@ -328,6 +341,9 @@ class Epoch:
         if not acquired:
             return  # the source is running on another thread; cancellation stops any further call
         try:
+            if self._source_closed:
+                return
+            self._source_closed = True
             close = getattr(self._chunks, "close", None)
             if callable(close):
                 try:

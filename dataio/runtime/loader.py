@@ -24,7 +24,7 @@ from dataio.ops._base import BatchTransform
 from dataio.plan import Plan
 from dataio.runtime.batch import Batch, BatchContent
 from dataio.runtime.chunks import chunks
-from dataio.runtime.engine import Epoch
+from dataio.runtime.engine import Epoch, EpochCancelled
 from dataio.runtime.options import RunOptions, validate_run
 from dataio.runtime.seeds import BATCH_STREAM, derive, generator
 
@@ -154,6 +154,7 @@ class DataLoader:
         self._resume_skip = 0
         self._consumed = 0
         self._active: weakref.ref[_EpochIterator] | None = None
+        self._engine: Epoch | None = None  # kept so close() waits for its tasks even if the iterator is gone
         self._closed = False
 
     @property
@@ -177,12 +178,15 @@ class DataLoader:
         if self._active_iterator() is not None:
             raise RuntimeError("DataLoader: another iteration is still active; finish or close it first")
         skip, self._resume_skip = self._resume_skip, 0
-        self._consumed = skip - skip % self._plan.shape.size if isinstance(self._plan.shape, BatchStage) else 0
+        self._consumed = skip
         records = self._epoch_records()
         options = self._options
         epoch = Epoch(self._plan, self._executor, chunks(self._plan.shape, records, skip_records=skip),
                       epoch=self._epoch, seed=self._seed, concurrency=options.concurrency,
                       prefetch=options.prefetch, order=options.order, context=options.context)
+        if self._engine is not None:
+            self._engine.cancel()  # an abandoned epoch: make sure none of its work is still running
+        self._engine = epoch
         iterator = _EpochIterator(self, epoch)
         self._active = weakref.ref(iterator)
         return iterator
@@ -317,7 +321,9 @@ class DataLoader:
         self._closed = True
         active = self._active() if self._active is not None else None
         if active is not None:
-            active.close()
+            active.finished = True
+        if self._engine is not None:
+            self._engine.cancel()  # also when the iterator was already dropped (cancelled without waiting)
 
     def __enter__(self) -> DataLoader:
         self._check_open("__enter__")
@@ -373,6 +379,7 @@ class _EpochIterator:
     def __init__(self, loader: DataLoader, epoch: Epoch) -> None:
         self._loader = loader
         self._epoch = epoch
+        self._delivered = 0  # records (incl. failed rows) in batches taken from the engine
         self.finished = False
 
     def __iter__(self) -> _EpochIterator:
@@ -386,9 +393,13 @@ class _EpochIterator:
             while True:
                 assembly = self._epoch.next_assembly()
                 result = loader._deliver(assembly)
-                loader._consumed += assembly.size
+                self._delivered += assembly.size
+                loader._consumed = self._epoch.first_start + self._delivered
                 if result is not _SKIPPED:
                     return result
+        except EpochCancelled:
+            self._end()  # closed while waiting: the epoch is abandoned, not finished
+            raise StopIteration from None
         except StopIteration:
             self._end()
             loader._epoch += 1
