@@ -1,5 +1,6 @@
-"""``python -m dataio``: see :mod:`dataio._cli`."""
+"""``python -m dataio``: the command line of :mod:`dataio._cli`."""
 
 from dataio._cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

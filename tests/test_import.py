@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -35,7 +36,8 @@ def test_executor_packages_install_inside_the_namespace() -> None:
 
     assert dataio.cpu_fallback.__name__ == "dataio.cpu_fallback"
     code = "import importlib.util as u; print(u.find_spec('cpu_fallback') is None and u.find_spec('gpu') is None)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed layout, not the checkout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/", env=env)
     assert out.stdout.strip() == "True"
 
 
