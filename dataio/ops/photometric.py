@@ -11,6 +11,7 @@ from dataio._errors import PlanError
 from dataio._validate import as_float, as_int
 from dataio.ops._args import real
 from dataio.ops._base import TensorSpec, Transform, op
+from dataio.ops.cond import Param
 
 HWC_U8 = {"dtype": "uint8", "layout": "hwc"}
 
@@ -81,7 +82,8 @@ class Grayscale(_Image):
     def __post_init__(self) -> None:
         self.set("num_output_channels", as_int("grayscale", "num_output_channels", self.num_output_channels))
         if self.num_output_channels not in (1, 3):
-            raise self.fail("num_output_channels", "num_output_channels must be 1 or 3")
+            raise self.fail("num_output_channels",
+                            f"num_output_channels must be 1 or 3; got {self.num_output_channels}")
         self.set("prob", _prob("grayscale", self.prob))
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
@@ -112,11 +114,11 @@ class GaussianBlur(_Image):
     def __post_init__(self) -> None:
         self.set("kernel_size", as_int("gaussian_blur", "kernel_size", self.kernel_size, minimum=1))
         if self.kernel_size % 2 == 0:
-            raise self.fail("kernel_size", "kernel_size must be odd")
+            raise self.fail("kernel_size", f"kernel_size must be odd; got {self.kernel_size}")
         self.set("sigma_lo", as_float("gaussian_blur", "sigma_lo", self.sigma_lo, minimum=0.0, exclusive_minimum=True))
         self.set("sigma_hi", as_float("gaussian_blur", "sigma_hi", self.sigma_hi, minimum=0.0, exclusive_minimum=True))
         if self.sigma_lo > self.sigma_hi:
-            raise self.fail("sigma_lo", f"sigma_lo must be <= sigma_hi={self.sigma_hi}")
+            raise self.fail("sigma_lo", f"sigma_lo must be <= sigma_hi={self.sigma_hi}; got {self.sigma_lo}")
 
 
 @op("gaussian_noise", random=True)
@@ -127,7 +129,7 @@ class GaussianNoise(Transform):
         std: standard deviation (>= 0), or ``col(field)``.
     """
 
-    std: float | object
+    std: float | Param
 
     def __post_init__(self) -> None:
         self.set("std", real("gaussian_noise", "std", self.std, minimum=0.0))
@@ -166,7 +168,7 @@ class Solarize(_Image):
     def __post_init__(self) -> None:
         self.set("threshold", as_int("solarize", "threshold", self.threshold, minimum=0))
         if self.threshold > 256:
-            raise self.fail("threshold", "threshold must be in [0, 256]")
+            raise self.fail("threshold", f"threshold must be in [0, 256]; got {self.threshold}")
         self.set("prob", _prob("solarize", self.prob))
 
 
@@ -185,7 +187,7 @@ class Posterize(_Image):
     def __post_init__(self) -> None:
         self.set("bits", as_int("posterize", "bits", self.bits, minimum=1))
         if self.bits > 8:
-            raise self.fail("bits", "bits must be in [1, 8]")
+            raise self.fail("bits", f"bits must be in [1, 8]; got {self.bits}")
         self.set("prob", _prob("posterize", self.prob))
 
 
@@ -254,7 +256,7 @@ class Canny(_Image):
         self.set("low", as_float("canny", "low", self.low, minimum=0.0))
         self.set("high", as_float("canny", "high", self.high, minimum=0.0))
         if self.low > self.high:
-            raise self.fail("low", f"low must be <= high={self.high}")
+            raise self.fail("low", f"low must be <= high={self.high}; got {self.low}")
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
         self.expect(spec, **HWC_U8)
@@ -275,5 +277,5 @@ sharpen = Sharpen
 median_blur = MedianBlur
 canny = Canny
 
-__all__ = ["color_jitter", "grayscale", "gaussian_blur", "gaussian_noise", "invert", "solarize", "posterize",
-           "equalize", "sharpen", "median_blur", "canny"]
+__all__ = ["canny", "color_jitter", "equalize", "gaussian_blur", "gaussian_noise", "grayscale", "invert",
+           "median_blur", "posterize", "sharpen", "solarize"]
