@@ -68,7 +68,10 @@ def cutmix_kernel(op: B.Cutmix, slots: dict[str, int], content: BatchContent, sp
 
 def pad_to_longest_kernel(op: B.PadToLongest, slots: dict[str, int], content: BatchContent,
                           specs: list[TensorSpec], rng: np.random.Generator) -> None:
-    """Stack rows by padding each dim at its end to the batch maximum (rounded up to the multiple)."""
+    """Stack rows by padding each dim at its end to the batch maximum (rounded up to the multiple).
+
+    The padding mask (``True`` on real values) goes to ``batch.masks[slot]``.
+    """
     column = content.columns[slots["slot"]]
     if column.stacked is not None or not column.rows:
         return
@@ -85,9 +88,13 @@ def pad_to_longest_kernel(op: B.PadToLongest, slots: dict[str, int], content: Ba
         target = [-(-t // m) * m for t in target]
     dtype = np.result_type(*rows)
     out = np.full((len(rows), *target), op.pad_value, dtype=dtype)
+    mask = np.zeros(out.shape, dtype=bool)
     for i, row in enumerate(rows):
-        out[(i, *(slice(0, s) for s in row.shape))] = row
+        region = (i, *(slice(0, s) for s in row.shape))
+        out[region] = row
+        mask[region] = True
     column.stacked, column.rows = out, None
+    content.masks[slots["slot"]] = mask
 
 
 def batch_normalize_kernel(op: B.BatchNormalize, slots: dict[str, int], content: BatchContent,

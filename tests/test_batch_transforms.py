@@ -100,6 +100,17 @@ def test_pad_to_longest_stacks_ragged_rows() -> None:
     assert out.shape == (3, 4, 4) and out.dtype == np.int16
     np.testing.assert_array_equal(out[1, :3, :2], 3)
     assert (out[1, 3:] == -1).all() and (out[:, :, 2:] == -1).all()
+    mask = batch.masks["x"]
+    assert mask.shape == out.shape and mask.dtype == np.bool_
+    assert mask[1, :3, :2].all() and not mask[1, 3:].any() and not mask[:, :, 2:].any()
+    assert mask.sum() == (1 + 3 + 2) * 2
+
+
+def test_masks_follow_batch_shuffle() -> None:
+    records = [{"key": f"k{n}", "x": npy(np.ones(n, np.int16))} for n in (1, 2, 3, 4)]
+    (batch,) = run(records, B.pad_to_longest(slot="x"), B.batch_shuffle(), slots=("x",), seed=3)
+    lengths = [int(k[1:]) for k in batch.keys]
+    np.testing.assert_array_equal(batch.masks["x"].sum(axis=1), lengths)
 
 
 def test_batch_normalize_uses_the_channel_axis_of_the_layout() -> None:

@@ -128,7 +128,9 @@ class Cutmix(_Mixing):
 
 @op("pad_to_longest")
 class PadToLongest(_SlotOp):
-    """Stack a ragged slot by padding each row's trailing dims to the longest row.
+    """Stack a ragged slot by padding each row's dims at their end to the longest row.
+
+    ``batch.masks[slot]`` then holds a bool tensor of the same shape, ``True`` on real values.
 
     Args:
         slot: the slot.

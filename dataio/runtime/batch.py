@@ -8,7 +8,7 @@ the result. It stays valid after the loader moves on.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -50,6 +50,8 @@ class BatchContent:
         keys, indices: per surviving row.
         context: per surviving row, or ``None`` without a ``context`` hook.
         hws: per slot, the decoded (h, w) per row for image slots, else ``None``.
+        masks: per slot index, a bool array marking real (``True``) vs padded values, for
+            slots that ``pad_to_longest`` stacked.
     """
 
     columns: list[Column]
@@ -57,6 +59,7 @@ class BatchContent:
     indices: list[int]
     context: list[Any] | None
     hws: list[list[tuple[int, int] | None] | None]
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
 
     def permute_rows(self, order: list[int], *, axis: int = 0) -> None:
         """Reorder every row-aligned field by ``order`` (``new[i] = old[order[i]]``).
@@ -75,6 +78,7 @@ class BatchContent:
         if self.context is not None:
             self.context = [self.context[i] for i in order]
         self.hws = [None if h is None else [h[i] for i in order] for h in self.hws]
+        self.masks = {slot: np.take(mask, order, axis=axis) for slot, mask in self.masks.items()}
 
 
 class Batch:
@@ -86,7 +90,7 @@ class Batch:
     """
 
     __slots__ = ("_columns", "_adapter", "_ragged", "_cache", "slot_names", "keys", "indices",
-                 "errors", "context", "_hws", "batch_number")
+                 "errors", "context", "_hws", "batch_number", "_masks")
 
     def __init__(
         self,
@@ -101,6 +105,7 @@ class Batch:
         context: list[Any] | None,
         original_hws: list[list[tuple[int, int] | None] | None],
         batch_number: int,
+        masks: dict[int, np.ndarray] | None = None,
     ) -> None:
         self.slot_names = slot_names
         self._columns = columns
@@ -113,6 +118,7 @@ class Batch:
         self.context = context
         self._hws = original_hws
         self.batch_number = batch_number
+        self._masks = masks or {}
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -175,6 +181,14 @@ class Batch:
         if len(tensors) != 1:
             raise RuntimeError(f"batch.tensor needs exactly one tensor slot; this batch has {len(tensors)}")
         return tensors[0]
+
+    @property
+    def masks(self) -> dict[str, Any]:
+        """Padding masks by slot name (``True`` = real value), for slots stacked by ``pad_to_longest``.
+
+        Same shape as the padded tensor, converted like the slot's values.
+        """
+        return {self.slot_names[i]: self._adapter(mask) for i, mask in self._masks.items()}
 
     def original_hws(self, slot: int = 0) -> list[tuple[int, int] | None]:
         """Decoded (height, width) per row for an image slot, else ``None`` per row."""

@@ -236,6 +236,7 @@ class DataLoader:
             slot_names=self._plan.slot_names, columns=content.columns, adapter=options.adapter,
             ragged=options.ragged, keys=content.keys, indices=content.indices, errors=errors,
             context=content.context, original_hws=content.hws, batch_number=assembly.number,
+            masks=content.masks,
         )
         for stage in self._plan.batch_maps:
             if not isinstance(stage.op, BatchTransform):
