@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataio._errors import PlanError
 from dataio._validate import as_choice, as_float, as_int
 from dataio.ops._args import dim, static
 from dataio.ops._base import TensorSpec, Transform, image_axes, op
@@ -23,7 +24,7 @@ def _pair(func: str, param: str, value: Any, **bounds: Any) -> tuple[float, floa
         raise TypeError(f"{func}({param}={value!r}): {param} must be a pair of numbers")
     lo, hi = (as_float(func, param, v, **bounds) for v in value)
     if lo > hi:
-        raise ValueError(f"{func}({param}={value!r}): the first value must be <= the second")
+        raise PlanError(f"{func}({param}={value!r}): {param} must be (lo, hi) with lo <= hi; got lo={lo}, hi={hi}")
     return lo, hi
 
 
@@ -52,8 +53,10 @@ class Pad(Transform):
         bottom: rows added below.
         left: columns added on the left.
         right: columns added on the right.
-        mode: ``"constant"``, ``"reflect"`` or ``"edge"``.
-        value: fill value for ``"constant"``.
+        mode: ``"constant"``, ``"reflect"`` (mirror without repeating the edge; each side must be
+            longer than its pads, else a row error) or ``"edge"`` (repeat the edge).
+        value: fill value for ``"constant"``, converted to the input dtype as ``cast`` does
+            (integers truncate toward zero and saturate).
     """
 
     top: Any = 0
@@ -86,11 +89,13 @@ class Affine(_Warp):
     """A fixed affine warp about the image centre (torchvision ``F.affine``), same output size.
 
     Args:
-        angle_deg: rotation, counter-clockwise, in degrees.
-        tx: horizontal translation in pixels (positive: right).
+        angle_deg: rotation about the centre in degrees, counter-clockwise on screen
+            (``angle_deg=90`` on a square image is ``numpy.rot90``).
+        tx: horizontal translation in pixels, applied after the rotation (positive: right).
         ty: vertical translation in pixels (positive: down).
-        scale: zoom (> 0).
-        shear_deg: horizontal shear in degrees.
+        scale: zoom about the centre (> 0; 2 doubles the size of the content).
+        shear_deg: horizontal shear in degrees, applied before the rotation: a point ``y``
+            pixels below the centre moves ``−tan(shear_deg) · y`` pixels in x (torchvision).
         fill: value of pixels coming from outside the source (0–255).
         interp: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
     """
@@ -114,7 +119,7 @@ class Affine(_Warp):
 def _fill(func: str, value: Any) -> int:
     fill = as_int(func, "fill", value, minimum=0)
     if fill > 255:
-        raise ValueError(f"{func}(fill={value!r}): fill must be in [0, 255]")
+        raise PlanError(f"{func}(fill={value!r}): fill must be an int in [0, 255]; got {fill}")
     return fill
 
 
@@ -122,8 +127,8 @@ def _fill(func: str, value: Any) -> int:
 class RandomAffine(_Warp):
     """A random affine warp (torchvision ``RandomAffine``): angle, translation, scale and shear drawn per record.
 
-    angle ~ U(−degrees, degrees); translation ~ round(U(−f·W, f·W)) pixels (same for H);
-    scale ~ U(scale_range); horizontal shear ~ U(−shear_deg, shear_deg).
+    angle ~ U(−degrees, degrees); tx ~ round(U(−fx·W, fx·W)) pixels, ty ~ round(U(−fy·H, fy·H));
+    scale ~ U(scale_range); horizontal shear ~ U(−shear_deg, shear_deg); then as ``affine``.
 
     Args:
         degrees: rotation range (>= 0).
@@ -155,10 +160,12 @@ class RandomAffine(_Warp):
 class RandomPerspective(_Warp):
     """A random perspective warp with probability ``prob`` (torchvision ``RandomPerspective``, bilinear).
 
-    Each corner moves inwards by up to ``distortion`` × half the width/height.
+    Each corner of the picture moves inwards by a uniform whole number of pixels, up to
+    ``int(distortion · (W // 2))`` across and ``int(distortion · (H // 2))`` down; the
+    uncovered border takes ``fill``.
 
     Args:
-        distortion: in [0, 1].
+        distortion: largest corner move as a fraction of half the size, in [0, 1].
         prob: probability in [0, 1].
         fill: value of pixels coming from outside the source.
     """
@@ -178,14 +185,15 @@ class RandomPerspective(_Warp):
 class RandomErasing(Transform):
     """Erase one random rectangle with ``value`` with probability ``prob`` (torchvision ``RandomErasing``).
 
-    Up to 10 draws of area ~ U(scale)·H·W and aspect ~ logU(ratio) until the rectangle fits;
-    none fits → unchanged. Any layout and dtype.
+    Up to 10 attempts of area ~ U(scale)·H·W and aspect h/w ~ exp(U(log ratio)) until the
+    rectangle fits inside; none fits → unchanged. Any layout and dtype (``CHW`` erases
+    axes 1–2, every channel).
 
     Args:
         prob: probability in [0, 1].
         scale: ``(lo, hi)`` area fraction range in (0, 1].
         ratio: ``(lo, hi)`` aspect (h/w) range, > 0.
-        value: the fill value.
+        value: the fill value (a number), converted to the input dtype as ``cast`` does.
     """
 
     prob: float = 0.5
@@ -215,7 +223,7 @@ class GridMask(_Warp):
     Args:
         d_min: smallest grid period in pixels (>= 2).
         d_max: largest grid period (>= d_min).
-        ratio: square side as a fraction of the period, in (0, 1).
+        ratio: square side as a fraction of the period, in (0, 1].
         rotate_deg: rotation range in degrees (>= 0).
         prob: probability in [0, 1].
     """
@@ -244,4 +252,4 @@ random_perspective = RandomPerspective
 random_erasing = RandomErasing
 grid_mask = GridMask
 
-__all__ = ["pad", "affine", "random_affine", "random_perspective", "random_erasing", "grid_mask"]
+__all__ = ["affine", "grid_mask", "pad", "random_affine", "random_erasing", "random_perspective"]
