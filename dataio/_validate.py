@@ -116,3 +116,14 @@ def as_float_tuple(func: str, param: str, value: Any, *, length: int | None = No
             f"{_where(func, param, value)}: {param} must have {length} values; got {len(numbers)}"
         )
     return numbers
+
+
+def as_float_pair(func: str, param: str, value: Any, *, ordered: bool = True, **bounds: Any) -> tuple[float, float]:
+    """Two floats within ``bounds`` (see :func:`as_float`); ``ordered`` requires ``first <= second``."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{_where(func, param, value)}: {param} must be a pair of numbers")
+    first, second = (as_float(func, param, v, **bounds) for v in value)
+    if ordered and first > second:
+        raise PlanError(f"{_where(func, param, value)}: {param} must be (lo, hi) with lo <= hi; "
+                        f"got lo={first}, hi={second}")
+    return first, second

@@ -21,6 +21,7 @@ from dataio.ops import decoders as D
 from dataio.ops import transforms as T
 from dataio.ops._base import OP_REGISTRY, BatchTransform, Decoder, Transform
 from dataio.ops.cond import Cond, Param, _as_cond
+from dataio.ops.conditional import as_arm
 from dataio.ops.custom import CustomOp, CustomTransform, declared_output
 
 if TYPE_CHECKING:
@@ -259,7 +260,7 @@ class SlotStage(_Symbolic):
         branch = self.transforms[-1]
         assert isinstance(branch, T.Select)
         return dataclasses.replace(self, transforms=self.transforms[:-1] + (
-            branch.with_default(_then_arm(f"{self.label}.otherwise", ops)),), open_select=False)
+            branch.with_default(as_arm(f"{self.label}.otherwise", "ops", list(ops))),), open_select=False)
 
     def _require_open(self, method: str) -> None:
         if not self.open_select:
@@ -302,15 +303,6 @@ class SlotStage(_Symbolic):
         }
 
 
-def _then_arm(where: str, ops: tuple[Any, ...]) -> tuple[Transform, ...]:
-    if not ops:
-        raise PlanError(f"{where}(): needs at least one op")
-    for item in ops:
-        if not isinstance(item, Transform):
-            raise TypeError(f"{where}(): expected Transforms; got {type(item).__name__}")
-    return tuple(ops)
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class WhenBuilder(_Symbolic):
     """``slot.when(cond)`` / ``.elif_(cond)``: waits for ``.then(*ops)``."""
@@ -321,7 +313,7 @@ class WhenBuilder(_Symbolic):
 
     def then(self, *ops: Transform) -> SlotStage:
         """The ops to run for records where the predicate holds (at least one)."""
-        arm = _then_arm(f"{self.stage.label}.then", ops)
+        arm = as_arm(f"{self.stage.label}.then", "ops", list(ops))
         stage = self.stage
         if self.extend:
             branch = stage.transforms[-1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dataio._errors import PlanError
-from dataio._validate import as_choice, as_float, as_int, as_name
+from dataio._validate import as_choice, as_float, as_float_pair, as_int, as_name
 from dataio.ops._args import dim
 from dataio.ops._base import TensorSpec, Transform, op
 from dataio.ops.cond import Param
@@ -221,8 +221,10 @@ class RandomBboxCrop(Transform):
             if not values:
                 raise ValueError("random_bbox_crop(thresholds=[]): needs at least one option")
             self.set("thresholds", values)
-        self.set("aspect_ratio", _range("random_bbox_crop", "aspect_ratio", self.aspect_ratio, maximum=None))
-        self.set("scale", _range("random_bbox_crop", "scale", self.scale, maximum=1.0))
+        self.set("aspect_ratio", as_float_pair("random_bbox_crop", "aspect_ratio", self.aspect_ratio, minimum=0.0,
+                                               exclusive_minimum=True))
+        self.set("scale", as_float_pair("random_bbox_crop", "scale", self.scale, minimum=0.0, maximum=1.0,
+                                        exclusive_minimum=True))
         self.set("max_attempts", as_int("random_bbox_crop", "max_attempts", self.max_attempts, minimum=1))
         if self.boxes is not None:
             self.set("boxes", self.boxes if isinstance(self.boxes, Param) else Param(as_name(
@@ -241,18 +243,6 @@ class RandomBboxCrop(Transform):
         if spec.shape is None:
             return spec
         return TensorSpec("uint8", "hwc", (None, None, spec.shape[2]))
-
-
-def _range(func: str, param: str, value: Any, *, maximum: float | None) -> tuple[float, float]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise TypeError(f"{func}({param}={value!r}): {param} must be a (lo, hi) pair")
-    bounds = {"minimum": 0.0, "exclusive_minimum": True}
-    if maximum is not None:
-        bounds["maximum"] = maximum
-    lo, hi = (as_float(func, param, v, **bounds) for v in value)
-    if lo > hi:
-        raise ValueError(f"{func}({param}={value!r}): lo must be <= hi")
-    return lo, hi
 
 
 @op("box_encoder")

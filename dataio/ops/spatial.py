@@ -10,30 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from dataio._errors import PlanError
-from dataio._validate import as_choice, as_float, as_int
+from dataio._validate import as_choice, as_float, as_float_pair, as_int
 from dataio.ops._args import dim, static
 from dataio.ops._base import TensorSpec, Transform, image_axes, op
 
 PAD_MODES = ("constant", "reflect", "edge")
 WARP_INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 HWC_U8 = {"dtype": "uint8", "layout": "hwc"}
-
-
-def _pair(func: str, param: str, value: Any, **bounds: Any) -> tuple[float, float]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise TypeError(f"{func}({param}={value!r}): {param} must be a pair of numbers")
-    lo, hi = (as_float(func, param, v, **bounds) for v in value)
-    if lo > hi:
-        raise PlanError(f"{func}({param}={value!r}): {param} must be (lo, hi) with lo <= hi; got lo={lo}, hi={hi}")
-    return lo, hi
-
-
-def _fractions(func: str, param: str, value: Any) -> tuple[float, float]:
-    """An ``(x, y)`` pair of fractions in [0, 1] (no ordering between them)."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise TypeError(f"{func}({param}={value!r}): {param} must be a pair of numbers")
-    x, y = (as_float(func, param, v, minimum=0.0, maximum=1.0) for v in value)
-    return x, y
 
 
 class _Warp(Transform):
@@ -148,8 +131,9 @@ class RandomAffine(_Warp):
 
     def __post_init__(self) -> None:
         self.set("degrees", as_float("random_affine", "degrees", self.degrees, minimum=0.0))
-        self.set("translate", _fractions("random_affine", "translate", self.translate))
-        self.set("scale_range", _pair("random_affine", "scale_range", self.scale_range, minimum=0.0,
+        self.set("translate", as_float_pair("random_affine", "translate", self.translate, ordered=False, minimum=0.0,
+                                               maximum=1.0))
+        self.set("scale_range", as_float_pair("random_affine", "scale_range", self.scale_range, minimum=0.0,
                                       exclusive_minimum=True))
         self.set("shear_deg", as_float("random_affine", "shear_deg", self.shear_deg, minimum=0.0))
         self.set("fill", _fill("random_affine", self.fill))
@@ -203,9 +187,9 @@ class RandomErasing(Transform):
 
     def __post_init__(self) -> None:
         self.set("prob", as_float("random_erasing", "prob", self.prob, minimum=0.0, maximum=1.0))
-        self.set("scale", _pair("random_erasing", "scale", self.scale, minimum=0.0, maximum=1.0,
+        self.set("scale", as_float_pair("random_erasing", "scale", self.scale, minimum=0.0, maximum=1.0,
                                 exclusive_minimum=True))
-        self.set("ratio", _pair("random_erasing", "ratio", self.ratio, minimum=0.0, exclusive_minimum=True))
+        self.set("ratio", as_float_pair("random_erasing", "ratio", self.ratio, minimum=0.0, exclusive_minimum=True))
         self.set("value", as_float("random_erasing", "value", self.value))
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
