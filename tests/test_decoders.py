@@ -123,6 +123,18 @@ def test_audio_formats_match_libsndfile(fmt: str, subtype: str, atol: float) -> 
         assert np.abs(got[:, 500:-500] - signal[:, 500:-500]).max() < atol
 
 
+def test_mp3_decodes_through_libsndfile() -> None:
+    soundfile = pytest.importorskip("soundfile")
+    if "MP3" not in soundfile.available_formats():
+        pytest.skip("this libsndfile has no MP3 support")
+    signal = tone(16000, 0.5, 440)
+    payload = encode_audio(signal, 16000, "MP3", "MPEG_LAYER_III")
+    got = run(D.audio(), [{"x": payload}])["x"][0]
+    expected = soundfile.read(io.BytesIO(payload), dtype="float32", always_2d=True)[0].T
+    np.testing.assert_allclose(got, expected, atol=1e-7)
+    assert got.shape[0] == 1 and abs(got.shape[1] - signal.shape[1]) < 2000
+
+
 def test_audio_mono_and_resampling_preserve_the_tone() -> None:
     signal = tone(8000, 0.5, 300, channels=2)
     payload = encode_audio(signal, 8000, "WAV", "FLOAT")

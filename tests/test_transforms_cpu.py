@@ -156,3 +156,35 @@ def test_per_record_dims_from_col(rgb_image: Image.Image) -> None:
     records = [{"x": encode(rgb_image), "side": 8}, {"x": encode(rgb_image), "side": 8}]
     with pipe.bind(records).run("numpy", device="cpu") as loader:
         assert next(iter(loader))["x"].shape == (2, 8, 8, 3)
+
+
+def test_resize_long_keeps_aspect(rgb_image: Image.Image) -> None:
+    got = run_chain([encode(rgb_image)], T.resize_long(size=40))["x"][0]
+    w, h = rgb_image.size  # 131 x 97: the long side is the width
+    expected = pillow_resize(rgb_image, 40, int(np.floor(h * 40 / w + 0.5)))
+    assert got.shape == expected.shape and np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_fit_to_bucket_covers_then_centre_crops(rgb_image: Image.Image) -> None:
+    got = run_chain([encode(rgb_image)], T.fit_to_bucket(h=30, w=60))["x"][0]
+    w, h = rgb_image.size
+    scale = max(30 / h, 60 / w)
+    nw, nh = max(60, int(np.floor(w * scale + 0.5))), max(30, int(np.floor(h * scale + 0.5)))
+    full = pillow_resize(rgb_image, nw, nh)
+    y, x = (nh - 30) // 2, (nw - 60) // 2
+    assert got.shape == (30, 60, 3)
+    assert np.abs(got.astype(int) - full[y:y + 30, x:x + 60].astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize(("op", "scale", "bias"), [
+    (T.unit_chw(), np.full(3, 1 / 255), np.zeros(3)),
+    (T.symmetric_chw(), np.full(3, 1 / 127.5), np.full(3, -1.0)),
+    (T.pack_chw_f32(scale=2.0, bias=-3.0), np.full(3, 2.0), np.full(3, -3.0)),
+    (T.normalize_chw_from_hwc_u8(mean=[0.5, 0.4, 0.3], std=[0.1, 0.2, 0.4], base="symmetric"),
+     1 / 127.5 / np.array([0.1, 0.2, 0.4]), (-1 - np.array([0.5, 0.4, 0.3])) / np.array([0.1, 0.2, 0.4])),
+])
+def test_channel_affine_ops(rgb_image: Image.Image, op: Any, scale: np.ndarray, bias: np.ndarray) -> None:
+    got = run_chain([encode(rgb_image)], op)["x"][0]
+    expected = np.asarray(rgb_image).transpose(2, 0, 1) * scale[:, None, None] + bias[:, None, None]
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
