@@ -23,6 +23,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dataio.cpu_fallback.lazy_image import LazyImage
+from dataio.formats.image_header import TRANSPOSE, oriented_hw
+from dataio.formats.image_header import orientation as header_orientation
 from dataio.ops.decoders import ImageDecoder
 from dataio.runtime.rows import RowFailure
 
@@ -35,16 +37,6 @@ FORMATS = tuple(f for f in ("JPEG", "MPO", "PNG", "WEBP", "BMP", "DIB", "PPM", "
 """Formats the decoder accepts; Pillow's other plugins (e.g. EPS, which runs Ghostscript) are refused."""
 
 _OP = "decoders.image"
-_ORIENTATION_TAG = 0x0112
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _TARGET_MODE = {"rgb": "RGB", "rgba": "RGBA", "gray": "L", "grayscale": "L", "luma": "L"}
@@ -74,8 +66,8 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
                                         f"{', '.join(FORMATS)})") from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise RowFailure("decode", _OP, f"{label}: {exc}") from None
-    orientation = _orientation(image)
-    height, width = _oriented_hw(image.size, orientation)
+    orientation = header_orientation(image)
+    height, width = oriented_hw(image.size, orientation)
     _check_caps(op, label, height, width, _output_channels(op, image))
     if draft_target is not None and image.format in ("JPEG", "MPO"):
         _draft(image, orientation, draft_target(height, width))
@@ -83,8 +75,8 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
         image.load()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise RowFailure("decode", _OP, f"{label}: corrupt or truncated {image.format} data: {exc}") from None
-    if orientation in _TRANSPOSE:
-        image = image.transpose(_TRANSPOSE[orientation])
+    if orientation in TRANSPOSE:
+        image = image.transpose(TRANSPOSE[orientation])
     try:
         image = convert_mode(image, op)
     except (OSError, ValueError) as exc:
@@ -96,18 +88,6 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
     scale = max(1, round(width / image.size[0]))
     return LazyImage(image, (0, 0, width / scale, height / scale), (width, height), Image.Resampling.BICUBIC,
                      is_draft=True)
-
-
-def _orientation(image: Image.Image) -> int:
-    try:
-        return int(image.getexif().get(_ORIENTATION_TAG, 1))
-    except (ValueError, TypeError, OSError, SyntaxError):  # malformed EXIF: ignore, as browsers do
-        return 1
-
-
-def _oriented_hw(size: tuple[int, int], orientation: int) -> tuple[int, int]:
-    width, height = size
-    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
 
 def _output_channels(op: ImageDecoder, image: Image.Image) -> int:

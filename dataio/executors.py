@@ -40,20 +40,27 @@ class Kernel:
 
 
 class KernelTable:
-    """Kernels by op qualname, with an optional table that runs the ops this one lacks."""
+    """Kernels by op qualname, with an optional table that runs the ops this one lacks.
 
-    def __init__(self, placement: str, kernels: Mapping[str, Kernel], fallback: KernelTable | None = None) -> None:
+    ``slot_supported`` lets an executor take or leave whole slots (a graph takes a chain or
+    not): ops of a slot it leaves are placed by ``fallback``.
+    """
+
+    def __init__(self, placement: str, kernels: Mapping[str, Kernel], fallback: KernelTable | None = None,
+                 slot_supported: Callable[[Any], bool] | None = None) -> None:
         self.placement = placement
         self.kernels = dict(kernels)
         self.fallback = fallback
+        self.slot_supported = slot_supported
 
-    def place(self, qualname: str) -> tuple[str, str]:
-        """``(placement, kernel label)`` for op ``qualname``."""
+    def place(self, qualname: str, slot: Any = None) -> tuple[str, str]:
+        """``(placement, kernel label)`` for op ``qualname`` (of ``slot``, when given)."""
         kernel = self.kernels.get(qualname)
-        if kernel is not None:
+        slot_taken = slot is None or self.slot_supported is None or self.slot_supported(slot)
+        if kernel is not None and slot_taken:
             return self.placement, kernel.label
         if self.fallback is not None:
-            return self.fallback.place(qualname)
+            return self.fallback.place(qualname, slot)
         return "unsupported", "no kernel"
 
     def __contains__(self, qualname: object) -> bool:

@@ -1,13 +1,25 @@
 """The GPU executor (installed as ``dataio.gpu``): NVIDIA DALI graph, nvImageCodec decode, CV-CUDA, kvikio.
 
 This package is imported by device discovery, so it must stay light: the GPU
-libraries are imported only inside the functions that build and run a graph. The
-executor itself is not part of this build yet, so :data:`EXECUTOR_AVAILABLE` is
-``False`` and ``device="auto"`` resolves to the CPU fallback.
+libraries are imported only inside the functions that build and run a graph.
+
+Files:
+    sample_plan.py  host-side per-sample geometry and random draws (shared size arithmetic)
+    graph.py        the DALI graph: decode (mixed) → ROI resize / slice → flip → normalize
+    kernels.py      which ops run in the graph (``plan.explain(device="cuda")``)
 """
 
 EXECUTOR_AVAILABLE = False
-"""Whether this build provides a GPU executor (discovery also needs a driver and DALI)."""
+"""Whether this build runs plans on the GPU (discovery also needs a driver and DALI).
 
-kernel_table = None
-"""The GPU kernel table factory; ``None`` until the executor exists."""
+The graph builder (``graph.py``, ``sample_plan.py``) and the kernel table exist and are
+tested in DALI's CPU mode; the executor that feeds graphs from the runtime is not wired
+yet, so ``device="auto"`` keeps picking the CPU fallback.
+"""
+
+
+def kernel_table() -> object:
+    """The GPU kernel table (``plan.explain(device="cuda")``); imports no GPU library."""
+    from dataio.gpu.kernels import kernel_table as table
+
+    return table()

@@ -1,0 +1,179 @@
+"""The DALI graph for a plan's image slots: decode, one region resample or slice, flip, normalise.
+
+Built once per (plan signature, batch size, device). Each GPU-capable slot becomes:
+
+    fn.external_source(encoded bytes)                     host → graph, per batch
+    → fn.decoders.image(device="mixed" | "cpu")           nvImageCodec / nvJPEG on the GPU
+    → fn.resize(roi_start, roi_end, size)  or  fn.slice   the sample plan's region (gpu/sample_plan.py)
+    → fn.flip(horizontal, vertical)                       per-sample flags from the host
+    → fn.crop_mirror_normalize(output_layout="CHW")       the channel affine, float32
+
+Per-sample values (regions, sizes, flips) are fed through ``external_source`` argument
+inputs, so the graph draws no random numbers of its own. The op placement (``on_gpu``)
+is a parameter: CI builds and runs the same graph with DALI's CPU operators
+(``device_id=None``) and compares it with the CPU fallback; the GPU variant is built and
+serialised there too. DALI is imported here, never by ``import dataio``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dataio.ops import transforms as T
+from dataio.ops.decoders import ImageDecoder
+from dataio.plan import Plan, SlotPlan
+
+from dataio.gpu.sample_plan import FLIPS, GEOMETRY, RESAMPLING, WINDOWS, SamplePlan
+
+INTERP = {"nearest": "INTERP_NN", "bilinear": "INTERP_LINEAR", "bicubic": "INTERP_CUBIC",
+          "lanczos": "INTERP_LANCZOS3"}
+_DECODED_AFFINE = {"unit": T.UnitChw(), "symmetric": T.SymmetricChw()}
+
+
+@dataclass(frozen=True, slots=True)
+class SlotGraph:
+    """How one slot maps onto the graph.
+
+    Attributes:
+        index: the slot's position in the plan.
+        name: the slot name (prefix of its external-source names).
+        geometry: the geometric ops the host plans per sample.
+        interp: the filter of the chain's resampling op, if any.
+        affine: the channel affine applied last, as ``(scale, bias)`` per channel, if any.
+        channels: output channels (3 for RGB, 1 for grey).
+    """
+
+    index: int
+    name: str
+    geometry: tuple[Any, ...]
+    interp: str | None
+    affine: T.ChannelAffine | None
+    channels: int
+
+    @property
+    def has_window(self) -> bool:
+        return any(isinstance(op, WINDOWS) for op in self.geometry)
+
+    @property
+    def needs_region(self) -> bool:
+        """The graph resamples or slices a per-sample region."""
+        return self.interp is not None or self.has_window
+
+    @property
+    def has_flip(self) -> bool:
+        return any(isinstance(op, FLIPS) for op in self.geometry)
+
+
+def slot_graph(index: int, slot: SlotPlan) -> SlotGraph | None:
+    """The slot's graph form, or ``None`` when it needs ops the graph does not have (CPU inside the executor).
+
+    Graph-capable: an RGB or grey image decoder, then geometric ops (at most one resampling op),
+    then at most one channel affine (``normalize(...)`` and friends) as the last op.
+    """
+    decoder = slot.decoder
+    if not isinstance(decoder, ImageDecoder) or decoder.allow_alpha or decoder.fill_color is not None \
+            or decoder.channels not in (1, 3):
+        return None
+    transforms = list(slot.transforms)
+    affine = transforms.pop() if transforms and isinstance(transforms[-1], T.ChannelAffine) else None
+    if decoder.normalize != "none" or decoder.layout != "hwc":
+        if transforms or affine is not None or decoder.normalize == "none":
+            return None
+        affine = _DECODED_AFFINE[decoder.normalize]
+        if decoder.layout != "chw":
+            return None
+    if not all(isinstance(op, GEOMETRY) for op in transforms):
+        return None
+    resampling = [op for op in transforms if isinstance(op, RESAMPLING)]
+    if len(resampling) > 1:
+        return None
+    interp = resampling[0].interp if resampling else None
+    return SlotGraph(index, slot.name, tuple(transforms), interp, affine, decoder.channels)  # type: ignore[arg-type]
+
+
+def graph_slots(plan: Plan) -> list[SlotGraph]:
+    """The plan's slots that run in the graph."""
+    return [g for i, s in enumerate(plan.slots) if (g := slot_graph(i, s)) is not None]
+
+
+def define_pipeline(slots: list[SlotGraph], *, batch_size: int, device_id: int | None, on_gpu: bool,
+                    num_threads: int = 2, prefetch: int = 2) -> tuple[Any, list[Any]]:
+    """An unbuilt DALI pipeline with one output per slot, and those output nodes.
+
+    Args:
+        slots: from :func:`graph_slots`.
+        batch_size: the largest batch fed.
+        device_id: the CUDA device, or ``None`` (CPU-only; a GPU variant can still be defined
+            and serialised).
+        on_gpu: decode with ``device="mixed"`` (everything after runs on the GPU); ``False``
+            places every op on the CPU.
+        num_threads: DALI CPU worker threads.
+        prefetch: DALI's prefetch queue depth (``batch(prefetch=K)``).
+    """
+    from nvidia.dali import Pipeline, fn, types
+
+    pipeline = Pipeline(batch_size=batch_size, num_threads=num_threads, device_id=device_id,
+                        prefetch_queue_depth=prefetch)
+    with pipeline:
+        outputs = [_slot_nodes(fn, types, slot, on_gpu) for slot in slots]
+        pipeline.set_outputs(*outputs)
+    return pipeline, outputs
+
+
+def build_pipeline(slots: list[SlotGraph], **options: Any) -> Any:
+    """:func:`define_pipeline`, built and ready for :func:`feed`."""
+    pipeline, _ = define_pipeline(slots, **options)
+    pipeline.build()
+    return pipeline
+
+
+def graph_ops(outputs: list[Any]) -> list[tuple[str, str]]:
+    """``(operator schema name, output device)`` for every node feeding ``outputs``, outputs first."""
+    found, stack, seen = [], list(outputs), set()
+    while stack:
+        node = stack.pop(0)
+        source = node.source
+        if id(source) in seen:
+            continue
+        seen.add(id(source))
+        found.append((getattr(type(source._op), "schema_name", type(source._op).__name__), node.device))
+        stack.extend(source._inputs or [])
+    return found
+
+
+def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, on_gpu: bool) -> Any:
+    name = slot.name
+    encoded = fn.external_source(name=f"{name}.bytes", dtype=types.UINT8, ndim=1)
+    image = fn.decoders.image(encoded, device="mixed" if on_gpu else "cpu",
+                              output_type=types.RGB if slot.channels == 3 else types.GRAY)
+    if slot.needs_region:
+        region = fn.external_source(name=f"{name}.region", dtype=types.FLOAT, ndim=1)  # y0, x0, y1, x1
+        size = fn.external_source(name=f"{name}.size", dtype=types.FLOAT, ndim=1)  # h, w
+    if slot.interp is not None:
+        image = fn.resize(image, roi_start=region[0:2], roi_end=region[2:4], roi_relative=False, size=size,
+                          interp_type=getattr(types, INTERP[slot.interp]), antialias=True)
+    elif slot.has_window:
+        image = fn.slice(image, start=region[0:2], shape=size, axes=[0, 1], out_of_bounds_policy="pad",
+                         fill_values=0)
+    if slot.has_flip:
+        flip = fn.external_source(name=f"{name}.flip", dtype=types.INT32, ndim=1)  # horizontal, vertical
+        image = fn.flip(image, horizontal=flip[0], vertical=flip[1])
+    if slot.affine is not None:
+        scale, bias = slot.affine.channel_affine(slot.channels)
+        image = fn.crop_mirror_normalize(image, mean=list(-bias / scale), std=list(1.0 / scale),
+                                         output_layout="CHW", dtype=types.FLOAT)
+    return image
+
+
+def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans: list[list[SamplePlan]]) -> None:
+    """Feed one batch: per slot, the encoded payloads and their sample plans (same row order)."""
+    for slot, rows, sample_plans in zip(slots, payloads, plans, strict=True):
+        pipeline.feed_input(f"{slot.name}.bytes", [np.frombuffer(p, dtype=np.uint8) for p in rows])
+        if slot.needs_region:
+            pipeline.feed_input(f"{slot.name}.region", [np.asarray(p.region, np.float32) for p in sample_plans])
+            pipeline.feed_input(f"{slot.name}.size", [np.asarray(p.size, np.float32) for p in sample_plans])
+        if slot.has_flip:
+            pipeline.feed_input(f"{slot.name}.flip", [np.asarray(p.flip, dtype=np.int32) for p in sample_plans])

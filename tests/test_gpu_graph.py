@@ -1,0 +1,130 @@
+"""The DALI graph of the GPU executor, run with DALI's CPU operators and compared with the CPU fallback.
+
+Stated tolerances (normalised ImageNet tensors, expressed in 8-bit levels):
+- decode alone: bit-exact with Pillow for baseline JPEG;
+- quick-start chain: mean |Δ| ≤ 0.15 and max ≤ 5 levels against the CPU fallback without
+  its JPEG draft shortcut; mean ≤ 0.5 levels with it (the GPU path never drafts);
+- random chains: geometry and draws identical (same windows and flips), pixels as above.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import dataio
+from dataio.formats.image_header import read_header
+from dataio.runtime.chain import ChainContext
+from dataio.runtime.seeds import derive
+
+dali = pytest.importorskip("nvidia.dali")
+
+from dataio.gpu.graph import build_pipeline, define_pipeline, feed, graph_ops, graph_slots  # noqa: E402
+from dataio.gpu.sample_plan import plan_sample  # noqa: E402
+
+LEVELS = 255 * 0.226  # one 8-bit level after ImageNet normalisation (mean std)
+
+
+def run_graph(pipe: dataio.Pipeline, paths: list[str], *, seed: int = 0) -> np.ndarray:
+    """Run the pipeline's graph in CPU mode over ``paths`` (one batch), planning samples on the host."""
+    slots = graph_slots(pipe.plan)
+    assert len(slots) == 1
+    graph = build_pipeline(slots, batch_size=len(paths), device_id=None, on_gpu=False)
+    payloads = [open(p, "rb").read() for p in paths]
+    plans = []
+    for index, (path, payload) in enumerate(zip(paths, payloads, strict=True)):
+        header = read_header(payload)
+        ctx = ChainContext({"image": path}, derive(seed, 0, index), repr(index), path)
+        plans.append(plan_sample(slots[0].geometry, header.height, header.width, ctx))
+    feed(graph, slots, [payloads], [plans])
+    (out,) = graph.run()
+    return np.stack([np.asarray(out[i]) for i in range(len(paths))])
+
+
+def run_cpu(pipe: dataio.Pipeline, paths: list[str], *, seed: int = 0) -> np.ndarray:
+    with pipe.bind([{"image": p} for p in paths]).run("numpy", device="cpu", seed=seed) as loader:
+        return np.concatenate([b["image"] for b in loader])
+
+
+@pytest.fixture
+def no_draft(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataio.cpu_fallback import image_decode
+
+    monkeypatch.setattr(image_decode, "DRAFT_GAP", 1e9)  # never draft
+
+
+def quickstart(batch: int) -> dataio.Pipeline:
+    from dataio._demo import quickstart_pipeline
+
+    return quickstart_pipeline(batch)
+
+
+def test_decode_is_bit_exact_with_pillow(jpeg_paths: list[str]) -> None:
+    pipe = dataio.pipeline(dataio.slot("image").decode_image(), dataio.batch(4))
+    slots = graph_slots(pipe.plan)
+    graph = build_pipeline(slots, batch_size=4, device_id=None, on_gpu=False)
+    payloads = [open(p, "rb").read() for p in jpeg_paths[:4]]
+    feed(graph, slots, [payloads], [[None] * 4])
+    (out,) = graph.run()
+    expected = run_cpu_rows(pipe, jpeg_paths[:4])
+    for i in range(4):
+        np.testing.assert_array_equal(np.asarray(out[i]), expected[i])
+
+
+def run_cpu_rows(pipe: dataio.Pipeline, paths: list[str]) -> list[np.ndarray]:
+    with pipe.bind([{"image": p} for p in paths]).run("numpy", device="cpu") as loader:
+        return [row for b in loader for row in b["image"]]
+
+
+def test_quickstart_matches_the_cpu_fallback(jpeg_paths: list[str], no_draft: None) -> None:
+    pipe = quickstart(len(jpeg_paths))
+    graph, cpu = run_graph(pipe, jpeg_paths), run_cpu(pipe, jpeg_paths)
+    assert graph.shape == cpu.shape == (len(jpeg_paths), 3, 224, 224) and graph.dtype == np.float32
+    difference = np.abs(graph - cpu) * LEVELS
+    assert difference.mean() <= 0.15 and difference.max() <= 5.0
+
+
+def test_quickstart_against_the_drafting_cpu_path(jpeg_paths: list[str]) -> None:
+    pipe = quickstart(len(jpeg_paths))
+    assert (np.abs(run_graph(pipe, jpeg_paths) - run_cpu(pipe, jpeg_paths)) * LEVELS).mean() <= 0.5
+
+
+@pytest.mark.parametrize("chain", [
+    lambda s: s.random_resized_crop(h=64, w=48).hflip().normalize("imagenet"),
+    lambda s: s.resize_short(96).random_crop(h=80, w=80).vflip(prob=0.5).hflip().normalize("imagenet"),
+    lambda s: s.hflip().center_crop(h=200, w=120).resize(h=50, w=40, interp="bilinear").normalize("imagenet"),
+    lambda s: s.fit_to_bucket(h=64, w=96).normalize("imagenet"),
+])
+def test_random_chains_draw_and_cut_like_the_cpu_fallback(jpeg_paths: list[str], no_draft: None,
+                                                          chain: Any) -> None:
+    pipe = dataio.pipeline(chain(dataio.slot("image").decode_image()), dataio.batch(len(jpeg_paths)))
+    graph, cpu = run_graph(pipe, jpeg_paths, seed=9), run_cpu(pipe, jpeg_paths, seed=9)
+    assert graph.shape == cpu.shape
+    per_row = (np.abs(graph - cpu) * LEVELS).reshape(len(jpeg_paths), -1).mean(axis=1)
+    assert per_row.max() <= 1.5, per_row  # a wrong window or flip would give tens of levels
+
+
+def test_gpu_variant_is_defined_and_serialised_without_a_gpu() -> None:
+    slots = graph_slots(quickstart(8).plan)
+    pipeline, outputs = define_pipeline(slots, batch_size=8, device_id=None, on_gpu=True, prefetch=3)
+    assert len(pipeline.serialize()) > 0
+    ops = graph_ops(outputs)
+    assert ops[:3] == [("CropMirrorNormalize", "gpu"), ("Resize", "gpu"), ("decoders__Image", "gpu")]
+    assert all(device == "cpu" for name, device in ops if name == "ExternalSource")
+    cpu_ops = graph_ops(define_pipeline(slots, batch_size=8, device_id=None, on_gpu=False)[1])
+    assert all(device == "cpu" for _, device in cpu_ops)
+
+
+def test_chains_the_graph_cannot_take_stay_on_the_cpu() -> None:
+    pipe = dataio.pipeline(dataio.slot("a").decode_image().color_jitter(brightness=0.1),
+                           dataio.slot("b").decode_image().resize(h=8, w=8).resize(h=4, w=4),
+                           dataio.slot("c").decode_npy(),
+                           dataio.slot("d").decode_image().center_crop(h=8, w=8).apply(dataio.transforms.unit_chw()),
+                           dataio.batch(2))
+    assert [s.name for s in graph_slots(pipe.plan)] == ["d"]
+    text = pipe.explain(device="cuda")
+    assert "transforms.color_jitter" in text and "Pillow ImageEnhance" in text
+    line = next(line for line in text.splitlines() if "transforms.unit_chw" in line)
+    assert " gpu " in line and "crop_mirror_normalize" in line
