@@ -98,21 +98,28 @@ class CpuExecutor:
 
     def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
         """Run every active slot of ``row`` into ``assembly``; a failing slot fails the row."""
-        position = row.position
-        for i, program in enumerate(self.programs):
-            source = row.sources[i]
-            if source is INACTIVE:
-                assembly.set_inactive(i, position)
-                continue
-            ctx = ChainContext(row.record, row.seed, repr(row.key), getattr(source, "label", "<record value>"))
-            try:
-                value, hw = program.run(row.payloads[i], ctx, assembly.out(i, position))
-                assembly.put(i, position, value)
-            except RowFailure as failure:
-                assembly.fail(position, failure.as_dict(position, row.key, program.slot.name))
+        for i in range(len(self.programs)):
+            if not self.run_slot(assembly, row, i):
                 return
-            if hw is not None:
-                assembly.hws[i][position] = hw
+
+    def run_slot(self, assembly: Assembly, row: PreparedRow, index: int) -> bool:
+        """Run slot ``index`` of ``row`` into ``assembly``; ``False`` when the row failed."""
+        position = row.position
+        source = row.sources[index]
+        if source is INACTIVE:
+            assembly.set_inactive(index, position)
+            return True
+        program = self.programs[index]
+        ctx = ChainContext(row.record, row.seed, repr(row.key), getattr(source, "label", "<record value>"))
+        try:
+            value, hw = program.run(row.payloads[index], ctx, assembly.out(index, position))
+            assembly.put(index, position, value)
+        except RowFailure as failure:
+            assembly.fail(position, failure.as_dict(position, row.key, program.slot.name))
+            return False
+        if hw is not None:
+            assembly.hws[index][position] = hw
+        return True
 
     def finish_batch(self, assembly: Assembly) -> None:
         """Nothing to do: rows were written into the batch buffers as they completed."""
@@ -130,6 +137,6 @@ def create_executor(plan: Plan, device: str) -> CpuExecutor:
 
 def kernel_table() -> Any:
     """The CPU kernel table (for ``plan.explain``)."""
-    from .kernels import TABLE
+    from dataio.cpu_fallback.kernels import TABLE
 
     return TABLE

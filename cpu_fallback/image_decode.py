@@ -68,7 +68,9 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
         raise RowFailure("decode", _OP, f"{label}: {exc}") from None
     orientation = header_orientation(image)
     height, width = oriented_hw(image.size, orientation)
-    _check_caps(op, label, height, width, _output_channels(op, image))
+    violation = op.cap_violation(height, width, _output_channels(op, image))
+    if violation is not None:
+        raise RowFailure("decode", _OP, f"{label}: {violation}")
     if draft_target is not None and image.format in ("JPEG", "MPO"):
         _draft(image, orientation, draft_target(height, width))
     try:
@@ -94,19 +96,6 @@ def _output_channels(op: ImageDecoder, image: Image.Image) -> int:
     if op.channels is not None:
         return op.channels
     return 4 if _has_alpha(image) else 3
-
-
-def _check_caps(op: ImageDecoder, label: str, height: int, width: int, channels: int) -> None:
-    checks = (
-        ("max_width", op.max_width, width, f"width {width}"),
-        ("max_height", op.max_height, height, f"height {height}"),
-        ("max_pixels", op.max_pixels, width * height, f"{width}x{height} = {width * height} pixels"),
-        ("max_decoded_bytes", op.max_decoded_bytes, width * height * channels,
-         f"{width * height * channels} decoded bytes"),
-    )
-    for name, cap, value, what in checks:
-        if cap and value > cap:
-            raise RowFailure("decode", _OP, f"{label}: {what} exceeds {name}={cap}")
 
 
 def _draft(image: Image.Image, orientation: int, target: tuple[int, int] | None) -> None:

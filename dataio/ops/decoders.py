@@ -71,6 +71,20 @@ class ImageDecoder(Decoder):
         """Output channel count; ``None`` when it depends on the source (``allow_alpha``)."""
         return None if self.allow_alpha else IMAGE_MODES[self.mode]
 
+    def cap_violation(self, height: int, width: int, channels: int) -> str | None:
+        """Which cap an image of this size exceeds (a message), or ``None``; checked from the header."""
+        checks = (
+            ("max_width", self.max_width, width, f"width {width}"),
+            ("max_height", self.max_height, height, f"height {height}"),
+            ("max_pixels", self.max_pixels, width * height, f"{width}x{height} = {width * height} pixels"),
+            ("max_decoded_bytes", self.max_decoded_bytes, width * height * channels,
+             f"{width * height * channels} decoded bytes"),
+        )
+        for name, cap, value, what in checks:
+            if cap and value > cap:
+                return f"{what} exceeds {name}={cap}"
+        return None
+
     def output_spec(self) -> TensorSpec:
         dtype = "uint8" if self.normalize == "none" else "float32"
         c = self.channels

@@ -43,6 +43,8 @@ class Assembly:
         self.contexts: dict[int, Any] = {}
         self.indices: dict[int, int] = {}
         self.failures: dict[int, dict[str, Any]] = {}
+        self.staged: dict[int, list[Any]] = {}
+        """Per slot, rows an executor set aside for batch-level work in ``finish_batch`` (e.g. a graph)."""
 
     def out(self, slot: int, position: int) -> np.ndarray | None:
         """Where the last kernel of ``slot`` should write row ``position`` (``None``: return a value)."""

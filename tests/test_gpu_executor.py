@@ -1,0 +1,86 @@
+"""The GPU executor driven by the runtime, with DALI's CPU operators: parity, mixed slots, failure isolation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import dataio
+from dataio.runtime import loader as loader_module
+
+pytest.importorskip("nvidia.dali")
+
+from dataio.gpu.executor import GpuExecutor  # noqa: E402
+
+LEVELS = 255 * 0.226
+
+
+def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, Any]], **options: Any) -> list[Any]:
+    """All batches of one epoch through the CPU executor or the GPU executor in DALI CPU mode."""
+    bound = pipe.bind(records)
+    if executor_kind == "cpu":
+        with bound.run("numpy", device="cpu", **options) as loader:
+            return list(loader)
+    run_options = loader_module.validate_run(
+        pipe.plan, output="numpy", concurrency="auto", on_failure=options.get("on_failure", "skip"),
+        log_errors=False, order=None, seed=options.get("seed"), context=None, pin_memory="auto", ragged="list",
+        device="cpu", emit_empty_batches=True, max_prefetch_bytes=None)
+    executor = GpuExecutor(pipe.plan, "cpu", on_gpu=False)
+    native = loader_module.bind_batch_transforms(pipe.plan)
+    with loader_module.DataLoader(bound, run_options, executor, native, _token=loader_module._TOKEN) as loader:
+        return list(loader)
+
+
+@pytest.fixture
+def no_draft(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataio.cpu_fallback import image_decode
+
+    monkeypatch.setattr(image_decode, "DRAFT_GAP", 1e9)
+
+
+def test_quickstart_batches_match_the_cpu_executor(jpeg_paths: list[str], no_draft: None) -> None:
+    from dataio._demo import quickstart_pipeline
+
+    pipe = quickstart_pipeline(8)
+    records = [{"image": p} for p in jpeg_paths]
+    gpu, cpu = run_with("gpu", pipe, records), run_with("cpu", pipe, records)
+    assert [b.keys for b in gpu] == [b.keys for b in cpu]
+    for g, c in zip(gpu, cpu, strict=True):
+        assert g["image"].shape == c["image"].shape
+        assert (np.abs(g["image"] - c["image"]) * LEVELS).mean() <= 0.15
+        assert g.original_hws() == c.original_hws()
+
+
+def test_mixed_slots_and_random_ops_agree(jpeg_paths: list[str], no_draft: None) -> None:
+    pipe = dataio.pipeline(
+        dataio.slot("image").decode_image().random_resized_crop(h=40, w=40).hflip().normalize("imagenet"),
+        dataio.slot("gray").decode_image(mode="gray").invert().resize(h=16, w=16),
+        dataio.batch(6))
+    records = [{"image": p, "gray": p} for p in jpeg_paths[:12]]
+    gpu, cpu = run_with("gpu", pipe, records, seed=4), run_with("cpu", pipe, records, seed=4)
+    for g, c in zip(gpu, cpu, strict=True):
+        per_row = (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1)
+        assert per_row.max() <= 1.5
+        np.testing.assert_array_equal(g["gray"], c["gray"])  # that slot ran on the CPU kernels
+
+
+def test_a_corrupt_jpeg_fails_only_its_row(jpeg_paths: list[str], tmp_path: Path) -> None:
+    good = Path(jpeg_paths[0]).read_bytes()
+    corrupt = good[:600] + bytes(200) + good[800:]  # a valid header, broken entropy-coded data
+    truncated = good[: len(good) // 3]
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"not an image at all")
+    records = [{"key": "ok0", "image": jpeg_paths[1]}, {"key": "corrupt", "image": corrupt},
+               {"key": "ok2", "image": jpeg_paths[2]}, {"key": "truncated", "image": truncated},
+               {"key": "garbage", "image": str(garbage)}, {"key": "ok5", "image": jpeg_paths[3]}]
+    from dataio._demo import quickstart_pipeline
+
+    (batch,) = run_with("gpu", quickstart_pipeline(6), records)
+    (reference,) = run_with("cpu", quickstart_pipeline(6), records)
+    assert batch.keys == reference.keys == ["ok0", "ok2", "ok5"]  # DALI failed the batch; the rows survived
+    assert [e["key"] for e in batch.errors] == ["corrupt", "truncated", "garbage"]
+    assert all(e["stage"] == "decode" for e in batch.errors)
+    assert batch["image"].shape == (3, 3, 224, 224)
