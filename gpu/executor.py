@@ -10,14 +10,16 @@ payload does that (DALI issue #3913) — every staged row is decoded again on th
 path, so the batch survives and only the bad rows become row errors.
 
 ``on_gpu=False`` places every graph op on DALI's CPU operators (``device_id=None``): how
-CI runs this executor. Outputs are delivered in host memory for now; handing device
+CI runs this executor. A graph runs one fed batch at a time (DALI queue depth 1): overlap
+comes from the runtime, which keeps ``batch(prefetch=K)`` batches in flight, each fed to
+the graph as soon as its rows are staged. Outputs are delivered in host memory for now; handing device
 tensors to torch without a copy comes with the GPU session.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,40 @@ from dataio.gpu.graph import SlotGraph, build_pipeline, feed, graph_slots
 from dataio.gpu.sample_plan import SamplePlan, plan_sample
 
 
+@dataclass(slots=True)
+class CachedGraph:
+    """A built pipeline shared by every executor of the same plan, slot and device; one batch at a time."""
+
+    batch_size: int
+    pipeline: Any
+    lock: threading.Lock
+
+
+_GRAPHS: dict[tuple[str, int, str, bool], CachedGraph] = {}
+_GRAPHS_LOCK = threading.Lock()
+
+
+@dataclass(slots=True)
+class GraphStats:
+    """What the graph did, so a silent fallback to the CPU path is visible (tests, diagnostics).
+
+    Attributes:
+        graph_rows: rows whose slot value came out of a DALI graph.
+        failed_batches: graph runs DALI failed (their rows went through the CPU path).
+        cpu_reruns: rows decoded again on the CPU after a failed graph run.
+    """
+
+    graph_rows: int = 0
+    failed_batches: int = 0
+    cpu_reruns: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+
 @dataclass(frozen=True, slots=True)
 class StagedRow:
     """A row waiting for its slot's graph run."""
@@ -51,8 +87,7 @@ class GpuExecutor:
 
     name = "gpu"
 
-    def __init__(self, plan: Plan, device: str, *, on_gpu: bool = True, num_threads: int = 2,
-                 prefetch: int = 2) -> None:
+    def __init__(self, plan: Plan, device: str, *, on_gpu: bool = True, num_threads: int = 2) -> None:
         self.plan = plan
         self.device = device
         self.on_gpu = on_gpu
@@ -60,9 +95,7 @@ class GpuExecutor:
         self.graphs = {g.index: g for g in graph_slots(plan)}
         self._device_id = int(device.partition(":")[2] or 0) if on_gpu else None
         self._num_threads = num_threads
-        self._prefetch = prefetch
-        self._pipelines: dict[int, tuple[int, Any]] = {}  # slot index -> (batch size, pipeline)
-        self._locks = {index: threading.Lock() for index in self.graphs}
+        self.stats = GraphStats()
 
     # -- per row (pool threads) -------------------------------------------------------------
 
@@ -121,8 +154,10 @@ class GpuExecutor:
             try:
                 outputs = self._run_graph(index, staged, assembly.size)
             except Exception:  # noqa: BLE001 - DALI fails the whole batch for one bad sample
+                self.stats.add(failed_batches=1, cpu_reruns=len(staged))
                 self._rerun_on_cpu(assembly, index, staged)
                 continue
+            self.stats.add(graph_rows=len(staged))
             for item, value in zip(staged, outputs, strict=True):
                 try:
                     assembly.put(index, item.row.position, value)
@@ -132,25 +167,34 @@ class GpuExecutor:
 
     def _run_graph(self, index: int, staged: list[StagedRow], capacity: int) -> list[np.ndarray]:
         graph = self.graphs[index]
-        with self._locks[index]:  # a DALI pipeline runs one batch at a time
-            pipeline = self._pipeline(graph, max(capacity, len(staged)))
+        cached = self._graph(graph, max(capacity, len(staged)))
+        with cached.lock:  # a DALI pipeline runs one batch at a time
             try:
-                feed(pipeline, [graph], [[s.payload for s in staged]], [[s.sample for s in staged]])
-                (out,) = pipeline.run()
+                feed(cached.pipeline, [graph], [[s.payload for s in staged]], [[s.sample for s in staged]])
+                (out,) = cached.pipeline.run()
             except Exception:
-                self._pipelines.pop(index, None)  # its state is unknown after a failure: rebuild next time
+                self._forget(graph)  # its state is unknown after a failure: rebuild next time
                 raise
             host = out.as_cpu() if self.on_gpu else out
             return [np.array(host[i]) for i in range(len(staged))]
 
-    def _pipeline(self, graph: SlotGraph, batch_size: int) -> Any:
-        cached = self._pipelines.get(graph.index)
-        if cached is None or cached[0] < batch_size:
-            pipeline = build_pipeline([graph], batch_size=batch_size, device_id=self._device_id, on_gpu=self.on_gpu,
-                                      num_threads=self._num_threads, prefetch=self._prefetch)
-            cached = (batch_size, pipeline)
-            self._pipelines[graph.index] = cached
-        return cached[1]
+    def _key(self, graph: SlotGraph) -> tuple[str, int, str, bool]:
+        return self.plan.signature, graph.index, self.device, self.on_gpu
+
+    def _graph(self, graph: SlotGraph, batch_size: int) -> CachedGraph:
+        """The process-wide pipeline for (plan signature, slot, device), rebuilt for a larger batch."""
+        with _GRAPHS_LOCK:
+            cached = _GRAPHS.get(self._key(graph))
+            if cached is None or cached.batch_size < batch_size:
+                pipeline = build_pipeline([graph], batch_size=batch_size, device_id=self._device_id,
+                                          on_gpu=self.on_gpu, num_threads=self._num_threads, prefetch=1)
+                cached = CachedGraph(batch_size, pipeline, threading.Lock())
+                _GRAPHS[self._key(graph)] = cached
+            return cached
+
+    def _forget(self, graph: SlotGraph) -> None:
+        with _GRAPHS_LOCK:
+            _GRAPHS.pop(self._key(graph), None)
 
     def _rerun_on_cpu(self, assembly: Assembly, index: int, staged: list[StagedRow]) -> None:
         """Per-sample isolation: decode each staged row with the CPU kernels (same plan, same seed)."""

@@ -4,7 +4,8 @@ Built once per (plan signature, batch size, device). Each GPU-capable slot becom
 
     fn.external_source(encoded bytes)                     host → graph, per batch
     → fn.decoders.image(device="mixed" | "cpu")           nvImageCodec / nvJPEG on the GPU
-    → fn.resize(roi_start, roi_end, size)  or  fn.slice   the sample plan's region (gpu/sample_plan.py)
+    → resize(roi_start, roi_end, size)  or  fn.slice      the sample plan's region (gpu/sample_plan.py);
+                                                          fn.experimental.resize (CV-CUDA) on the GPU
     → fn.flip(horizontal, vertical)                       per-sample flags from the host
     → fn.crop_mirror_normalize(output_layout="CHW")       the channel affine, float32
 
@@ -100,7 +101,7 @@ def graph_slots(plan: Plan) -> list[SlotGraph]:
 
 
 def define_pipeline(slots: list[SlotGraph], *, batch_size: int, device_id: int | None, on_gpu: bool,
-                    num_threads: int = 2, prefetch: int = 2) -> tuple[Any, list[Any]]:
+                    num_threads: int = 2, prefetch: int = 1) -> tuple[Any, list[Any]]:
     """An unbuilt DALI pipeline with one output per slot, and those output nodes.
 
     Args:
@@ -111,7 +112,7 @@ def define_pipeline(slots: list[SlotGraph], *, batch_size: int, device_id: int |
         on_gpu: decode with ``device="mixed"`` (everything after runs on the GPU); ``False``
             places every op on the CPU.
         num_threads: DALI CPU worker threads.
-        prefetch: DALI's prefetch queue depth (``batch(prefetch=K)``).
+        prefetch: DALI's queue depth; 1 for the executor's feed-then-run use (one batch fed, one run).
     """
     from nvidia.dali import Pipeline, fn, types
 
@@ -153,8 +154,10 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, on_gpu: bool) -> Any:
         region = fn.external_source(name=f"{name}.region", dtype=types.FLOAT, ndim=1)  # y0, x0, y1, x1
         size = fn.external_source(name=f"{name}.size", dtype=types.FLOAT, ndim=1)  # h, w
     if slot.interp is not None:
-        image = fn.resize(image, roi_start=region[0:2], roi_end=region[2:4], roi_relative=False, size=size,
-                          interp_type=getattr(types, INTERP[slot.interp]), antialias=True)
+        # on the GPU DALI's CV-CUDA-backed resize; DALI's own (same arguments) for the CPU variant
+        resize = fn.experimental.resize if on_gpu else fn.resize
+        image = resize(image, roi_start=region[0:2], roi_end=region[2:4], roi_relative=False, size=size,
+                       interp_type=getattr(types, INTERP[slot.interp]), antialias=True)
     elif slot.has_window:
         image = fn.slice(image, start=region[0:2], shape=size, axes=[0, 1], out_of_bounds_policy="pad",
                          fill_values=0)

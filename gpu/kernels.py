@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataio.executors import Kernel, KernelTable
 
-_RESIZE = Kernel(None, "DALI fn.resize, ROI = host-planned window (antialiased)")
+_RESIZE = Kernel(None, "DALI fn.experimental.resize (CV-CUDA), host-planned ROI")
 _WINDOW = Kernel(None, "host-planned window -> fn.resize ROI / fn.slice")
 _FLIP = Kernel(None, "DALI fn.flip (host-drawn flags)")
 _AFFINE = Kernel(None, "DALI fn.crop_mirror_normalize -> CHW float32")

@@ -18,6 +18,9 @@ from dataio.gpu.executor import GpuExecutor  # noqa: E402
 LEVELS = 255 * 0.226
 
 
+LAST: dict[str, GpuExecutor] = {}
+
+
 def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, Any]], **options: Any) -> list[Any]:
     """All batches of one epoch through the CPU executor or the GPU executor in DALI CPU mode."""
     bound = pipe.bind(records)
@@ -29,6 +32,7 @@ def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, 
         log_errors=False, order=None, seed=options.get("seed"), context=None, pin_memory="auto", ragged="list",
         device="cpu", emit_empty_batches=True, max_prefetch_bytes=None)
     executor = GpuExecutor(pipe.plan, "cpu", on_gpu=False)
+    LAST["executor"] = executor
     native = loader_module.bind_batch_transforms(pipe.plan)
     with loader_module.DataLoader(bound, run_options, executor, native, _token=loader_module._TOKEN) as loader:
         return list(loader)
@@ -46,7 +50,10 @@ def test_quickstart_batches_match_the_cpu_executor(jpeg_paths: list[str], no_dra
 
     pipe = quickstart_pipeline(8)
     records = [{"image": p} for p in jpeg_paths]
-    gpu, cpu = run_with("gpu", pipe, records), run_with("cpu", pipe, records)
+    gpu = run_with("gpu", pipe, records)
+    stats = LAST["executor"].stats
+    assert stats.graph_rows == len(records) and stats.failed_batches == 0  # the graph did the work
+    cpu = run_with("cpu", pipe, records)
     assert [b.keys for b in gpu] == [b.keys for b in cpu]
     for g, c in zip(gpu, cpu, strict=True):
         assert g["image"].shape == c["image"].shape
@@ -60,7 +67,9 @@ def test_mixed_slots_and_random_ops_agree(jpeg_paths: list[str], no_draft: None)
         dataio.slot("gray").decode_image(mode="gray").invert().resize(h=16, w=16),
         dataio.batch(6))
     records = [{"image": p, "gray": p} for p in jpeg_paths[:12]]
-    gpu, cpu = run_with("gpu", pipe, records, seed=4), run_with("cpu", pipe, records, seed=4)
+    gpu = run_with("gpu", pipe, records, seed=4)
+    assert LAST["executor"].stats.graph_rows == len(records) and LAST["executor"].stats.failed_batches == 0
+    cpu = run_with("cpu", pipe, records, seed=4)
     for g, c in zip(gpu, cpu, strict=True):
         per_row = (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1)
         assert per_row.max() <= 1.5
@@ -79,8 +88,26 @@ def test_a_corrupt_jpeg_fails_only_its_row(jpeg_paths: list[str], tmp_path: Path
     from dataio._demo import quickstart_pipeline
 
     (batch,) = run_with("gpu", quickstart_pipeline(6), records)
+    assert LAST["executor"].stats.failed_batches == 1  # DALI failed the batch; the CPU path rescued it
     (reference,) = run_with("cpu", quickstart_pipeline(6), records)
     assert batch.keys == reference.keys == ["ok0", "ok2", "ok5"]  # DALI failed the batch; the rows survived
     assert [e["key"] for e in batch.errors] == ["corrupt", "truncated", "garbage"]
     assert all(e["stage"] == "decode" for e in batch.errors)
     assert batch["image"].shape == (3, 3, 224, 224)
+
+
+def test_graphs_are_cached_per_plan_slot_and_device(jpeg_paths: list[str]) -> None:
+    from dataio._demo import quickstart_pipeline
+    from dataio.gpu import executor as gpu_executor
+
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=24, w=24).normalize("imagenet"),
+                           dataio.batch(4, prefetch=3))
+    records = [{"image": p} for p in jpeg_paths[:8]]
+    run_with("gpu", pipe, records)
+    keys = [k for k in gpu_executor._GRAPHS if k[0] == pipe.signature]
+    assert len(keys) == 1
+    first = gpu_executor._GRAPHS[keys[0]].pipeline
+    run_with("gpu", pipe, records)  # a new loader reuses the built graph
+    assert gpu_executor._GRAPHS[keys[0]].pipeline is first
+    assert LAST["executor"].stats.graph_rows == len(records)
+    assert quickstart_pipeline(4).signature != pipe.signature

@@ -108,13 +108,13 @@ def test_random_chains_draw_and_cut_like_the_cpu_fallback(jpeg_paths: list[str],
 
 def test_gpu_variant_is_defined_and_serialised_without_a_gpu() -> None:
     slots = graph_slots(quickstart(8).plan)
-    pipeline, outputs = define_pipeline(slots, batch_size=8, device_id=None, on_gpu=True, prefetch=3)
+    pipeline, outputs = define_pipeline(slots, batch_size=8, device_id=None, on_gpu=True)
     assert len(pipeline.serialize()) > 0
     ops = graph_ops(outputs)
-    assert ops[:3] == [("CropMirrorNormalize", "gpu"), ("Resize", "gpu"), ("decoders__Image", "gpu")]
+    assert ops[:3] == [("CropMirrorNormalize", "gpu"), ("experimental__Resize", "gpu"), ("decoders__Image", "gpu")]
     assert all(device == "cpu" for name, device in ops if name == "ExternalSource")
     cpu_ops = graph_ops(define_pipeline(slots, batch_size=8, device_id=None, on_gpu=False)[1])
-    assert all(device == "cpu" for _, device in cpu_ops)
+    assert all(device == "cpu" for _, device in cpu_ops) and ("Resize", "cpu") in cpu_ops
 
 
 def test_chains_the_graph_cannot_take_stay_on_the_cpu() -> None:
