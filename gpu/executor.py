@@ -39,6 +39,10 @@ from dataio.gpu.graph import SlotGraph, build_pipeline, feed, graph_slots
 from dataio.gpu.sample_plan import SamplePlan, plan_sample
 
 
+GRAPH_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM")
+"""Formats staged for the graph; DALI applies EXIF orientation like Pillow (tested bit-exact)."""
+
+
 @dataclass(slots=True)
 class CachedGraph:
     """A built pipeline shared by every executor of the same plan, slot and device; one batch at a time."""
@@ -124,8 +128,8 @@ class GpuExecutor:
             failure = RowFailure("decode", "decoders.image", f"{label}: {exc}")
             assembly.fail(position, failure.as_dict(position, row.key, slot.name))
             return False
-        if header.format not in ("JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM") or header.orientation != 1:
-            return None  # formats/orientations the CPU decoder covers more completely
+        if header.format not in GRAPH_FORMATS:
+            return None  # formats the CPU decoder covers more completely
         violation = slot.decoder.cap_violation(header.height, header.width, graph.channels)  # type: ignore[attr-defined]
         if violation is not None:
             failure = RowFailure("decode", "decoders.image", f"{label}: {violation}")

@@ -43,3 +43,17 @@ def no_new_threads() -> Callable[[], None]:
         assert not extra, f"threads left behind: {extra}"
 
     return check
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``gpu``-marked tests cleanly unless a CUDA driver with a device and DALI are present."""
+    from dataio.device import discover
+
+    caps = discover()
+    if caps.driver.available and caps.packages["DALI"].installed:
+        return
+    reason = caps.driver.reason if not caps.driver.available else caps.packages["DALI"].reason
+    skip = pytest.mark.skip(reason=f"needs a GPU with DALI: {reason}")
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)

@@ -111,3 +111,27 @@ def test_graphs_are_cached_per_plan_slot_and_device(jpeg_paths: list[str]) -> No
     assert gpu_executor._GRAPHS[keys[0]].pipeline is first
     assert LAST["executor"].stats.graph_rows == len(records)
     assert quickstart_pipeline(4).signature != pipe.signature
+
+
+def test_exif_rotated_images_go_through_the_graph_like_pillow(tmp_path: Path, no_draft: None) -> None:
+    import io as _io
+
+    from PIL import Image
+
+    from dataio._synthetic import synthetic_image
+
+    image = synthetic_image(np.random.default_rng(5), 70, 110)
+    records = []
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        buffer = _io.BytesIO()
+        image.save(buffer, "JPEG", quality=95, exif=exif)
+        records.append({"key": f"o{orientation}", "image": buffer.getvalue()})
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize_short(40).center_crop(h=32, w=32)
+                           .normalize("imagenet"), dataio.batch(8))
+    (gpu,) = run_with("gpu", pipe, records)
+    assert LAST["executor"].stats.graph_rows == 8
+    (cpu,) = run_with("cpu", pipe, records)
+    assert gpu.original_hws() == cpu.original_hws()
+    assert (np.abs(gpu["image"] - cpu["image"]) * LEVELS).mean() <= 0.5
