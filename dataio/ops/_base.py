@@ -135,6 +135,20 @@ class Transform(Op):
             raise PlanError(f"{self.op_name}: expects {want} input; got {spec.describe()}")
 
 
+HWC_U8: dict[str, str] = {"dtype": "uint8", "layout": "hwc"}
+"""``expect(**HWC_U8)``: the input must be (as far as the plan knows) an ``HWC uint8`` image."""
+
+
+class ImageTransform(Transform):
+    """A transform on an ``HWC uint8`` image that keeps its dtype, layout and shape."""
+
+    __slots__ = ()
+
+    def infer(self, spec: TensorSpec) -> TensorSpec:
+        self.expect(spec, **HWC_U8)
+        return spec
+
+
 class BatchTransform(Op):
     """An op applied to a collated batch (used through ``map(...)`` after the shape stage)."""
 

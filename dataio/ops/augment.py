@@ -9,22 +9,14 @@ Input and output: ``HWC uint8`` with 1 or 3 channels.
 from __future__ import annotations
 
 from dataio._validate import as_choice, as_int
-from dataio.ops._base import TensorSpec, Transform, op
+from dataio.ops._base import ImageTransform, op
 
 RAND_AUGMENT_BINS = 31
 AUTO_AUGMENT_POLICIES = ("imagenet",)
 
 
-class _Policy(Transform):
-    __slots__ = ()
-
-    def infer(self, spec: TensorSpec) -> TensorSpec:
-        self.expect(spec, dtype="uint8", layout="hwc")
-        return spec
-
-
 @op("rand_augment", random=True)
-class RandAugment(_Policy):
+class RandAugment(ImageTransform):
     """RandAugment: ``n`` operations drawn uniformly (with replacement), each at magnitude ``m`` of 30.
 
     Args:
@@ -43,7 +35,7 @@ class RandAugment(_Policy):
 
 
 @op("auto_augment", random=True)
-class AutoAugment(_Policy):
+class AutoAugment(ImageTransform):
     """AutoAugment with the ImageNet policy: one of 25 learned sub-policies of two operations.
 
     Args:
@@ -57,7 +49,7 @@ class AutoAugment(_Policy):
 
 
 @op("trivial_augment_wide", random=True)
-class TrivialAugmentWide(_Policy):
+class TrivialAugmentWide(ImageTransform):
     """TrivialAugment (wide ranges): one operation at a uniformly drawn magnitude."""
 
 

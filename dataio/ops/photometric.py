@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataio._errors import PlanError
 from dataio._validate import as_float, as_int
 from dataio.ops._args import real
-from dataio.ops._base import TensorSpec, Transform, op
+from dataio.ops._base import HWC_U8, ImageTransform, TensorSpec, Transform, op
 from dataio.ops.cond import Param
-
-HWC_U8 = {"dtype": "uint8", "layout": "hwc"}
-
 
 def _channels(spec: TensorSpec) -> int | None:
     return spec.shape[2] if spec.shape is not None and len(spec.shape) == 3 else None
@@ -24,18 +21,8 @@ def _prob(name: str, value: float) -> float:
     return as_float(name, "prob", value, minimum=0.0, maximum=1.0)
 
 
-class _Image(Transform):
-    """Ops on an ``HWC uint8`` image that keep its description."""
-
-    __slots__ = ()
-
-    def infer(self, spec: TensorSpec) -> TensorSpec:
-        self.expect(spec, **HWC_U8)
-        return spec
-
-
 @op("color_jitter", random=True)
-class ColorJitter(_Image):
+class ColorJitter(ImageTransform):
     """Random brightness, contrast, saturation and hue, applied in a random order (torchvision semantics).
 
     Factors: brightness/contrast/saturation ~ U[max(0, 1 − v), 1 + v]; hue shift ~ U[−hue, hue]
@@ -66,7 +53,7 @@ class ColorJitter(_Image):
 
 
 @op("grayscale", random=True)
-class Grayscale(_Image):
+class Grayscale(ImageTransform):
     """Convert to luma (ITU-R 601-2) with probability ``prob``, as 1 or 3 identical channels.
 
     With ``prob < 1`` the output must keep the input's channel count (so rows stack).
@@ -98,7 +85,7 @@ class Grayscale(_Image):
 
 
 @op("gaussian_blur", random=True)
-class GaussianBlur(_Image):
+class GaussianBlur(ImageTransform):
     """Blur with a ``kernel_size`` Gaussian whose sigma ~ U[sigma_lo, sigma_hi] per record (reflect borders).
 
     Args:
@@ -140,7 +127,7 @@ class GaussianNoise(Transform):
 
 
 @op("invert", random=True)
-class Invert(_Image):
+class Invert(ImageTransform):
     """``255 − x`` with probability ``prob``.
 
     Args:
@@ -154,7 +141,7 @@ class Invert(_Image):
 
 
 @op("solarize", random=True)
-class Solarize(_Image):
+class Solarize(ImageTransform):
     """Invert the values ``>= threshold`` with probability ``prob``.
 
     Args:
@@ -173,7 +160,7 @@ class Solarize(_Image):
 
 
 @op("posterize", random=True)
-class Posterize(_Image):
+class Posterize(ImageTransform):
     """Keep the ``bits`` high bits of every value with probability ``prob``.
 
     Args:
@@ -192,7 +179,7 @@ class Posterize(_Image):
 
 
 @op("equalize", random=True)
-class Equalize(_Image):
+class Equalize(ImageTransform):
     """Per-channel histogram equalisation (Pillow's ``ImageOps.equalize``) with probability ``prob``.
 
     Args:
@@ -206,7 +193,7 @@ class Equalize(_Image):
 
 
 @op("sharpen")
-class Sharpen(_Image):
+class Sharpen(ImageTransform):
     """Unsharp mask: ``x + amount · (x − blur_sigma(x))``, rounded and clipped to [0, 255].
 
     Args:
@@ -223,7 +210,7 @@ class Sharpen(_Image):
 
 
 @op("median_blur")
-class MedianBlur(_Image):
+class MedianBlur(ImageTransform):
     """Per-channel median over a ``(2·radius + 1)²`` window (edge-replicated borders).
 
     Args:
@@ -237,7 +224,7 @@ class MedianBlur(_Image):
 
 
 @op("canny")
-class Canny(_Image):
+class Canny(ImageTransform):
     """Canny edges of the luma: ``[H, W, 1] uint8`` with 255 on edges, 0 elsewhere.
 
     3×3 Sobel gradients, L2 magnitude, non-maximum suppression along the quantised

@@ -12,19 +12,10 @@ from typing import Any
 from dataio._errors import PlanError
 from dataio._validate import as_choice, as_float, as_float_pair, as_int
 from dataio.ops._args import dim, static
-from dataio.ops._base import TensorSpec, Transform, image_axes, op
+from dataio.ops._base import ImageTransform, TensorSpec, Transform, image_axes, op
 
 PAD_MODES = ("constant", "reflect", "edge")
 WARP_INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
-HWC_U8 = {"dtype": "uint8", "layout": "hwc"}
-
-
-class _Warp(Transform):
-    __slots__ = ()
-
-    def infer(self, spec: TensorSpec) -> TensorSpec:
-        self.expect(spec, **HWC_U8)
-        return spec
 
 
 @op("pad")
@@ -68,7 +59,7 @@ class Pad(Transform):
 
 
 @op("affine")
-class Affine(_Warp):
+class Affine(ImageTransform):
     """A fixed affine warp about the image centre (torchvision ``F.affine``), same output size.
 
     Args:
@@ -107,7 +98,7 @@ def _fill(func: str, value: Any) -> int:
 
 
 @op("random_affine", random=True)
-class RandomAffine(_Warp):
+class RandomAffine(ImageTransform):
     """A random affine warp (torchvision ``RandomAffine``): angle, translation, scale and shear drawn per record.
 
     angle ~ U(−degrees, degrees); tx ~ round(U(−fx·W, fx·W)) pixels, ty ~ round(U(−fy·H, fy·H));
@@ -141,7 +132,7 @@ class RandomAffine(_Warp):
 
 
 @op("random_perspective", random=True)
-class RandomPerspective(_Warp):
+class RandomPerspective(ImageTransform):
     """A random perspective warp with probability ``prob`` (torchvision ``RandomPerspective``, bilinear).
 
     Each corner of the picture moves inwards by a uniform whole number of pixels, up to
@@ -198,7 +189,7 @@ class RandomErasing(Transform):
 
 
 @op("grid_mask", random=True)
-class GridMask(_Warp):
+class GridMask(ImageTransform):
     """GridMask: zero squares of side ``round(ratio · d)`` on a grid of period ``d`` ~ U[d_min, d_max].
 
     The grid gets a random offset and, with ``rotate_deg > 0``, a random rotation in

@@ -16,10 +16,9 @@ import numpy as np
 from dataio._validate import as_choice, as_float, as_float_tuple, as_int
 from dataio._errors import PlanError
 from dataio.ops._args import INTERPOLATIONS, dim, static
-from dataio.ops._base import TensorSpec, Transform, image_axes, op
+from dataio.ops._base import HWC_U8, TensorSpec, Transform, image_axes, op
 from dataio.ops.cond import Param
 
-HWC_U8 = {"dtype": "uint8", "layout": "hwc"}
 CAST_DTYPES = ("bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
                "float32", "float64")
 
