@@ -29,7 +29,6 @@ from dataio.cpu_fallback.kernels import KERNELS
 from dataio.cpu_fallback.lazy_image import LazyImage
 from dataio.cpu_fallback.pixels import affine_tables, lut_to_chw
 
-_DECODED_AFFINE = {"unit": T.UnitChw(), "symmetric": T.SymmetricChw()}
 _RESAMPLING = (T.Resize, T.ResizeShort, T.ResizeLong, T.FitToBucket)
 
 
@@ -81,7 +80,7 @@ def _image_output(op: ImageDecoder, image: LazyImage, out: np.ndarray | None) ->
     pixels = image.materialise()
     if op.normalize == "none":
         return pixels.transpose(2, 0, 1)
-    chw = lut_to_chw(pixels, affine_tables(_DECODED_AFFINE[op.normalize], pixels.shape[2]),
+    chw = lut_to_chw(pixels, affine_tables(op.value_affine(), pixels.shape[2]),
                      out if op.layout == "chw" else None)
     return chw if op.layout == "chw" else chw.transpose(1, 2, 0)
 

@@ -31,7 +31,6 @@ from dataio.gpu.sample_plan import FLIPS, GEOMETRY, RESAMPLING, WINDOWS, SampleP
 
 INTERP = {"nearest": "INTERP_NN", "bilinear": "INTERP_LINEAR", "bicubic": "INTERP_CUBIC",
           "lanczos": "INTERP_LANCZOS3"}
-_DECODED_AFFINE = {"unit": T.UnitChw(), "symmetric": T.SymmetricChw()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +82,7 @@ def slot_graph(index: int, slot: SlotPlan) -> SlotGraph | None:
     if decoder.normalize != "none" or decoder.layout != "hwc":
         if transforms or affine is not None or decoder.normalize == "none":
             return None
-        affine = _DECODED_AFFINE[decoder.normalize]
+        affine = decoder.value_affine()
         if decoder.layout != "chw":
             return None
     if not all(isinstance(op, GEOMETRY) for op in transforms):

@@ -12,10 +12,12 @@ import builtins
 from dataio._validate import as_bool, as_choice, as_int
 from dataio.ops._base import OBJECT, Decoder, TensorSpec, op
 from dataio.ops.cond import Param
+from dataio.ops.transforms import ChannelAffine, SymmetricChw, UnitChw
 
 IMAGE_MODES = {"rgb": 3, "rgba": 4, "gray": 1, "grayscale": 1, "luma": 1}
 IMAGE_NORMALIZE = ("none", "unit", "symmetric")
 IMAGE_BACKENDS = ("auto", "nvjpeg")
+_VALUE_AFFINES: dict[str, ChannelAffine] = {"unit": UnitChw(), "symmetric": SymmetricChw()}
 TEXT_ENCODINGS = ("utf-8", "utf-8-lossy")
 
 
@@ -70,6 +72,10 @@ class ImageDecoder(Decoder):
     def channels(self) -> int | None:
         """Output channel count; ``None`` when it depends on the source (``allow_alpha``)."""
         return None if self.allow_alpha else IMAGE_MODES[self.mode]
+
+    def value_affine(self) -> ChannelAffine | None:
+        """The ``normalize`` option as the channel affine both executors apply (``None`` for ``"none"``)."""
+        return _VALUE_AFFINES.get(self.normalize)
 
     def cap_violation(self, height: int, width: int, channels: int) -> str | None:
         """Which cap an image of this size exceeds (a message), or ``None``; checked from the header."""
