@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
+from dataio.cpu_fallback.lazy_image import to_hwc, to_pil
 from dataio.cpu_fallback.pixels import hwc_u8
 from dataio.ops import augment as A
 from dataio.runtime.chain import ChainContext
@@ -91,12 +92,7 @@ def _image(op: Any, value: Any) -> Image.Image:
     pixels = hwc_u8(value, op.qualname)
     if pixels.shape[2] not in (1, 3):
         raise RowFailure("transform", op.qualname, f"expects 1 or 3 channels; got {pixels.shape[2]}")
-    return Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
-
-
-def _array(image: Image.Image) -> np.ndarray:
-    array = np.asarray(image)
-    return array[:, :, None] if array.ndim == 2 else array
+    return to_pil(pixels)
 
 
 def _magnitude(space: Space, name: str, bin_index: int, negative: bool) -> float:
@@ -114,7 +110,7 @@ def rand_augment_kernel(op: A.RandAugment, value: Any, spec: Any, ctx: ChainCont
         name = names[int(ctx.rng.integers(len(names)))]
         negative = bool(ctx.rng.integers(2))
         image = apply_op(image, name, _magnitude(space, name, op.m, negative))
-    return _array(image)
+    return to_hwc(image)
 
 
 def trivial_augment_wide_kernel(op: A.TrivialAugmentWide, value: Any, spec: Any, ctx: ChainContext,
@@ -126,7 +122,7 @@ def trivial_augment_wide_kernel(op: A.TrivialAugmentWide, value: Any, spec: Any,
     name = names[int(ctx.rng.integers(len(names)))]
     bin_index = int(ctx.rng.integers(31))
     negative = bool(ctx.rng.integers(2))
-    return _array(apply_op(image, name, _magnitude(space, name, bin_index, negative)))
+    return to_hwc(apply_op(image, name, _magnitude(space, name, bin_index, negative)))
 
 
 IMAGENET_POLICY: tuple[tuple[tuple[str, float, int | None], tuple[str, float, int | None]], ...] = (
@@ -158,4 +154,4 @@ def auto_augment_kernel(op: A.AutoAugment, value: Any, spec: Any, ctx: ChainCont
     for (name, prob, bin_index), draw, sign in zip(policy, probs, signs, strict=True):
         if draw <= prob:
             image = apply_op(image, name, _magnitude(space, name, bin_index or 0, sign == 0))
-    return _array(image)
+    return to_hwc(image)

@@ -24,6 +24,19 @@ _MODE_OF_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 _ALPHA_MODES = ("RGBA", "LA")
 
 
+def to_pil(pixels: np.ndarray) -> Image.Image:
+    """An ``HWC uint8`` array with 1–4 channels as a Pillow image (L, LA, RGB, RGBA)."""
+    channels = pixels.shape[2]
+    data = pixels[:, :, 0] if channels == 1 else pixels
+    return Image.fromarray(np.ascontiguousarray(data), _MODE_OF_CHANNELS[channels])
+
+
+def to_hwc(image: Image.Image) -> np.ndarray:
+    """A Pillow image as an ``HWC uint8`` array (single-band images get a channel axis)."""
+    array = np.asarray(image)
+    return array[:, :, None] if array.ndim == 2 else array
+
+
 class LazyImage:
     """An ``HWC uint8`` value: ``image`` cut to ``box`` and resampled to ``size``.
 
@@ -54,9 +67,7 @@ class LazyImage:
     @classmethod
     def from_array(cls, array: np.ndarray) -> LazyImage:
         """Wrap an ``HWC uint8`` array with 1–4 channels (no copy of pixels beyond Pillow's own)."""
-        channels = array.shape[2]
-        data = array[:, :, 0] if channels == 1 else array
-        return cls.of(Image.fromarray(np.ascontiguousarray(data), _MODE_OF_CHANNELS[channels]))
+        return cls.of(to_pil(array))
 
     @property
     def height(self) -> int:
@@ -118,5 +129,4 @@ class LazyImage:
 
     def materialise(self) -> np.ndarray:
         """The value as an ``HWC uint8`` array."""
-        array = np.asarray(self.materialise_image())
-        return array[:, :, None] if array.ndim == 2 else array
+        return to_hwc(self.materialise_image())

@@ -21,18 +21,10 @@ from dataio.ops import photometric as P
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
 
+from dataio.cpu_fallback.lazy_image import to_hwc, to_pil
 from dataio.cpu_fallback.pixels import hwc_u8
 
 _LUMA = np.array([19595, 38470, 7471], dtype=np.int64)  # Pillow's ITU-R 601-2 weights, 16-bit fixed point
-
-
-def _pil(pixels: np.ndarray) -> Image.Image:
-    return Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
-
-
-def _hwc(image: Image.Image) -> np.ndarray:
-    array = np.asarray(image)
-    return array[:, :, None] if array.ndim == 2 else array
 
 
 def luma(pixels: np.ndarray, op_name: str) -> np.ndarray:
@@ -70,14 +62,14 @@ def color_jitter_kernel(op: P.ColorJitter, value: Any, spec: Any, ctx: ChainCont
     pixels = hwc_u8(value, op.qualname)
     if pixels.shape[2] != 3:
         raise RowFailure("transform", op.qualname, f"expects a 3-channel image; got {pixels.shape[2]} channels")
-    image = _pil(pixels)
+    image = to_pil(pixels)
     for index in order:
         if index < 3 and strengths[index] > 0:
             enhancer = (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color)[index]
             image = enhancer(image).enhance(factors[index])
         elif index == 3 and op.hue > 0:
             image = _shift_hue(image, hue)
-    return _hwc(image)
+    return to_hwc(image)
 
 
 def _shift_hue(image: Image.Image, shift: float) -> Image.Image:
