@@ -13,6 +13,7 @@ import numpy as np
 
 from dataio._deps import require
 from dataio._errors import DecodeError
+from dataio.formats import npy as npy_format
 from dataio.formats import safetensors as safetensors_format
 from dataio.ops import decoders as D
 from dataio.runtime.chain import ChainContext
@@ -69,8 +70,8 @@ def npy_decoder(op: D.NpyDecoder, data: bytes | memoryview, ctx: ChainContext) -
     """A ``.npy`` file's array; object dtypes are refused (no pickle is ever loaded)."""
     label = ctx.label
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        array = npy_format.load(data)  # not np.load: its header parse is not thread-safe on CPython 3.11
+    except ValueError as exc:
         raise RowFailure("decode", op.qualname, f"{label}: not a loadable .npy array: {exc}") from None
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
         raise RowFailure("decode", op.qualname, f"{label}: dtype {getattr(array, 'dtype', '?')} is not numeric")
