@@ -1,4 +1,9 @@
-"""CPU kernels of ``dataio.batch_transforms``: numpy on the batch's host columns, in place where possible.
+"""Kernels of ``dataio.batch_transforms``: array code on the batch's columns, in place where possible.
+
+Written against the array module of the column (:func:`~dataio.runtime.arrays.namespace`):
+numpy for the CPU fallback's host columns, cupy for the GPU executor's device columns, so
+both executors run the same kernels and a device batch never makes a host round trip.
+Random draws come from the batch's numpy generator on the host either way.
 
 Signature: ``kernel(op, slots, content, specs, rng)`` where ``slots`` maps the op's slot
 parameters to slot indices, ``content`` is the :class:`~dataio.runtime.batch.BatchContent`
@@ -14,10 +19,11 @@ import numpy as np
 
 from dataio.ops import batch_transforms as B
 from dataio.ops._base import TensorSpec, image_axes
+from dataio.runtime.arrays import namespace
 from dataio.runtime.batch import BatchContent, Column
 
 
-def _stacked(op: Any, param: str, column: Column, *, dtype: tuple[str, ...] = ("float32",)) -> np.ndarray:
+def _stacked(op: Any, param: str, column: Column, *, dtype: tuple[str, ...] = ("float32",)) -> Any:
     array = column.stacked
     if array is None:
         raise ValueError(f"{op.op_name}({param}={getattr(op, param)!r}): needs a stacked tensor slot; its rows "
@@ -28,8 +34,8 @@ def _stacked(op: Any, param: str, column: Column, *, dtype: tuple[str, ...] = ("
     return array
 
 
-def _mix(array: np.ndarray, order: np.ndarray, lam: float) -> None:
-    partner = array[order]  # a copy: rows are read before any is overwritten
+def _mix(array: Any, order: np.ndarray, lam: float) -> None:
+    partner = array[namespace(array).asarray(order)]  # a copy: rows are read before any is overwritten
     array *= np.float32(lam)
     array += np.float32(1.0 - lam) * partner
 
@@ -60,7 +66,7 @@ def cutmix_kernel(op: B.Cutmix, slots: dict[str, int], content: BatchContent, sp
     box = [slice(None)] * images.ndim
     box[ha], box[wa] = slice(y0, y1), slice(x0, x1)
     box_t = tuple(box)
-    images[box_t] = images[order][box_t]
+    images[box_t] = images[namespace(images).asarray(order)][box_t]
     kept = 1.0 - (y1 - y0) * (x1 - x0) / (height * width)
     if "label_slot" in slots:
         _mix(_stacked(op, "label_slot", content.columns[slots["label_slot"]]), order, kept)
@@ -86,9 +92,10 @@ def pad_to_longest_kernel(op: B.PadToLongest, slots: dict[str, int], content: Ba
     if op.pad_to_multiple_of is not None:
         m = op.pad_to_multiple_of
         target = [-(-t // m) * m for t in target]
-    dtype = np.result_type(*rows)
-    out = np.full((len(rows), *target), op.pad_value, dtype=dtype)
-    mask = np.zeros(out.shape, dtype=bool)
+    xp = namespace(rows[0])
+    dtype = np.result_type(*(r.dtype for r in rows))
+    out = xp.full((len(rows), *target), op.pad_value, dtype=dtype)
+    mask = xp.zeros(out.shape, dtype=bool)
     for i, row in enumerate(rows):
         region = (i, *(slice(0, s) for s in row.shape))
         out[region] = row
@@ -107,8 +114,9 @@ def batch_normalize_kernel(op: B.BatchNormalize, slots: dict[str, int], content:
                          f"{array.shape[axis]} channels")
     shape = [1] * array.ndim
     shape[axis] = len(op.mean)
-    array -= np.asarray(op.mean, dtype=array.dtype).reshape(shape)
-    array *= (1.0 / np.asarray(op.std, dtype=np.float64)).astype(array.dtype).reshape(shape)
+    xp = namespace(array)
+    array -= xp.asarray(np.asarray(op.mean, dtype=array.dtype).reshape(shape))
+    array *= xp.asarray((1.0 / np.asarray(op.std, dtype=np.float64)).astype(array.dtype).reshape(shape))
 
 
 def batch_shuffle_kernel(op: B.BatchShuffle, slots: dict[str, int], content: BatchContent,

@@ -123,9 +123,15 @@ class CpuExecutor:
     def finish_batch(self, assembly: Assembly) -> None:
         """Nothing to do: rows were written into the batch buffers as they completed."""
 
+    def complete_batch(self, assembly: Assembly) -> None:
+        """Nothing to collect: the batch is complete once its rows are."""
+
+    def place(self, content: BatchContent) -> None:
+        """Nothing to move: batches are delivered in host memory."""
+
     def run_batch_transform(self, op: Any, slots: dict[str, int], content: BatchContent,
                             specs: list[TensorSpec], rng: np.random.Generator) -> None:
-        """Apply a native batch transform with its numpy kernel."""
+        """Apply a native batch transform with its kernel (numpy on host columns)."""
         KERNELS[op.qualname].fn(op, slots, content, specs, rng)
 
 

@@ -335,12 +335,16 @@ def _executor_gap() -> str | None:
     return None
 
 
-def _missing(driver: DriverInfo, dali: PackageInfo) -> list[str]:
+def _missing(driver: DriverInfo, dali: PackageInfo, cupy: PackageInfo) -> list[str]:
     gaps = [] if driver.available else [f"no CUDA driver ({driver.reason})"]
     if not dali.installed:
         gaps.append(f"DALI not installed ({CUDA_EXTRA_HINT})")
     elif driver.available and not dali.usable:
         gaps.append(f"DALI unusable ({dali.reason})")
+    if not cupy.installed:  # batches are delivered in device memory as cupy arrays
+        gaps.append(f"cupy not installed ({CUDA_EXTRA_HINT})")
+    elif driver.available and not cupy.usable:
+        gaps.append(f"cupy unusable ({cupy.reason})")
     executor_gap = _executor_gap()
     return gaps + ([executor_gap] if executor_gap else [])
 
@@ -354,13 +358,14 @@ def discover() -> Capabilities:
 
     Returns:
         :class:`Capabilities`. The GPU executor is ready iff the driver reports at least
-        one device, DALI is installed and usable, and ``dataio.gpu`` provides an executor;
+        one device, DALI and cupy (device-memory batches) are installed and usable, and
+        ``dataio.gpu`` provides an executor;
         otherwise ``executor_reason`` names every missing piece, e.g.
         ``"no CUDA driver (libcuda.so.1 not found); DALI not installed (...)"``.
     """
     driver = cuda_driver()
     packages = {name: package(name) for name in GPU_STACK}
-    gaps = _missing(driver, packages["DALI"])
+    gaps = _missing(driver, packages["DALI"], packages["cupy"])
     if gaps:
         return Capabilities(driver, packages, False, "; ".join(gaps))
     ready = f"CUDA {driver.version} driver, {driver.device_count} device(s), DALI {packages['DALI'].version}"

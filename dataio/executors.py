@@ -77,7 +77,17 @@ class Executor(Protocol):
         """Run (or stage) one read row's slot chains into ``assembly`` (called on pool threads)."""
 
     def finish_batch(self, assembly: Assembly) -> None:
-        """Complete a batch whose rows were all processed (e.g. run a device graph on it)."""
+        """A batch's rows were all processed: start batch-level work (e.g. feed a device graph).
+
+        Called on the thread that finished the last row; it should not wait for that work.
+        """
+
+    def complete_batch(self, assembly: Assembly) -> None:
+        """Finish the batch-level work before delivery (consumer thread): afterwards every
+        row's outcome and value is in ``assembly``."""
+
+    def place(self, content: BatchContent) -> None:
+        """Move the batch's columns to where this executor delivers them (consumer thread)."""
 
     def run_batch_transform(self, op: Any, slots: dict[str, int], content: BatchContent,
                             specs: list[TensorSpec], rng: Any) -> None:

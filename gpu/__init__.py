@@ -6,16 +6,18 @@ libraries are imported only inside the functions that build and run a graph.
 Files:
     sample_plan.py  host-side per-sample geometry and random draws (shared size arithmetic)
     graph.py        the DALI graph: decode (mixed) → ROI resize / slice → flip → normalize
-    executor.py     GpuExecutor: stages graph slots per row, runs the graph per batch, CPU for the rest
+    graph_queue.py  one built pipeline fed ahead (prefetch depth), outputs collected in feed order
+    delivery.py     where columns live: device memory (cupy) on a GPU, host buffers in CPU mode
+    executor.py     GpuExecutor: stages graph slots per row, feeds per batch, collects at delivery
     kernels.py      which ops run in the graph (``plan.explain(device="cuda")``)
 """
 
-EXECUTOR_AVAILABLE = False
-"""Whether this build runs plans on the GPU (discovery also needs a driver and DALI).
+EXECUTOR_AVAILABLE = True
+"""Whether this build runs plans on the GPU (discovery also needs a driver, DALI and cupy).
 
-The graph, the executor and the kernel table exist and are tested in DALI's CPU mode;
-they have not run on a GPU yet (device-memory delivery is pending), so this stays
-``False`` and ``device="auto"`` keeps picking the CPU fallback.
+The executor is tested on CI with DALI's CPU operators (graph, feed-ahead queue,
+per-sample isolation, the device-memory column layout on host arrays); the ``gpu``-marked
+tests in ``tests/gpu/`` check it on a device.
 """
 
 

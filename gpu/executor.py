@@ -4,27 +4,35 @@ Per row (pool threads): a graph slot's payload header is read (undecodable paylo
 cap violations become row errors before the graph sees them), its sample is planned on
 the host (:mod:`dataio.gpu.sample_plan`) and the row is staged; slots the graph cannot
 take, and samples it cannot plan, run through the CPU fallback's kernels right away.
-Per batch (``finish_batch``): each graph slot's staged rows are fed to its DALI pipeline
-and the outputs written into the batch. If DALI fails the whole batch — one corrupt
-payload does that (DALI issue #3913) — every staged row is decoded again on the CPU
-path, so the batch survives and only the bad rows become row errors.
+
+Per batch, in two steps so that DALI works ahead of the consumer:
+
+- ``finish_batch`` (the thread that finished the batch's last row): each graph slot's
+  staged rows are fed to its pipeline (:class:`~dataio.gpu.graph_queue.GraphQueue`,
+  depth = ``batch(prefetch=K)``) and the call returns.
+- ``complete_batch`` (the consumer, when the batch is next to deliver): the outputs are
+  collected — copied into the slot's column in device memory (host memory in DALI's CPU
+  mode) — and ``place`` moves the batch's other tensor columns to the device.
+
+If DALI fails a batch — one corrupt payload does that (DALI issue #3913) — every staged
+row of it is decoded again on the CPU path (same plan, same seed), so the batch survives
+and only the bad rows become row errors; a new pipeline is built for the next batch.
 
 ``on_gpu=False`` places every graph op on DALI's CPU operators (``device_id=None``): how
-CI runs this executor. A graph runs one fed batch at a time (DALI queue depth 1): overlap
-comes from the runtime, which keeps ``batch(prefetch=K)`` batches in flight, each fed to
-the graph as soon as its rows are staged. Outputs are delivered in host memory for now; handing device
-tensors to torch without a copy comes with the GPU session.
+CI runs this executor. ``delivery`` chooses where columns live (:mod:`dataio.gpu.delivery`).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from dataio.cpu_fallback.executor import CpuExecutor
+from dataio.dsl import DEFAULT_PREFETCH
 from dataio.formats.image_header import read_header
 from dataio.ops._base import TensorSpec
 from dataio.plan import Plan
@@ -35,7 +43,9 @@ from dataio.runtime.records import INACTIVE
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.rows import RowFailure
 
+from dataio.gpu.delivery import Delivery
 from dataio.gpu.graph import SlotGraph, build_pipeline, feed, graph_slots
+from dataio.gpu.graph_queue import GraphQueue, Ticket
 from dataio.gpu.sample_plan import SamplePlan, plan_sample
 
 
@@ -45,14 +55,13 @@ GRAPH_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM")
 
 @dataclass(slots=True)
 class CachedGraph:
-    """A built pipeline shared by every executor of the same plan, slot and device; one batch at a time."""
+    """A built pipeline shared by every executor of the same plan, slot, device and depth."""
 
     batch_size: int
-    pipeline: Any
-    lock: threading.Lock
+    queue: GraphQueue
 
 
-_GRAPHS: dict[tuple[str, int, str, bool], CachedGraph] = {}
+_GRAPHS: dict[tuple[str, int, str, bool, int], CachedGraph] = {}
 _GRAPHS_LOCK = threading.Lock()
 
 
@@ -86,19 +95,52 @@ class StagedRow:
     sample: SamplePlan
 
 
+@dataclass(slots=True)
+class GraphRun:
+    """One graph slot's share of a batch, from feeding to collection.
+
+    Attributes:
+        staged: the rows fed, in feed order.
+        column: where the outputs go: the slot's column ``[size, ...]`` (a device array, or
+            the assembly's host buffer), or ``None`` for per-row values (shapes not fixed).
+        ticket: the fed iteration, or ``None`` when feeding failed.
+        error: why feeding failed.
+    """
+
+    staged: list[StagedRow]
+    column: Any
+    ticket: Ticket | None = None
+    error: BaseException | None = None
+
+
 class GpuExecutor:
-    """Runs a plan's graph-capable image slots through DALI, the rest through the CPU kernels."""
+    """Runs a plan's graph-capable image slots through DALI, the rest through the CPU kernels.
+
+    Args:
+        plan: the compiled plan.
+        device: ``"cuda:N"`` (or a label such as ``"cpu"`` in CPU mode).
+        on_gpu: place the graph's ops on the GPU; ``False`` runs DALI's CPU operators.
+        delivery: where columns live; default device memory on the GPU, the batch's host
+            buffers in CPU mode.
+        num_threads: DALI's CPU worker threads per pipeline.
+    """
 
     name = "gpu"
 
-    def __init__(self, plan: Plan, device: str, *, on_gpu: bool = True, num_threads: int = 2) -> None:
+    def __init__(self, plan: Plan, device: str, *, on_gpu: bool = True, delivery: Delivery | None = None,
+                 num_threads: int = 2) -> None:
         self.plan = plan
         self.device = device
         self.on_gpu = on_gpu
         self.cpu = CpuExecutor(plan)
         self.graphs = {g.index: g for g in graph_slots(plan)}
         self._device_id = int(device.partition(":")[2] or 0) if on_gpu else None
+        if delivery is None:
+            delivery = Delivery.device(self._device_id) if self._device_id is not None else Delivery.host()
+        self.delivery = delivery
         self._num_threads = num_threads
+        self._depth = plan.shape.prefetch or DEFAULT_PREFETCH
+        self._batch_size = getattr(plan.shape, "size", 1)
         self.stats = GraphStats()
 
     # -- per row (pool threads) -------------------------------------------------------------
@@ -147,68 +189,105 @@ class GpuExecutor:
         assembly.staged.setdefault(index, []).append(StagedRow(row, payload, sample))
         return True
 
-    # -- per batch ---------------------------------------------------------------------------------
+    # -- per batch: feed (the thread that finished the last row) -------------------------------
 
     def finish_batch(self, assembly: Assembly) -> None:
-        """Run each graph slot's staged rows through its pipeline; on a graph failure, decode them on the CPU."""
+        """Feed each graph slot's staged rows to its pipeline; outputs are collected in :meth:`complete_batch`."""
         for index, staged in assembly.staged.items():
             staged = [s for s in staged if s.row.position not in assembly.failures]
             if not staged:
                 continue
+            run = GraphRun(staged, self._column(assembly, index))
+            graph = self.graphs[index]
+            feed_slot = partial(_feed_slot, graph, [s.payload for s in staged], [s.sample for s in staged])
+            sink = partial(self._write, assembly, index, run)
             try:
-                outputs = self._run_graph(index, staged, assembly.size)
-            except Exception:  # noqa: BLE001 - DALI fails the whole batch for one bad sample
-                self.stats.add(failed_batches=1, cpu_reruns=len(staged))
-                self._rerun_on_cpu(assembly, index, staged)
-                continue
-            self.stats.add(graph_rows=len(staged))
-            for item, value in zip(staged, outputs, strict=True):
-                try:
-                    assembly.put(index, item.row.position, value)
-                except RowFailure as failure:
-                    assembly.fail(item.row.position, failure.as_dict(item.row.position, item.row.key,
-                                                                     self.plan.slots[index].name))
+                run.ticket = self._queue(graph, len(staged)).submit(feed_slot, sink)
+            except Exception as exc:  # noqa: BLE001 - a failed feed is a failed graph batch: CPU rerun
+                run.error = exc
+            assembly.pending[index] = run
 
-    def _run_graph(self, index: int, staged: list[StagedRow], capacity: int) -> list[np.ndarray]:
-        graph = self.graphs[index]
-        cached = self._graph(graph, max(capacity, len(staged)))
-        with cached.lock:  # a DALI pipeline runs one batch at a time
-            try:
-                feed(cached.pipeline, [graph], [[s.payload for s in staged]], [[s.sample for s in staged]])
-                (out,) = cached.pipeline.run()
-            except Exception:
-                self._forget(graph)  # its state is unknown after a failure: rebuild next time
-                raise
-            host = out.as_cpu() if self.on_gpu else out
-            return [np.array(host[i]) for i in range(len(staged))]
+    def _column(self, assembly: Assembly, index: int) -> Any:
+        """Where a graph slot's outputs go (see :class:`GraphRun`)."""
+        output = self.plan.slots[index].output
+        if not output.is_static:
+            return None
+        if self.delivery.separate:
+            return self.delivery.column((assembly.size, *output.shape), output.dtype)
+        return assembly.buffers[index]
 
-    def _key(self, graph: SlotGraph) -> tuple[str, int, str, bool]:
-        return self.plan.signature, graph.index, self.device, self.on_gpu
+    def _write(self, assembly: Assembly, index: int, run: GraphRun, outputs: tuple[Any, ...]) -> None:
+        """The queue's sink: copy one slot's outputs out of DALI's buffers (under the queue's lock)."""
+        (out,) = outputs
+        positions = [s.row.position for s in run.staged]
+        if run.column is not None:
+            self.delivery.scatter(run.column, positions, out)
+            return
+        for position, value in zip(positions, self.delivery.samples(out), strict=True):
+            assembly.values[index][position] = value
 
-    def _graph(self, graph: SlotGraph, batch_size: int) -> CachedGraph:
-        """The process-wide pipeline for (plan signature, slot, device), rebuilt for a larger batch."""
+    def _queue(self, graph: SlotGraph, rows: int) -> GraphQueue:
+        """The process-wide pipeline for (plan signature, slot, device, depth), rebuilt when broken or too small."""
+        key = (self.plan.signature, graph.index, self.device, self.on_gpu, self._depth)
         with _GRAPHS_LOCK:
-            cached = _GRAPHS.get(self._key(graph))
-            if cached is None or cached.batch_size < batch_size:
+            cached = _GRAPHS.get(key)
+            if cached is None or cached.queue.broken is not None or cached.batch_size < rows:
+                batch_size = max(rows, self._batch_size, cached.batch_size if cached is not None else 0)
                 pipeline = build_pipeline([graph], batch_size=batch_size, device_id=self._device_id,
-                                          on_gpu=self.on_gpu, num_threads=self._num_threads, prefetch=1)
-                cached = CachedGraph(batch_size, pipeline, threading.Lock())
-                _GRAPHS[self._key(graph)] = cached
-            return cached
+                                          on_gpu=self.on_gpu, num_threads=self._num_threads, prefetch=self._depth)
+                cached = CachedGraph(batch_size, GraphQueue(pipeline, self._depth))
+                _GRAPHS[key] = cached
+            return cached.queue
 
-    def _forget(self, graph: SlotGraph) -> None:
-        with _GRAPHS_LOCK:
-            _GRAPHS.pop(self._key(graph), None)
+    # -- per batch: collect (the consumer) -------------------------------------------------------
 
-    def _rerun_on_cpu(self, assembly: Assembly, index: int, staged: list[StagedRow]) -> None:
-        """Per-sample isolation: decode each staged row with the CPU kernels (same plan, same seed)."""
-        for item in staged:
-            self.cpu.run_slot(assembly, item.row, index)
+    def complete_batch(self, assembly: Assembly) -> None:
+        """Collect the graph outputs; rerun a failed graph batch's rows on the CPU; assemble device columns."""
+        self.delivery.bind_thread()
+        for index, run in assembly.pending.items():
+            error = run.error
+            if run.ticket is not None:
+                try:
+                    run.ticket.collect()
+                except Exception as exc:  # noqa: BLE001 - DALI fails the whole batch for one bad sample
+                    error = exc
+            if error is None:
+                self.stats.add(graph_rows=len(run.staged))
+                from_graph = {s.row.position for s in run.staged}
+            else:
+                self.stats.add(failed_batches=1, cpu_reruns=len(run.staged))
+                for item in run.staged:  # per-sample isolation: the CPU kernels, same plan and seed
+                    self.cpu.run_slot(assembly, item.row, index)
+                from_graph = set()
+            if self.delivery.separate:
+                self._gather_cpu_rows(assembly, index, run.column, from_graph)
+        assembly.pending.clear()
+
+    def _gather_cpu_rows(self, assembly: Assembly, index: int, column: Any, from_graph: set[int]) -> None:
+        """Bring the rows the CPU path produced into the slot's separate column (one copy per batch)."""
+        skip = from_graph | assembly.failures.keys() | assembly.inactive[index]
+        if column is None:
+            values = assembly.values[index]
+            for position in values.keys() - skip:
+                values[position] = self.delivery.from_host(values[position])
+            return
+        rows = [p for p in range(assembly.size) if p not in skip and p in assembly.keys]
+        if rows:
+            self.delivery.copy_rows(column, rows, assembly.buffers[index])
+        assembly.delivered[index] = column
+
+    def place(self, content: BatchContent) -> None:
+        """Move the batch's host tensor columns to where this executor delivers (the device on a GPU)."""
+        self.delivery.place(content)
 
     def run_batch_transform(self, op: Any, slots: dict[str, int], content: BatchContent,
                             specs: list[TensorSpec], rng: np.random.Generator) -> None:
-        """Batch transforms run on the host columns with the CPU kernels."""
+        """Batch transforms run on the delivered columns (device arrays on a GPU) with the shared kernels."""
         self.cpu.run_batch_transform(op, slots, content, specs, rng)
+
+
+def _feed_slot(graph: SlotGraph, payloads: list[Any], samples: list[SamplePlan], pipeline: Any) -> None:
+    feed(pipeline, [graph], [payloads], [samples])
 
 
 def create_executor(plan: Plan, device: str) -> GpuExecutor:

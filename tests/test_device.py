@@ -304,3 +304,13 @@ class TestEnvOverrides:
         assert rows["AWS_SECRET_ACCESS_KEY"]["current"] == rows["HF_TOKEN"]["current"] == "<set>"
         assert rows["AZURE_STORAGE_CONNECTION_STRING"]["current"] == "<set>"
         assert rows["AWS_ENDPOINT_URL"]["current"] == "https://<credentials>@minio.local:9000"
+
+
+def test_device_batches_refuse_numpy_output() -> None:
+    from dataio.runtime.options import check_output_for_device
+
+    with pytest.raises(ValueError, match=r'output="numpy".*device memory on cuda:1'):
+        check_output_for_device("numpy", "cuda:1")
+    for output in ("torch", "jax", "dlpack", lambda t: t):
+        check_output_for_device(output, "cuda:0")
+    check_output_for_device("numpy", "cpu")

@@ -13,6 +13,7 @@ from dataio.runtime import loader as loader_module
 
 pytest.importorskip("nvidia.dali")
 
+from dataio.gpu.delivery import Delivery  # noqa: E402
 from dataio.gpu.executor import GpuExecutor  # noqa: E402
 
 LEVELS = 255 * 0.226
@@ -21,17 +22,18 @@ LEVELS = 255 * 0.226
 LAST: dict[str, GpuExecutor] = {}
 
 
-def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, Any]], **options: Any) -> list[Any]:
+def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, Any]], *,
+             delivery: Delivery | None = None, **options: Any) -> list[Any]:
     """All batches of one epoch through the CPU executor or the GPU executor in DALI CPU mode."""
     bound = pipe.bind(records)
     if executor_kind == "cpu":
         with bound.run("numpy", device="cpu", **options) as loader:
             return list(loader)
     run_options = loader_module.validate_run(
-        pipe.plan, output="numpy", concurrency="auto", on_failure=options.get("on_failure", "skip"),
+        pipe.plan, output="numpy", concurrency=options.get("concurrency", "auto"), on_failure=options.get("on_failure", "skip"),
         log_errors=False, order=None, seed=options.get("seed"), context=None, pin_memory="auto", ragged="list",
         device="cpu", emit_empty_batches=True, max_prefetch_bytes=None)
-    executor = GpuExecutor(pipe.plan, "cpu", on_gpu=False)
+    executor = GpuExecutor(pipe.plan, "cpu", on_gpu=False, delivery=delivery)
     LAST["executor"] = executor
     native = loader_module.bind_batch_transforms(pipe.plan)
     with loader_module.DataLoader(bound, run_options, executor, native, _token=loader_module._TOKEN) as loader:
@@ -106,9 +108,9 @@ def test_graphs_are_cached_per_plan_slot_and_device(jpeg_paths: list[str]) -> No
     run_with("gpu", pipe, records)
     keys = [k for k in gpu_executor._GRAPHS if k[0] == pipe.signature]
     assert len(keys) == 1
-    first = gpu_executor._GRAPHS[keys[0]].pipeline
+    first = gpu_executor._GRAPHS[keys[0]].queue
     run_with("gpu", pipe, records)  # a new loader reuses the built graph
-    assert gpu_executor._GRAPHS[keys[0]].pipeline is first
+    assert gpu_executor._GRAPHS[keys[0]].queue is first
     assert LAST["executor"].stats.graph_rows == len(records)
     assert quickstart_pipeline(4).signature != pipe.signature
 
@@ -135,3 +137,103 @@ def test_exif_rotated_images_go_through_the_graph_like_pillow(tmp_path: Path, no
     (cpu,) = run_with("cpu", pipe, records)
     assert gpu.original_hws() == cpu.original_hws()
     assert (np.abs(gpu["image"] - cpu["image"]) * LEVELS).mean() <= 0.5
+
+
+def npy(array: np.ndarray) -> bytes:
+    import io as _io
+
+    buffer = _io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def mixed_records(jpeg_paths: list[str], tmp_path: Path, bad: bytes) -> list[dict[str, Any]]:
+    """Ten JPEGs for the graph, a GIF for the CPU path and the ``bad`` payload at position 9."""
+    from PIL import Image
+
+    gif = tmp_path / "frame.gif"
+    Image.open(jpeg_paths[4]).convert("P").save(gif)
+    records = [{"key": f"j{i}", "image": p, "label": npy(np.array(i))} for i, p in enumerate(jpeg_paths[:10])]
+    records.insert(3, {"key": "gif", "image": str(gif), "label": npy(np.array(100))})
+    records.insert(9, {"key": "bad", "image": bad, "label": npy(np.array(101))})
+    return records
+
+
+def corrupt_jpeg(jpeg_paths: list[str]) -> bytes:
+    """A valid header over broken entropy-coded data: DALI fails the whole batch on it."""
+    good = Path(jpeg_paths[0]).read_bytes()
+    return good[:600] + bytes(200) + good[800:]
+
+
+EXPECTED_KEYS = [["j0", "j1", "j2", "gif"], ["j3", "j4", "j5", "j6"], ["j7", "j8", "j9"]]
+
+
+@pytest.mark.parametrize("resize", [True, False], ids=["static-column", "per-row-values"])
+def test_the_device_column_layout_delivers_what_the_host_layout_does(jpeg_paths: list[str], tmp_path: Path,
+                                                                     no_draft: None, resize: bool) -> None:
+    """``Delivery.host(separate=True)`` runs the device layout (own column, CPU rows copied in) on numpy."""
+    chain = dataio.slot("image").decode_image()
+    chain = chain.resize(h=32, w=32).normalize("imagenet") if resize else chain
+    pipe = dataio.pipeline(chain, dataio.slot("label").decode_npy(), dataio.batch(4))
+    records = mixed_records(jpeg_paths, tmp_path, b"not an image")  # refused by the header check
+    separate = run_with("gpu", pipe, records, delivery=Delivery.host(separate=True), seed=2)
+    stats = LAST["executor"].stats
+    assert stats.failed_batches == 0 and stats.graph_rows == 10  # the GIF ran on the CPU kernels
+    in_place = run_with("gpu", pipe, records, seed=2)
+    assert [b.keys for b in separate] == [b.keys for b in in_place] == EXPECTED_KEYS
+    assert [e["key"] for b in separate for e in b.errors] == ["bad"]
+    for s, h in zip(separate, in_place, strict=True):
+        np.testing.assert_array_equal(s["label"], h["label"])
+        if resize:
+            np.testing.assert_array_equal(s["image"], h["image"])
+        else:
+            assert all(np.array_equal(a, b) for a, b in zip(s["image"], h["image"], strict=True))
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["host-buffers", "device-layout"])
+def test_a_broken_pipeline_fails_the_batches_behind_it_and_they_survive(jpeg_paths: list[str], tmp_path: Path,
+                                                                        no_draft: None, separate: bool) -> None:
+    """DALI may report the failure on any batch scheduled with the corrupt one: all of them are rescued."""
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).normalize("imagenet"),
+                           dataio.slot("label").decode_npy(), dataio.batch(4, prefetch=4))
+    records = mixed_records(jpeg_paths, tmp_path, corrupt_jpeg(jpeg_paths))
+    reference = run_with("cpu", pipe, records, seed=2)
+    for _ in range(3):
+        out = run_with("gpu", pipe, records, seed=2, delivery=Delivery.host(separate=separate))
+        stats = LAST["executor"].stats
+        assert stats.failed_batches >= 1 and stats.graph_rows + stats.cpu_reruns == len(records) - 1
+        assert [b.keys for b in out] == EXPECTED_KEYS
+        assert [e["key"] for b in out for e in b.errors] == ["bad"]
+        for g, c in zip(out, reference, strict=True):
+            assert g["label"].tolist() == c["label"].tolist()
+            assert (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1).max() <= 1.5
+
+
+def test_batch_transforms_run_on_the_delivered_columns(jpeg_paths: list[str], tmp_path: Path) -> None:
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=16, w=16).normalize("imagenet"),
+                           dataio.slot("label").decode_npy(), dataio.batch(4),
+                           dataio.map(dataio.batch_transforms.mixup(slot="image", label_slot="label", alpha=0.4)))
+    records = [{"image": p, "label": npy(np.eye(4, dtype=np.float32)[i % 4])} for i, p in enumerate(jpeg_paths[:8])]
+    separate = run_with("gpu", pipe, records, delivery=Delivery.host(separate=True), seed=5)
+    in_place = run_with("gpu", pipe, records, seed=5)
+    for s, h in zip(separate, in_place, strict=True):
+        np.testing.assert_array_equal(s["image"], h["image"])
+        np.testing.assert_array_equal(s["label"], h["label"])
+
+
+def test_batch_prefetch_is_the_dali_queue_depth(jpeg_paths: list[str]) -> None:
+    from dataio.gpu import executor as gpu_executor
+
+    def pipe(prefetch: int) -> dataio.Pipeline:
+        return dataio.pipeline(dataio.slot("image").decode_image().resize(h=20, w=20).normalize("imagenet"),
+                               dataio.batch(3, prefetch=prefetch))
+
+    records = [{"image": p} for p in jpeg_paths[:11]]
+    deep = run_with("gpu", pipe(3), records)
+    assert LAST["executor"].stats.graph_rows == len(records)
+    queue = next(c.queue for k, c in gpu_executor._GRAPHS.items() if k[0] == pipe(3).signature and k[-1] == 3)
+    assert queue.depth == 3 and queue.pipeline.prefetch_queue_depth == 3
+    shallow = run_with("gpu", pipe(1), records)
+    assert [b.keys for b in deep] == [b.keys for b in shallow]
+    for d, s in zip(deep, shallow, strict=True):
+        np.testing.assert_array_equal(d["image"], s["image"])

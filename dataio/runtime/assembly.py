@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from dataio.plan import SlotPlan
+from dataio.runtime.arrays import namespace, take_rows
 from dataio.runtime.batch import Column
 from dataio.runtime.rows import RowFailure
 
@@ -45,6 +46,10 @@ class Assembly:
         self.failures: dict[int, dict[str, Any]] = {}
         self.staged: dict[int, list[Any]] = {}
         """Per slot, rows an executor set aside for batch-level work in ``finish_batch`` (e.g. a graph)."""
+        self.pending: dict[int, Any] = {}
+        """Per slot, batch-level work started in ``finish_batch`` and collected in ``complete_batch``."""
+        self.delivered: dict[int, Any] = {}
+        """Per slot, a full column ``[size, ...]`` (numpy or cupy) that replaces ``buffers``/``values``."""
 
     def out(self, slot: int, position: int) -> np.ndarray | None:
         """Where the last kernel of ``slot`` should write row ``position`` (``None``: return a value)."""
@@ -89,6 +94,11 @@ class Assembly:
     def _column(self, slot: int, survivors: list[int]) -> Column:
         is_object = self.slots[slot].output.is_object
         inactive = self.inactive[slot]
+        delivered = self.delivered.get(slot)
+        if delivered is not None:
+            if not inactive.intersection(survivors):
+                return Column(take_rows(delivered, survivors), None, False)
+            return Column(None, [None if p in inactive else delivered[p] for p in survivors], False)
         buffer = self.buffers[slot]
         if buffer is not None and not inactive.intersection(survivors):
             return Column(_compact(buffer, survivors), None, False)
@@ -99,9 +109,10 @@ class Assembly:
         if is_object or not rows or any(r is None for r in rows):
             return Column(None, rows, is_object)
         first = rows[0]
+        xp = namespace(first)
         if all(r.shape == first.shape and r.dtype == first.dtype for r in rows):
-            return Column(np.stack(rows), None, False)
-        return Column(None, [np.ascontiguousarray(r) for r in rows], False)
+            return Column(xp.stack(rows), None, False)
+        return Column(None, [xp.ascontiguousarray(r) for r in rows], False)
 
     def original_hws(self, survivors: list[int]) -> list[list[tuple[int, int] | None] | None]:
         """Per slot: the decoded (h, w) of each surviving row for image slots, else ``None``."""

@@ -1,7 +1,7 @@
 """``Batch``: what the loader yields (API.md §4.4).
 
-A batch holds host columns (numpy arrays for stacked slots, lists for object/ragged
-slots) and converts a column to the requested framework on first access, caching
+A batch holds columns (arrays for stacked slots — numpy on the host, cupy in device
+memory when the GPU executor delivers —, lists for object/ragged slots) and converts a column to the requested framework on first access, caching
 the result. It stays valid after the loader moves on.
 """
 
@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dataio.runtime.arrays import take_rows
 from dataio.runtime.output import Adapter
 
 Ragged = Literal["list", "error", "skip"]
@@ -43,7 +44,7 @@ class Column:
 
 @dataclass(slots=True)
 class BatchContent:
-    """A batch's host data before delivery: what native batch transforms read and rewrite.
+    """A batch's data before delivery: what native batch transforms read and rewrite (host or device arrays).
 
     Attributes:
         columns: one per slot.
@@ -70,7 +71,7 @@ class BatchContent:
         """
         for column in self.columns:
             if column.stacked is not None:
-                column.stacked = np.take(column.stacked, order, axis=axis)
+                column.stacked = take_rows(column.stacked, order, axis=axis)
             elif column.rows is not None:
                 column.rows = [column.rows[i] for i in order]
         self.keys = [self.keys[i] for i in order]
@@ -78,7 +79,7 @@ class BatchContent:
         if self.context is not None:
             self.context = [self.context[i] for i in order]
         self.hws = [None if h is None else [h[i] for i in order] for h in self.hws]
-        self.masks = {slot: np.take(mask, order, axis=axis) for slot, mask in self.masks.items()}
+        self.masks = {slot: take_rows(mask, order, axis=axis) for slot, mask in self.masks.items()}
 
 
 class Batch:

@@ -25,7 +25,7 @@ from dataio.plan import Plan
 from dataio.runtime.batch import Batch, BatchContent
 from dataio.runtime.chunks import chunks
 from dataio.runtime.engine import Epoch, EpochCancelled
-from dataio.runtime.options import RunOptions, validate_run
+from dataio.runtime.options import RunOptions, check_output_for_device, validate_run
 from dataio.runtime.seeds import BATCH_STREAM, derive, generator
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ class BoundPipeline:
             context: ``(record) -> Any`` per admitted record; results on ``batch.context``.
             pin_memory: ``"auto"`` or a bool (``True`` needs CUDA).
             ragged: ``"list"``, ``"error"`` or ``"skip"`` for slots whose rows differ in shape.
-            device: ``"auto"``, ``"cpu"``/``None``, ``"cuda"`` or ``"cuda:N"``.
+            device: ``"auto"``, ``"cpu"``/``None``, ``"cuda"`` or ``"cuda:N"`` (batches in device
+                memory; ``output="numpy"`` is then refused).
             emit_empty_batches: with ``on_failure=0``, yield batches with no survivors.
             max_prefetch_bytes: cap on prefetched output bytes (fixed-size outputs only).
         """
@@ -94,6 +95,7 @@ class BoundPipeline:
         _check_shard(shard)
         native = bind_batch_transforms(self.pipeline.plan)
         executor = create_executor(self.pipeline.plan, device)
+        check_output_for_device(output, executor.device)
         return DataLoader(self, options, executor, native, _token=_TOKEN)
 
 
@@ -217,6 +219,7 @@ class DataLoader:
 
     def _deliver(self, assembly: Assembly) -> Any:
         """The user-facing result of one finished batch, or ``_SKIPPED`` for a dropped empty batch."""
+        self._executor.complete_batch(assembly)
         survivors = assembly.survivors()
         errors = [assembly.failures[p] for p in sorted(assembly.failures)]
         self._judge(assembly, survivors, errors)
@@ -231,6 +234,7 @@ class DataLoader:
             context=[assembly.contexts[p] for p in survivors] if options.context is not None else None,
             hws=assembly.original_hws(survivors),
         )
+        self._executor.place(content)
         self._run_native(content, assembly.number)
         result: Any = Batch(
             slot_names=self._plan.slot_names, columns=content.columns, adapter=options.adapter,

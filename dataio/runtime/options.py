@@ -68,6 +68,17 @@ def validate_run(plan: Plan, *, output: Any, concurrency: Any, on_failure: Any, 
     )
 
 
+def check_output_for_device(output: Any, device: str) -> None:
+    """Device batches need an output that can hold device memory (API.md §4.2 ``device``).
+
+    Raises:
+        PlanError: ``output="numpy"`` while batches are delivered on ``device`` (a CUDA device).
+    """
+    if output == "numpy" and device != "cpu":
+        raise PlanError(f'run(output="numpy"): batches are delivered in device memory on {device}; use '
+                        'output="torch", "jax", "dlpack" or a callable adapter, or run(device="cpu") for numpy')
+
+
 def _concurrency(value: Any, batch_size: int) -> int:
     if isinstance(value, str):
         if value != "auto":

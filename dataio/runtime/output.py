@@ -1,7 +1,8 @@
-"""Turning collated host arrays into what the user asked for (API.md §4.2 ``output``).
+"""Turning collated arrays into what the user asked for (API.md §4.2 ``output``).
 
 Conversions are zero-copy: torch tensors and DLPack capsules share the memory of the
-batch buffer the kernels wrote into.
+batch buffer the kernels wrote into — a numpy array in host memory, or a cupy array in
+device memory when the GPU executor delivers (DLPack carries the device).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class DLPackTensor:
 
     __slots__ = ("_array", "shape", "dtype")
 
-    def __init__(self, array: np.ndarray) -> None:
+    def __init__(self, array: Any) -> None:
         self._array = array
         self.shape: list[int] = list(array.shape)
         self.dtype: str = array.dtype.name
@@ -42,7 +43,14 @@ class DLPackTensor:
         return self._array.__dlpack_device__()
 
     def numpy(self) -> np.ndarray:
-        """The host array itself (no copy)."""
+        """The host array itself (no copy).
+
+        Raises:
+            TypeError: the tensor is in device memory (take it through ``__dlpack__``).
+        """
+        if not isinstance(self._array, np.ndarray):
+            raise TypeError(f"DLPackTensor.numpy(): this tensor is in device memory (DLPack device "
+                            f"{self.__dlpack_device__()}); convert it with from_dlpack in your framework")
         return self._array
 
     def __repr__(self) -> str:
@@ -79,8 +87,8 @@ def make_adapter(output: Any) -> Adapter:
 
 
 def _torch_adapter(torch: Any) -> Adapter:
-    def to_torch(array: np.ndarray) -> Any:
-        if not array.flags.writeable:
+    def to_torch(array: Any) -> Any:  # a numpy array, or a cupy array in device memory
+        if not getattr(array.flags, "writeable", True):
             return torch.from_numpy(np.array(array))  # DLPack refuses read-only arrays; copy is rare
         return torch.from_dlpack(array)
 

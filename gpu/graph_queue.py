@@ -1,0 +1,155 @@
+"""Feeding one built DALI pipeline ahead: up to ``depth`` batches in flight, collected in feed order.
+
+DALI overlaps the iterations it has scheduled (host decode of one batch with device work
+on the previous ones) up to its ``prefetch_queue_depth``. With ``external_source`` fed
+from Python that only happens if batches are fed *ahead* of collecting outputs, so a
+:class:`GraphQueue` splits a graph run in two:
+
+- :meth:`GraphQueue.submit` (the thread that finished a batch's rows): feed the batch's
+  inputs and ``schedule_run()``; returns a :class:`Ticket` at once unless ``depth``
+  iterations are already outstanding, in which case the oldest is collected first.
+- :meth:`Ticket.collect` (the consumer, when it delivers that batch): collect every
+  outstanding iteration up to this one, in order (``share_outputs`` → the ticket's sink
+  copies them out → ``release_outputs``).
+
+DALI's first ``schedule_run()`` prefetches ``depth`` iterations at once and needs that
+many fed batches; the queue primes it by feeding the first batch ``depth`` times and
+discarding the extra outputs (once per built pipeline).
+
+When DALI fails an iteration — one undecodable sample fails the whole batch, DALI issue
+#3913 — the pipeline object is no longer usable, and since DALI runs iterations
+asynchronously the error may surface when an *earlier-scheduled* iteration is collected
+(a priming duplicate, or another batch fed before the bad one). So every iteration still
+outstanding when the error surfaces fails with it, the queue is marked broken, and the
+executor builds a new pipeline and runs the failed batches' rows on the CPU.
+
+Every DALI call happens under the queue's lock, so one pipeline is never driven from two
+threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+Feed = Callable[[Any], None]
+"""Feeds one batch's inputs into the pipeline (``pipeline.feed_input`` calls)."""
+
+Sink = Callable[[tuple[Any, ...]], None]
+"""Receives one iteration's outputs while DALI still owns them (copy out, never keep)."""
+
+
+class GraphBroken(RuntimeError):
+    """The pipeline failed an earlier iteration; it cannot run this batch."""
+
+
+class Ticket:
+    """One fed batch: collect it to have its sink called, or to learn why it failed."""
+
+    __slots__ = ("queue", "number", "error", "done")
+
+    def __init__(self, queue: GraphQueue, number: int) -> None:
+        self.queue = queue
+        self.number = number
+        self.error: BaseException | None = None
+        self.done = False
+
+    def collect(self) -> None:
+        """Wait for this batch's outputs and hand them to its sink.
+
+        Raises:
+            BaseException: what DALI raised for this iteration (or an earlier one that broke
+                the pipeline), or what the sink raised.
+        """
+        self.queue.collect(self)
+        if self.error is not None:
+            raise self.error
+
+
+class GraphQueue:
+    """One built pipeline driven ahead of its outputs (see the module docstring).
+
+    Args:
+        pipeline: the built DALI pipeline (``prefetch_queue_depth == depth``).
+        depth: iterations scheduled but not collected, at most.
+
+    Attributes:
+        broken: the error that made the pipeline unusable, or ``None``.
+    """
+
+    def __init__(self, pipeline: Any, depth: int) -> None:
+        self.pipeline = pipeline
+        self.depth = depth
+        self.broken: BaseException | None = None
+        self._lock = threading.Lock()
+        self._outstanding: deque[tuple[Ticket | None, Sink | None]] = deque()  # None: a priming duplicate
+        self._primed = False
+        self._count = 0
+
+    def submit(self, feed: Feed, sink: Sink) -> Ticket:
+        """Feed one batch and schedule its iteration.
+
+        Raises:
+            GraphBroken: the pipeline failed earlier (build a new one).
+            BaseException: what feeding raised (the pipeline is then marked broken: its
+                inputs may be half fed).
+        """
+        with self._lock:
+            while self.broken is None and len(self._outstanding) >= self.depth:
+                self._collect_oldest()
+            if self.broken is not None:
+                raise GraphBroken(f"the DALI pipeline failed an earlier batch: {self.broken}") from self.broken
+            ticket = Ticket(self, self._count)
+            try:
+                copies = 1 if self._primed else self.depth
+                for _ in range(copies):
+                    feed(self.pipeline)
+                self.pipeline.schedule_run()
+            except BaseException as exc:
+                self._break(exc)
+                raise
+            self._count += 1
+            self._outstanding.append((ticket, sink))
+            if not self._primed:
+                self._outstanding.extend([(None, None)] * (self.depth - 1))
+                self._primed = True
+            return ticket
+
+    def collect(self, ticket: Ticket) -> None:
+        """Collect outstanding iterations in order until ``ticket`` is done (its error set on failure)."""
+        with self._lock:
+            while not ticket.done:
+                self._collect_oldest()
+
+    def _collect_oldest(self) -> None:
+        ticket, sink = self._outstanding.popleft()
+        try:
+            outputs = tuple(self.pipeline.share_outputs())  # host-synchronised: any stream may read them
+        except BaseException as exc:  # noqa: BLE001 - DALI failed this iteration; the pipeline is gone
+            self._finish(ticket, exc)
+            self._break(exc)
+            return
+        try:
+            if sink is not None:
+                sink(outputs)
+        except BaseException as exc:  # noqa: BLE001 - the sink's own failure belongs to its ticket
+            self._finish(ticket, exc)
+        else:
+            self._finish(ticket, None)
+        finally:
+            self.pipeline.release_outputs()
+
+    def _break(self, error: BaseException) -> None:
+        """Fail every outstanding iteration with ``error``; the pipeline is not used again."""
+        self.broken = error
+        while self._outstanding:
+            ticket, _ = self._outstanding.popleft()
+            self._finish(ticket, error)
+
+    @staticmethod
+    def _finish(ticket: Ticket | None, error: BaseException | None) -> None:
+        if ticket is not None:
+            ticket.error = error
+            ticket.done = True

@@ -1,0 +1,130 @@
+"""The GPU executor end to end on a device (``gpu`` marker; skipped without a CUDA device and DALI).
+
+Run on a lent GPU with ``python -m pytest -m gpu tests/gpu``. What is checked:
+- every op with a GPU kernel, run by ``device="cuda"``, against the CPU fallback: per-row
+  mean |Δ| ≤ 1.5 levels (nvJPEG/nvImageCodec and libjpeg-turbo differ by ≤ 1 level, CV-CUDA
+  and Pillow resampling by a fraction of one);
+- batches stay in device memory: torch tensors on ``cuda:0`` whose memory is the
+  delivered column (no host round trip), labels moved to the device as well;
+- a corrupt JPEG fails only its row; ``prefetch`` does not change results;
+- the GPU throughput benchmark runs (figures go to ``docs/benchmark.md``, never asserted).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import dataio
+from dataio import transforms as T
+
+pytestmark = pytest.mark.gpu
+LEVELS = 255 * 0.226
+ROOT = Path(__file__).resolve().parents[2]
+
+CHAINS = {  # each op of dataio/gpu/kernels.py appears at least once
+    "resize+normalize": lambda s: s.resize(h=64, w=80).normalize("imagenet"),
+    "resize_short+center_crop": lambda s: s.resize_short(96).center_crop(h=80, w=80).normalize("imagenet"),
+    "resize_long+crop": lambda s: s.resize_long(120).crop(y=4, x=6, h=60, w=50).apply(T.unit_chw()),
+    "fit_to_bucket": lambda s: s.fit_to_bucket(h=64, w=96).apply(T.symmetric_chw()),
+    "random_resized_crop+hflip": lambda s: s.random_resized_crop(h=64, w=48).hflip().normalize("imagenet"),
+    "random_crop+vflip": lambda s: s.resize_short(96).random_crop(h=80, w=80).vflip(prob=0.5)
+    .apply(T.pack_chw_f32(scale=1 / 255, bias=0.0)),
+    "center_crop (window only)": lambda s: s.center_crop(h=200, w=120).normalize("imagenet"),
+}
+
+
+def batches(pipe: dataio.Pipeline, records: list[dict[str, Any]], device: str, **options: Any) -> list[Any]:
+    with pipe.bind(records).run("torch", device=device, seed=3, **options) as loader:
+        assert loader.executor == ("gpu" if device.startswith("cuda") else "cpu_fallback")
+        return list(loader)
+
+
+@pytest.mark.parametrize("chain", list(CHAINS.values()), ids=list(CHAINS))
+def test_each_gpu_op_matches_the_cpu_fallback(jpeg_paths: list[str], chain: Any) -> None:
+    pipe = dataio.pipeline(chain(dataio.slot("image").decode_image()), dataio.batch(8))
+    records = [{"image": p} for p in jpeg_paths]
+    gpu, cpu = batches(pipe, records, "cuda"), batches(pipe, records, "cpu")
+    assert [b.keys for b in gpu] == [b.keys for b in cpu]
+    for g, c in zip(gpu, cpu, strict=True):
+        assert g["image"].is_cuda and g["image"].shape == c["image"].shape
+        diff = (g["image"].cpu().numpy() - c["image"].numpy()).astype(np.float64)
+        scale = LEVELS if g["image"].dtype.is_floating_point else 1.0
+        assert (np.abs(diff) * scale).reshape(len(g), -1).mean(axis=1).max() <= 1.5
+
+
+def test_batches_stay_in_device_memory(jpeg_paths: list[str]) -> None:
+    import cupy
+    import torch
+
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize_short(256).center_crop(h=224, w=224)
+                           .normalize("imagenet"), dataio.slot("label").decode_npy(), dataio.batch(8))
+    records = [{"image": p, "label": _npy(np.array(i))} for i, p in enumerate(jpeg_paths)]
+    seen: list[tuple[int, int, int]] = []
+
+    def adapter(t: Any) -> Any:  # the DLPack tensor the loader hands over, before any framework
+        tensor = torch.from_dlpack(t)
+        seen.append((t.__dlpack_device__()[0], tensor.data_ptr(), cupy.from_dlpack(t).data.ptr))
+        return tensor
+
+    with pipe.bind(records).run(adapter, device="cuda") as loader:
+        assert loader.device == "cuda:0"
+        batch = next(iter(loader))
+        image, label = batch["image"], batch["label"]
+    assert image.is_cuda and label.is_cuda and tuple(image.shape) == (8, 3, 224, 224)
+    assert all(kind == 2 for kind, _, _ in seen)  # kDLCUDA
+    assert all(torch_ptr == cupy_ptr for _, torch_ptr, cupy_ptr in seen)  # one buffer, no copy
+
+
+def test_auto_picks_the_gpu_executor(jpeg_paths: list[str]) -> None:
+    from dataio._demo import quickstart_pipeline
+
+    with quickstart_pipeline(4).bind([{"image": p} for p in jpeg_paths[:4]]).run("torch") as loader:
+        assert loader.executor == "gpu" and loader.device.startswith("cuda:")
+        assert next(iter(loader))["image"].is_cuda
+    with pytest.raises(ValueError, match="device memory"):
+        quickstart_pipeline(4).bind([]).run("numpy", device="cuda")
+
+
+def test_a_corrupt_jpeg_on_the_device_fails_only_its_row(jpeg_paths: list[str]) -> None:
+    from dataio._demo import quickstart_pipeline
+
+    good = Path(jpeg_paths[0]).read_bytes()
+    records = [{"key": "ok0", "image": jpeg_paths[1]}, {"key": "corrupt", "image": good[:600] + bytes(200) + good[800:]},
+               {"key": "ok2", "image": jpeg_paths[2]}, {"key": "truncated", "image": good[: len(good) // 3]}]
+    (batch,) = batches(quickstart_pipeline(4), records, "cuda")
+    assert batch.keys == ["ok0", "ok2"] and [e["key"] for e in batch.errors] == ["corrupt", "truncated"]
+    assert batch["image"].is_cuda and tuple(batch["image"].shape) == (2, 3, 224, 224)
+
+
+def test_prefetch_depth_does_not_change_batches(jpeg_paths: list[str]) -> None:
+    def pipe(prefetch: int) -> dataio.Pipeline:
+        return dataio.pipeline(dataio.slot("image").decode_image().random_resized_crop(h=64, w=64)
+                               .normalize("imagenet"), dataio.batch(5, prefetch=prefetch))
+
+    records = [{"image": p} for p in jpeg_paths]
+    deep, shallow = batches(pipe(4), records, "cuda"), batches(pipe(1), records, "cuda")
+    for d, s in zip(deep, shallow, strict=True):
+        assert bool((d["image"] == s["image"]).all())
+
+
+def test_the_gpu_benchmark_runs(tmp_path: Path) -> None:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "gpu_quickstart.py"), "--images", "256", "--runs", "1",
+           "--data", str(tmp_path / "data"), "--out", str(tmp_path)]
+    subprocess.run(cmd, check=True, timeout=600)
+    results = {r["loader"]: r for r in json.loads((tmp_path / "gpu_quickstart.json").read_text())["results"]}
+    assert results["dataio"].get("device", "").startswith("cuda"), results["dataio"]
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()

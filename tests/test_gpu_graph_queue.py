@@ -1,0 +1,155 @@
+"""The feed-ahead queue over a real DALI pipeline (CPU operators): order, depth, priming, failures, threads."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nvidia.dali")
+
+from dataio.gpu.graph_queue import GraphBroken, GraphQueue  # noqa: E402
+
+
+def doubling_pipeline(depth: int, batch_size: int = 4) -> Any:
+    """``x * 2`` over a float vector per sample."""
+    from nvidia.dali import Pipeline, fn, types
+
+    pipeline = Pipeline(batch_size=batch_size, num_threads=1, device_id=None, prefetch_queue_depth=depth)
+    with pipeline:
+        pipeline.set_outputs(fn.external_source(name="x", dtype=types.FLOAT, ndim=1) * 2)
+    pipeline.build()
+    return pipeline
+
+
+def decoding_pipeline(depth: int) -> Any:
+    """``decoders.image`` over encoded bytes: one undecodable sample fails the iteration."""
+    from nvidia.dali import Pipeline, fn, types
+
+    pipeline = Pipeline(batch_size=2, num_threads=1, device_id=None, prefetch_queue_depth=depth)
+    with pipeline:
+        pipeline.set_outputs(fn.decoders.image(fn.external_source(name="x", dtype=types.UINT8, ndim=1),
+                                               device="cpu"))
+    pipeline.build()
+    return pipeline
+
+
+def feeder(values: list[float]) -> Any:
+    def feed(pipeline: Any) -> None:
+        pipeline.feed_input("x", [np.full(2, v, np.float32) for v in values])
+
+    return feed
+
+
+def recorder(into: dict[int, list[float]], number: int) -> Any:
+    def sink(outputs: tuple[Any, ...]) -> None:
+        (out,) = outputs
+        into[number] = [float(np.array(out[i])[0]) for i in range(len(out))]
+
+    return sink
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_batches_come_back_in_feed_order_with_their_own_values(depth: int) -> None:
+    queue, got = GraphQueue(doubling_pipeline(depth), depth), {}
+    tickets = [queue.submit(feeder([n, n + 0.5][: 1 + n % 2]), recorder(got, n)) for n in range(7)]
+    for ticket in tickets:
+        ticket.collect()
+    assert got == {n: [2.0 * n, 2.0 * n + 1][: 1 + n % 2] for n in range(7)}
+
+
+def test_fewer_batches_than_the_depth_still_come_back() -> None:
+    queue, got = GraphQueue(doubling_pipeline(4), 4), {}
+    queue.submit(feeder([3.0]), recorder(got, 0)).collect()
+    assert got == {0: [6.0]}
+    queue.submit(feeder([5.0]), recorder(got, 1)).collect()  # past the priming duplicates
+    assert got == {0: [6.0], 1: [10.0]}
+
+
+def test_collecting_a_later_ticket_collects_the_earlier_ones_first() -> None:
+    queue, got = GraphQueue(doubling_pipeline(3), 3), {}
+    tickets = [queue.submit(feeder([float(n)]), recorder(got, n)) for n in range(3)]
+    tickets[2].collect()
+    assert got == {0: [0.0], 1: [2.0], 2: [4.0]} and all(t.done for t in tickets)
+
+
+def test_submitting_past_the_depth_collects_the_oldest() -> None:
+    queue, got = GraphQueue(doubling_pipeline(2), 2), {}
+    first = queue.submit(feeder([1.0]), recorder(got, 0))  # primes: the batch and one duplicate in flight
+    assert not first.done
+    second = queue.submit(feeder([2.0]), recorder(got, 1))  # makes room by collecting the first batch
+    assert first.done and got == {0: [2.0]}
+    queue.submit(feeder([3.0]), recorder(got, 2))  # makes room by dropping the priming duplicate
+    assert not second.done and got == {0: [2.0]}
+    second.collect()
+    assert got == {0: [2.0], 1: [4.0]}
+
+
+def test_a_failed_iteration_fails_it_and_every_later_one_and_breaks_the_queue(jpeg_paths: list[str]) -> None:
+    good = np.frombuffer(open(jpeg_paths[0], "rb").read(), np.uint8)
+    bad = np.frombuffer(b"\xff\xd8\xff\xe0 this is not a JPEG", np.uint8)
+
+    def feed(sample: np.ndarray) -> Any:
+        return lambda pipeline: pipeline.feed_input("x", [good, sample])
+
+    queue, seen = GraphQueue(decoding_pipeline(2), 2), []
+    ok = queue.submit(feed(good), lambda outputs: seen.append(outputs[0].shape()))
+    ok.collect()
+    assert seen and seen[0][0] == seen[0][1]
+    failing = queue.submit(feed(bad), lambda outputs: seen.append("bad"))
+    after = queue.submit(feed(good), lambda outputs: seen.append("after"))
+    with pytest.raises(Exception) as raised:
+        failing.collect()
+    assert not isinstance(raised.value, GraphBroken)
+    with pytest.raises(Exception) as later:
+        after.collect()
+    assert later.value is raised.value  # scheduled on the same, now unusable, pipeline
+    assert queue.broken is raised.value and seen[1:] == []
+    with pytest.raises(GraphBroken, match="failed an earlier batch"):
+        queue.submit(feed(good), lambda outputs: None)
+
+
+def test_a_failing_sink_fails_only_its_ticket() -> None:
+    queue, got = GraphQueue(doubling_pipeline(2), 2), {}
+
+    def explode(outputs: tuple[Any, ...]) -> None:
+        raise ValueError("sink broke")
+
+    broken = queue.submit(feeder([1.0]), explode)
+    fine = queue.submit(feeder([2.0]), recorder(got, 1))
+    with pytest.raises(ValueError, match="sink broke"):
+        broken.collect()
+    fine.collect()
+    assert got == {1: [4.0]} and queue.broken is None
+
+
+def test_a_failing_feed_breaks_the_queue() -> None:
+    queue = GraphQueue(doubling_pipeline(2), 2)
+
+    def bad_feed(pipeline: Any) -> None:
+        pipeline.feed_input("no such input", [np.zeros(2, np.float32)])
+
+    with pytest.raises(Exception, match="no such input"):
+        queue.submit(bad_feed, lambda outputs: None)
+    assert queue.broken is not None
+
+
+def test_threads_submitting_and_collecting_each_get_their_own_batch() -> None:
+    queue, got, errors = GraphQueue(doubling_pipeline(3), 3), {}, []
+
+    def worker(start: int) -> None:
+        try:
+            for n in range(start, start + 10):
+                queue.submit(feeder([float(n)] * (1 + n % 3)), recorder(got, n)).collect()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k * 100,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert got == {n: [2.0 * n] * (1 + n % 3) for k in range(4) for n in range(k * 100, k * 100 + 10)}
