@@ -158,8 +158,9 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, on_gpu: bool) -> Any:
         image = resize(image, roi_start=region[0:2], roi_end=region[2:4], roi_relative=False, size=size,
                        interp_type=getattr(types, INTERP[slot.interp]), antialias=True)
     elif slot.has_window:
-        image = fn.slice(image, start=region[0:2], shape=size, axes=[0, 1], out_of_bounds_policy="pad",
-                         fill_values=0)
+        # whole-pixel windows; slice wants start and shape of one type
+        image = fn.slice(image, start=fn.cast(region[0:2], dtype=types.INT32), shape=fn.cast(size, dtype=types.INT32),
+                         axes=[0, 1], out_of_bounds_policy="pad", fill_values=0)
     if slot.has_flip:
         flip = fn.external_source(name=f"{name}.flip", dtype=types.INT32, ndim=1)  # horizontal, vertical
         image = fn.flip(image, horizontal=flip[0], vertical=flip[1])

@@ -10,13 +10,13 @@ import pytest
 
 import dataio
 from dataio.runtime import loader as loader_module
+from graph_chains import GRAPH_CHAINS, LEVELS, graph_chain_pipeline
 
 pytest.importorskip("nvidia.dali")
 
 from dataio.gpu.delivery import Delivery  # noqa: E402
 from dataio.gpu.executor import GpuExecutor  # noqa: E402
 
-LEVELS = 255 * 0.226
 
 
 LAST: dict[str, GpuExecutor] = {}
@@ -237,3 +237,27 @@ def test_batch_prefetch_is_the_dali_queue_depth(jpeg_paths: list[str]) -> None:
     assert [b.keys for b in deep] == [b.keys for b in shallow]
     for d, s in zip(deep, shallow, strict=True):
         np.testing.assert_array_equal(d["image"], s["image"])
+
+
+def test_the_parity_chains_cover_every_gpu_kernel() -> None:
+    from dataio.gpu.kernels import GPU_KERNELS
+
+    used = {op.qualname for name in GRAPH_CHAINS for op in graph_chain_pipeline(name).plan.slots[0].ops}
+    assert set(GPU_KERNELS) <= used, sorted(set(GPU_KERNELS) - used)
+
+
+@pytest.mark.parametrize("name", list(GRAPH_CHAINS))
+def test_every_gpu_kernel_runs_in_the_graph_like_the_cpu_fallback(jpeg_paths: list[str], no_draft: None,
+                                                                  name: str) -> None:
+    pipe, level = graph_chain_pipeline(name), GRAPH_CHAINS[name][1]
+    records = [{"image": p} for p in jpeg_paths]
+    gpu = run_with("gpu", pipe, records, seed=3)
+    stats = LAST["executor"].stats
+    assert stats.failed_batches == 0 and stats.graph_rows == sum(len(b) for b in gpu) > 0  # the graph ran
+    cpu = run_with("cpu", pipe, records, seed=3)
+    assert [b.keys for b in gpu] == [b.keys for b in cpu]
+    assert [[e["key"] for e in b.errors] for b in gpu] == [[e["key"] for e in b.errors] for b in cpu]
+    for g, c in zip(gpu, cpu, strict=True):
+        for row_g, row_c in zip(g["image"], c["image"], strict=True):  # stacked or per-row values
+            assert row_g.shape == row_c.shape and row_g.dtype == row_c.dtype == np.float32
+            assert np.abs(row_g - row_c).mean() / level <= 1.5
