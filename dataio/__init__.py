@@ -55,12 +55,13 @@ from dataio.ops.cond import Cond, Param, col
 from dataio.plan import Plan
 from dataio.runtime.batch import Batch
 from dataio.runtime.loader import BoundPipeline, DataLoader
+from dataio.runtime.sharding import ShardSpec
 
 __all__ = [
     "pipeline", "slot", "slots", "chain", "batch", "collate", "group_by", "map", "custom_op", "col",
     "Pipeline", "SlotStage", "SlotsBuilder", "BatchStage", "CollateStage", "GroupByStage", "MapStage",
     "CustomOp", "Decoder", "Transform", "BatchTransform", "Cond", "Param", "Plan",
-    "BoundPipeline", "DataLoader", "Batch",
+    "BoundPipeline", "DataLoader", "Batch", "ShardSpec",
     "gds_available", "gds_info",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
     "decoders", "transforms", "batch_transforms", "cond",

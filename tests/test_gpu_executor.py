@@ -36,7 +36,8 @@ def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, 
     executor = GpuExecutor(pipe.plan, "cpu", on_gpu=False, delivery=delivery)
     LAST["executor"] = executor
     native = loader_module.bind_batch_transforms(pipe.plan)
-    with loader_module.DataLoader(bound, run_options, executor, native, _token=loader_module._TOKEN) as loader:
+    with loader_module.DataLoader(bound, run_options, executor, native, dataio.ShardSpec(id=0, of=1),
+                                  _token=loader_module._TOKEN) as loader:
         return list(loader)
 
 

@@ -22,7 +22,7 @@ class Chunk:
     Attributes:
         number: the batch number within the epoch.
         records: ``(logical index, record)`` pairs.
-        start: logical index of the batch's first record (records before it: ``start``).
+        start: position of the batch's first record in this rank's stream (records before it).
     """
 
     number: int
@@ -30,17 +30,27 @@ class Chunk:
     start: int
 
 
-def chunks(shape: ShapeStage, records: Iterable[Any], *, skip_records: int = 0) -> Iterator[Chunk]:
+def chunks(shape: ShapeStage, records: Iterable[tuple[int, Any]], *, skip_records: int = 0,
+           first_number: int = 0) -> Iterator[Chunk]:
     """Chunks of one epoch, starting at the batch that contains record ``skip_records``.
+
+    Args:
+        shape: the shape stage.
+        records: this rank's ``(logical index, record)`` pairs in order (for ``collate``, the
+            upstream items; their indices are ignored).
+        skip_records: records of this stream already consumed (a resume).
+        first_number: the number of the stream's first batch (batches consumed before this
+            stream, after an elastic resume).
 
     Closing the generator closes the record iterator it made.
     """
     iterator = iter(records)
     try:
         if isinstance(shape, BatchStage):
-            yield from _batches(shape, iterator, skip_records)
+            for chunk in _batches(shape, iterator, skip_records):
+                yield Chunk(first_number + chunk.number, chunk.records, chunk.start)
         elif isinstance(shape, CollateStage):
-            yield from _collated(iterator, skip_records)
+            yield from _collated((item for _, item in iterator), skip_records)
         else:
             yield from _grouped(shape, iterator, skip_records)
     finally:
@@ -49,24 +59,29 @@ def chunks(shape: ShapeStage, records: Iterable[Any], *, skip_records: int = 0) 
             close()
 
 
-def _batches(shape: BatchStage, iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
-    first_batch = skip_records // shape.size
-    index = 0
+def _batches(shape: BatchStage, iterator: Iterator[tuple[int, Any]], skip_records: int) -> Iterator[Chunk]:
+    """``start`` counts records of this stream; each pair keeps its own logical index.
+
+    Delivered batches are whole, so ``skip_records`` ends off a batch boundary only after the
+    stream's final short batch: rounding up then skips it, as the uninterrupted run would.
+    """
+    first_batch = -(-skip_records // shape.size)
+    position = 0
     for _ in range(first_batch * shape.size):
         if next(iterator, _END) is _END:
             return
-        index += 1
+        position += 1
     number = first_batch
     while True:
         chunk: list[tuple[int, Any]] = []
-        for record in iterator:
-            chunk.append((index, record))
-            index += 1
+        for pair in iterator:
+            chunk.append(pair)
             if len(chunk) == shape.size:
                 break
         if not chunk or (shape.drop_last and len(chunk) < shape.size):
             return
-        yield Chunk(number, chunk, chunk[0][0])
+        yield Chunk(number, chunk, position)
+        position += len(chunk)
         number += 1
 
 
@@ -83,11 +98,11 @@ def _collated(iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
         yield Chunk(number, [(start + i, r) for i, r in enumerate(records)], start)
 
 
-def _grouped(shape: GroupByStage, iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
-    number, index = 0, 0
+def _grouped(shape: GroupByStage, iterator: Iterator[tuple[int, Any]], skip_records: int) -> Iterator[Chunk]:
+    number = 0
     chunk: list[tuple[int, Any]] = []
     current: Any = _END
-    for record in iterator:
+    for index, record in iterator:
         try:
             key = group_key(shape, record, index)
         except Exception:
@@ -101,8 +116,7 @@ def _grouped(shape: GroupByStage, iterator: Iterator[Any], skip_records: int) ->
             chunk = []
         current = key
         chunk.append((index, record))
-        index += 1
-    if chunk and index > skip_records:
+    if chunk and chunk[-1][0] + 1 > skip_records:
         yield Chunk(number, chunk, chunk[0][0])
 
 

@@ -10,7 +10,6 @@ the :class:`~dataio.Batch`, then the per-batch maps.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sized
@@ -27,13 +26,13 @@ from dataio.runtime.chunks import chunks
 from dataio.runtime.engine import Epoch, EpochCancelled
 from dataio.runtime.options import RunOptions, check_output_for_device, validate_run
 from dataio.runtime.seeds import BATCH_STREAM, derive, generator
+from dataio.runtime.sharding import Cursor, ShardSpec, rank_length, rank_records, resolve_shard
 
 if TYPE_CHECKING:
     from dataio.dsl import Pipeline
 
 ROWS_LOGGER = logging.getLogger("dataio.rows")
 STATE_VERSION = 3
-_NO_SHARD = {"id": 0, "of": 1, "sticky": True, "pad": True}
 _SKIPPED: Any = object()
 
 
@@ -76,7 +75,8 @@ class BoundPipeline:
             on_failure: ``"strict"``, ``"skip"`` or the minimum survivors per batch (int >= 0).
             log_errors: ``True`` logs each row error on ``dataio.rows``; a callable receives each dict.
             order: ``"submit"`` (default; logical order) or ``"completion"``.
-            shard: ``None`` or ``{"id": 0, "of": 1}`` (multi-rank sharding is not in this build).
+            shard: ``None``, ``"auto"``, a :class:`~dataio.ShardSpec` or ``{"id", "of", "sticky", "pad"}``
+                (``batch()`` pipelines only; see ``docs/sharding.md``).
             seed: run seed (u64); ``None`` ≡ 0.
             context: ``(record) -> Any`` per admitted record; results on ``batch.context``.
             pin_memory: ``"auto"`` or a bool (``True`` needs CUDA).
@@ -92,11 +92,14 @@ class BoundPipeline:
             ragged=ragged, device=device, emit_empty_batches=emit_empty_batches,
             max_prefetch_bytes=max_prefetch_bytes,
         )
-        _check_shard(shard)
+        spec = resolve_shard(shard)
+        if spec.is_sharded and not isinstance(self.pipeline.plan.shape, BatchStage):
+            raise PlanError(f"run(shard={spec!r}): only batch() pipelines can be sharded; collate() and group_by() "
+                            "batches are formed upstream")
         native = bind_batch_transforms(self.pipeline.plan)
         executor = create_executor(self.pipeline.plan, device)
         check_output_for_device(output, executor.device)
-        return DataLoader(self, options, executor, native, _token=_TOKEN)
+        return DataLoader(self, options, executor, native, spec, _token=_TOKEN)
 
 
 NativeBatchOp = tuple[BatchTransform, dict[str, int]]
@@ -118,19 +121,6 @@ def bind_batch_transforms(plan: Plan) -> list[NativeBatchOp]:
     return bound
 
 
-def _check_shard(shard: Any) -> None:
-    if shard is None:
-        return
-    if not isinstance(shard, Mapping):
-        raise TypeError(f"run(shard={shard!r}): shard must be None or a mapping with 'id' and 'of'")
-    unknown = set(shard) - set(_NO_SHARD)
-    if unknown or not {"id", "of"} <= set(shard):
-        raise PlanError(f"run(shard={dict(shard)!r}): shard needs keys 'id' and 'of' (optional 'sticky', 'pad')")
-    if shard["of"] != 1 or shard["id"] != 0:
-        raise NotImplementedError(f"run(shard={dict(shard)!r}): multi-rank sharding is not available in this "
-                                  "build; only {'id': 0, 'of': 1} (no sharding)")
-
-
 _TOKEN = object()
 
 
@@ -143,7 +133,7 @@ class DataLoader:
     """
 
     def __init__(self, bound: BoundPipeline, options: RunOptions, executor: Executor,
-                 native: list[NativeBatchOp], *, _token: object) -> None:
+                 native: list[NativeBatchOp], shard: ShardSpec, *, _token: object) -> None:
         if _token is not _TOKEN:
             raise TypeError("DataLoader cannot be constructed directly; use pipeline.bind(records).run(...)")
         self._bound = bound
@@ -153,7 +143,9 @@ class DataLoader:
         self._native = native
         self._epoch = 0
         self._seed = options.seed
-        self._resume_skip = 0
+        self._shard = shard
+        self._resume: Cursor | None = None  # where the next iteration starts, after load_state_dict
+        self._cursor = Cursor()  # where the current (or last) iteration's stream started
         self._consumed = 0
         self._active: weakref.ref[_EpochIterator] | None = None
         self._engine: Epoch | None = None  # kept so close() waits for its tasks even if the iterator is gone
@@ -179,11 +171,14 @@ class DataLoader:
         self._check_open("__iter__")
         if self._active_iterator() is not None:
             raise RuntimeError("DataLoader: another iteration is still active; finish or close it first")
-        skip, self._resume_skip = self._resume_skip, 0
-        self._consumed = skip
-        records = self._epoch_records()
+        cursor, self._resume = self._resume or Cursor(), None
+        self._cursor = cursor
+        self._consumed = cursor.skip
         options = self._options
-        epoch = Epoch(self._plan, self._executor, chunks(self._plan.shape, records, skip_records=skip),
+        stream = rank_records(self._epoch_records(), self._shard, seed=self._seed, epoch=self._epoch,
+                              batch_size=getattr(self._plan.shape, "size", 1), global_start=cursor.global_start)
+        batches = chunks(self._plan.shape, stream, skip_records=cursor.skip, first_number=cursor.batch_offset)
+        epoch = Epoch(self._plan, self._executor, batches,
                       epoch=self._epoch, seed=self._seed, concurrency=options.concurrency,
                       prefetch=options.prefetch, order=options.order, context=options.context)
         if self._engine is not None:
@@ -210,7 +205,7 @@ class DataLoader:
             raise TypeError("len(loader): the record source has no known length")
         n = len(records)
         if isinstance(shape, BatchStage):
-            return n // shape.size if shape.drop_last else math.ceil(n / shape.size)
+            return rank_length(n, self._shard, shape.size, drop_last=shape.drop_last)
         if isinstance(shape, CollateStage):
             return n
         raise TypeError("len(loader): group_by batches are only known while iterating")
@@ -303,19 +298,36 @@ class DataLoader:
             "output_order": self._options.order,
             "rng_seed": self._seed,
             "pipeline_signature": self._plan.signature,
-            "shard": dict(_NO_SHARD),
+            "shard": self._shard.as_dict(),
+            "global_start": self._cursor.global_start,
+            "batch_offset": self._cursor.batch_offset,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume from ``state`` at the next iteration (from the start of the batch in progress)."""
+    def load_state_dict(self, state: dict[str, Any], *, elastic: bool = False) -> None:
+        """Resume from ``state`` at the next iteration (from the start of the batch in progress).
+
+        Args:
+            state: from :meth:`state_dict`.
+            elastic: accept a state saved under another number of ranks (or by another rank):
+                the epoch's not-yet-consumed records are dealt over this loader's ranks
+                (``docs/sharding.md`` states the rule). Without it a shard mismatch is an error.
+
+        Raises:
+            RuntimeError: an iteration is active, or the loader is closed.
+            TypeError / ValueError: see API.md §4.8.
+        """
         self._check_open("load_state_dict")
         if self._active_iterator() is not None:
             raise RuntimeError("DataLoader.load_state_dict: an iteration is active; finish or close it first")
-        _validate_state(state, self._plan.signature)
+        _validate_state(state, self._plan.signature, self._shard, elastic=elastic)
         self._epoch = state["epoch"]
         self._seed = state["rng_seed"]
-        self._resume_skip = state["samples_consumed"]
-        self._consumed = state["samples_consumed"]
+        cursor = Cursor(state.get("global_start", 0), state["samples_consumed"], state.get("batch_offset", 0))
+        saved = state["shard"]
+        if saved["of"] != self._shard.of:  # elastic: deal what the old ranks left over the new ones
+            cursor = cursor.redealt(saved["of"], getattr(self._plan.shape, "size", 1))
+        self._resume = cursor
+        self._consumed = cursor.skip
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -350,7 +362,7 @@ class DataLoader:
         return f"DataLoader(executor={self.executor!r}, device={self.device!r}, {state})"
 
 
-def _validate_state(state: Any, signature: str) -> None:
+def _validate_state(state: Any, signature: str, shard: ShardSpec, *, elastic: bool) -> None:
     if not isinstance(state, Mapping):
         raise TypeError(f"load_state_dict(state=...): expected a dict; got {type(state).__name__}")
     required = ("version", "epoch", "samples_consumed", "output_order", "rng_seed", "pipeline_signature", "shard")
@@ -359,8 +371,8 @@ def _validate_state(state: Any, signature: str) -> None:
         raise PlanError(f"load_state_dict: state is missing {', '.join(missing)}")
     if state["version"] != STATE_VERSION:
         raise PlanError(f"load_state_dict: unsupported state version {state['version']!r} (expected {STATE_VERSION})")
-    for key in ("epoch", "samples_consumed", "rng_seed"):
-        value = state[key]
+    for key in ("epoch", "samples_consumed", "rng_seed", "global_start", "batch_offset"):
+        value = state.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PlanError(f"load_state_dict: {key} must be a non-negative int; got {value!r}")
     if state["rng_seed"] >= 2**64:
@@ -370,12 +382,26 @@ def _validate_state(state: Any, signature: str) -> None:
     if state["pipeline_signature"] != signature:
         raise PlanError("load_state_dict: the state was saved by a different pipeline (signature "
                         f"{str(state['pipeline_signature'])[:16]}… != {signature[:16]}…)")
-    shard = state["shard"]
-    if not isinstance(shard, Mapping) or (shard.get("id"), shard.get("of")) != (0, 1):
-        raise PlanError(f"load_state_dict: shard {shard!r} does not match this loader's (id 0 of 1)")
+    _validate_saved_shard(state["shard"], shard, elastic=elastic)
     if state["output_order"] == "completion" and state["samples_consumed"] > 0:
         raise PlanError("load_state_dict: a mid-epoch state saved under order='completion' cannot be resumed "
                         "exactly; save it under order='submit'")
+
+
+def _validate_saved_shard(saved: Any, shard: ShardSpec, *, elastic: bool) -> None:
+    try:
+        spec = resolve_shard(saved)
+    except (TypeError, ValueError) as exc:
+        raise PlanError(f"load_state_dict: invalid shard {saved!r}: {exc}") from None
+    if (spec.id, spec.of) == (shard.id, shard.of):
+        return
+    if not elastic:
+        raise PlanError(f"load_state_dict: the state was saved by rank {spec.id} of {spec.of}, this loader is rank "
+                        f"{shard.id} of {shard.of}; pass elastic=True to deal the epoch's remaining records over "
+                        "this loader's ranks")
+    if spec.sticky != shard.sticky:
+        raise PlanError(f"load_state_dict(elastic=True): the state was saved with sticky={spec.sticky}, this loader "
+                        f"has sticky={shard.sticky}: the epochs' record orders differ")
 
 
 class _EpochIterator:
@@ -409,6 +435,7 @@ class _EpochIterator:
             self._end()
             loader._epoch += 1
             loader._consumed = 0
+            loader._cursor = Cursor()
             raise
         except BaseException:
             self._end()
