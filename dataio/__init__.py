@@ -56,12 +56,16 @@ from dataio.plan import Plan
 from dataio.runtime.batch import Batch
 from dataio.runtime.loader import BoundPipeline, DataLoader
 from dataio.runtime.sharding import ShardSpec
+from dataio.sources import (
+    RecordSource, files, from_callable, from_iterable, from_iterator, from_sampler, manifest, urls,
+)
 
 __all__ = [
     "pipeline", "slot", "slots", "chain", "batch", "collate", "group_by", "map", "custom_op", "col",
     "Pipeline", "SlotStage", "SlotsBuilder", "BatchStage", "CollateStage", "GroupByStage", "MapStage",
     "CustomOp", "Decoder", "Transform", "BatchTransform", "Cond", "Param", "Plan",
     "BoundPipeline", "DataLoader", "Batch", "ShardSpec",
+    "RecordSource", "from_callable", "from_iterable", "from_iterator", "from_sampler", "files", "urls", "manifest",
     "gds_available", "gds_info",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
     "decoders", "transforms", "batch_transforms", "cond",

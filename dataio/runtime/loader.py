@@ -26,6 +26,7 @@ from dataio.runtime.chunks import chunks
 from dataio.runtime.engine import Epoch, EpochCancelled
 from dataio.runtime.options import RunOptions, check_output_for_device, validate_run
 from dataio.runtime.seeds import BATCH_STREAM, derive, generator
+from dataio.sources.base import RecordSource
 from dataio.runtime.sharding import Cursor, ShardSpec, rank_length, rank_records, resolve_shard
 
 if TYPE_CHECKING:
@@ -190,6 +191,8 @@ class DataLoader:
 
     def _epoch_records(self) -> Iterable[Any]:
         records = self._bound.records
+        if isinstance(records, RecordSource):
+            return records.epoch_records(self._seed, self._epoch)  # shuffles by (seed, epoch)
         if not callable(records):
             return records
         produced = records()
