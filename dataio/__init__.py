@@ -57,7 +57,8 @@ from dataio.runtime.batch import Batch
 from dataio.runtime.loader import BoundPipeline, DataLoader
 from dataio.runtime.sharding import ShardSpec
 from dataio.sources import (
-    RecordSource, files, from_callable, from_iterable, from_iterator, from_sampler, manifest, urls,
+    Archive, RecordSource, archive, files, from_callable, from_iterable, from_iterator, from_sampler, manifest, urls,
+    webdataset,
 )
 
 __all__ = [
@@ -65,7 +66,7 @@ __all__ = [
     "Pipeline", "SlotStage", "SlotsBuilder", "BatchStage", "CollateStage", "GroupByStage", "MapStage",
     "CustomOp", "Decoder", "Transform", "BatchTransform", "Cond", "Param", "Plan",
     "BoundPipeline", "DataLoader", "Batch", "ShardSpec",
-    "RecordSource", "from_callable", "from_iterable", "from_iterator", "from_sampler", "files", "urls", "manifest",
+    "RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator", "from_sampler", "files", "urls", "manifest",
     "gds_available", "gds_info",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
     "decoders", "transforms", "batch_transforms", "cond",

@@ -256,3 +256,84 @@ def test_sources_shard_like_any_records() -> None:
     assert [k for rank in ranks for keys, _, _ in rank for k in keys] == [
         "pycall:0", "pycall:2", "pycall:4", "pycall:6", "pycall:1", "pycall:3", "pycall:5"]
     assert json.dumps(source.describe())
+
+
+# -- archives ------------------------------------------------------------------------------------------
+
+
+def write_tar(path: Path, members: list[tuple[str, bytes]], mode: str = "w") -> Path:
+    import tarfile
+
+    with tarfile.open(path, mode) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def shard_members(start: int, count: int) -> list[tuple[str, bytes]]:
+    members = []
+    for i in range(start, start + count):
+        members += [(f"part/s{i:03d}.npy", npy(i)), (f"part/s{i:03d}.cls.txt", str(i % 3).encode())]
+    return members
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "tar.gz"])
+def test_webdataset_groups_members_by_stem_across_brace_shards(tmp_path: Path, mode: str) -> None:
+    for shard in range(3):
+        write_tar(tmp_path / f"shard-{shard:02d}.tar", shard_members(shard * 4, 4), mode)
+    source = dataio.webdataset(str(tmp_path / "shard-{00..02}.tar"))
+    first = next(iter(source))
+    assert first["__key__"] == "part/s000" and first["__shard__"].endswith("shard-00.tar")
+    assert set(first) == {"__key__", "__shard__", "npy", "cls.txt"}
+    pipe = dataio.pipeline(dataio.slot("npy").decode_npy(), dataio.slot("cls.txt").decode_text(), dataio.batch(5))
+    with pipe.bind(source).run("numpy", device="cpu") as loader:
+        batches = list(loader)
+    assert [k for b in batches for k in b.keys] == [f"part/s{i:03d}" for i in range(12)]
+    assert [int(v) for b in batches for v in b["npy"]] == list(range(12))
+    assert [bytes(np.asarray(v)).decode() for v in batches[0]["cls.txt"]] == ["0", "1", "2", "0", "1"]
+
+
+def test_webdataset_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="shard-9.tar"):
+        dataio.webdataset(str(tmp_path / "shard-9.tar"))
+    with pytest.raises(ValueError, match="one"):
+        dataio.webdataset(str(tmp_path / "{0..1}-{0..1}.tar"))
+    write_tar(tmp_path / "dup.tar", [("a.npy", npy(1)), ("a.npy", npy(2))])
+    with pytest.raises(ValueError, match="two 'npy' members"):
+        list(dataio.webdataset(tmp_path / "dup.tar"))
+    write_tar(tmp_path / "big.tar", [("a.npy", npy(np.zeros(100))), ("b.npy", npy(1))])
+    pipe = dataio.pipeline(dataio.slot("npy").decode_npy(), dataio.batch(2))
+    with pipe.bind(dataio.webdataset(tmp_path / "big.tar", max_output_bytes=500)).run("numpy", device="cpu") as loader:
+        (batch,) = list(loader)
+    assert batch.keys == ["b"] and "max_output_bytes=500" in batch.errors[0]["message"]
+
+
+@pytest.mark.parametrize("kind", ["tar", "tgz", "zip"])
+def test_archive_lists_and_reads_entries(tmp_path: Path, kind: str) -> None:
+    import zipfile
+
+    members = [("x/a.npy", npy(1)), ("b.npy", npy(2))]
+    path = tmp_path / f"data.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("x/", b"")
+            for name, data in members:
+                archive.writestr(name, data)
+    else:
+        write_tar(path, members, "w:gz" if kind == "tgz" else "w")
+    archive = dataio.archive(path)
+    assert archive.keys() == ["x/a.npy", "b.npy"]
+    assert archive.index() == [{"name": "x/a.npy", "size": len(members[0][1])}, {"name": "b.npy",
+                                                                                 "size": len(members[1][1])}]
+    assert [v for _, v, _ in values(archive.entries())[0]] == [[1, 2]]
+    assert [r["name"] for r in archive.entries()] == ["x/a.npy", "b.npy"]
+
+
+def test_archive_refuses_what_is_not_one(tmp_path: Path) -> None:
+    (tmp_path / "plain.txt").write_text("hello")
+    with pytest.raises(ValueError, match="not a tar or zip"):
+        dataio.archive(tmp_path / "plain.txt")
+    with pytest.raises(FileNotFoundError):
+        dataio.archive(tmp_path / "none.zip")

@@ -1,0 +1,224 @@
+"""Record sources over archives: ``webdataset`` tar shards and ``archive`` (tar, tar.gz, zip) entries (API.md §5).
+
+Payloads are never extracted to disk. A member of an uncompressed local tar becomes a
+``{"path", "offset", "size"}`` payload, read with one ranged read when its row is read;
+members of compressed or remote archives are read while the archive streams by (a tar.gz
+cannot be entered in the middle) and carried as bytes. A member larger than
+``max_output_bytes`` becomes a payload whose read fails, so it is that row's error, not the
+epoch's (a guard against decompression bombs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tarfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from dataio._validate import as_int
+from dataio.io.uri import is_uri
+from dataio.sources.base import RecordSource
+
+_BRACES = re.compile(r"\{(\d+)\.\.(\d+)\}")
+DEFAULT_MAX_OUTPUT = 2**30
+
+
+class OversizedMember:
+    """The payload of a member over ``max_output_bytes``: reading it is the row's error."""
+
+    __slots__ = ("label", "size", "limit")
+
+    def __init__(self, label: str, size: int, limit: int) -> None:
+        self.label, self.size, self.limit = label, size, limit
+
+    def read_all(self) -> bytes:
+        raise ValueError(f"{self.label}: member of {self.size} bytes exceeds max_output_bytes={self.limit}")
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One regular-file member of an archive, with its payload (see the module docstring)."""
+
+    name: str
+    size: int
+    payload: Any
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """``shard-{000..009}.tar`` → ten names (zero padding kept); at most one range.
+
+    Raises:
+        ValueError: more than one brace range, or ``lo > hi``.
+    """
+    ranges = _BRACES.findall(pattern)
+    if not ranges:
+        return [pattern]
+    if len(ranges) > 1:
+        raise ValueError(f"webdataset({pattern!r}): only one {{lo..hi}} brace range is supported")
+    match = _BRACES.search(pattern)
+    lo, hi = match.group(1), match.group(2)  # type: ignore[union-attr]
+    if int(lo) > int(hi):
+        raise ValueError(f"webdataset({pattern!r}): brace range {lo}..{hi} is empty")
+    width = len(lo) if lo.startswith("0") else 0
+    head, tail = pattern[: match.start()], pattern[match.end():]  # type: ignore[union-attr]
+    return [head + str(i).zfill(width) + tail for i in range(int(lo), int(hi) + 1)]
+
+
+def tar_members(path: str, max_output_bytes: int) -> Iterator[Member]:
+    """Regular-file members of a tar shard in order, opened lazily; directories and links skipped."""
+    local = path[len("file://"):] if path.startswith("file://") else path
+    if not is_uri(local):
+        try:
+            tar = tarfile.open(local, "r:")  # uncompressed: members are byte ranges of the file
+        except tarfile.ReadError:
+            with open(local, "rb") as stream:  # compressed: read members as the archive streams by
+                yield from _streamed(stream, path, max_output_bytes)
+            return
+        with tar:
+            for info in tar:
+                if info.isfile():
+                    yield Member(info.name, info.size, _ranged(local, info, max_output_bytes))
+        return
+    import fsspec
+
+    with fsspec.open(path, "rb") as stream:
+        yield from _streamed(stream, path, max_output_bytes)
+
+
+def _ranged(path: str, info: tarfile.TarInfo, limit: int) -> Any:
+    if info.size > limit:
+        return OversizedMember(f"{path}:{info.name}", info.size, limit)
+    return {"path": path, "offset": info.offset_data, "size": info.size}
+
+
+def _streamed(stream: IO[bytes], label: str, limit: int) -> Iterator[Member]:
+    with tarfile.open(fileobj=stream, mode="r|*") as tar:
+        for info in tar:
+            if not info.isfile():
+                continue
+            if info.size > limit:
+                yield Member(info.name, info.size, OversizedMember(f"{label}:{info.name}", info.size, limit))
+                continue
+            member = tar.extractfile(info)
+            yield Member(info.name, info.size, member.read() if member is not None else b"")
+
+
+class _WebDataset(RecordSource):
+    def __init__(self, shards: list[str], max_output_bytes: int) -> None:
+        super().__init__("webdataset", shards=shards, max_output_bytes=max_output_bytes)
+        self._shards, self._limit = shards, max_output_bytes
+
+    def _records(self, seed: int, epoch: int) -> Iterator[dict[str, Any]]:
+        for shard in self._shards:
+            yield from _samples(shard, tar_members(shard, self._limit))
+
+
+def _samples(shard: str, members: Iterator[Member]) -> Iterator[dict[str, Any]]:
+    """Consecutive members sharing a stem (the name up to the basename's first dot) form one record."""
+    sample: dict[str, Any] | None = None
+    for member in members:
+        path = PurePosixPath(member.name)
+        stem_name, dot, extension = path.name.partition(".")
+        if not dot or not stem_name:
+            continue  # no extension (or a hidden file): not a sample field
+        stem = str(path.parent / stem_name) if str(path.parent) != "." else stem_name
+        if sample is None or sample["__key__"] != stem:
+            if sample is not None:
+                yield sample
+            sample = {"__key__": stem, "__shard__": shard}
+        if extension in sample:
+            raise ValueError(f"webdataset {shard!r}: sample {stem!r} has two {extension!r} members")
+        sample[extension] = member.payload
+    if sample is not None:
+        yield sample
+
+
+def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+               max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> RecordSource:
+    """Samples of WebDataset tar shards: ``{"__key__", "__shard__", <extension>: payload, ...}``.
+
+    Args:
+        paths: shard paths or URIs (plain or gzip-compressed tars); one ``{lo..hi}`` range
+            per pattern expands to many shards.
+        max_output_bytes: the largest member read; a larger one fails its row.
+
+    Raises:
+        FileNotFoundError: a local shard that does not exist (checked when the source is built).
+        ValueError: a bad brace range; while iterating, a sample with two members of one extension.
+    """
+    patterns = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    shards = [s for p in patterns for s in expand_braces(os.fspath(p))]
+    for shard in shards:
+        local = shard[len("file://"):] if shard.startswith("file://") else shard
+        if not is_uri(local) and not os.path.isfile(local):
+            raise FileNotFoundError(f"webdataset(): no such shard: {shard!r}")
+    return _WebDataset(shards, as_int("webdataset", "max_output_bytes", max_output_bytes, minimum=1))
+
+
+class Archive:
+    """The entries of one tar (``.tar``, ``.tar.gz``, ``.tgz``) or zip archive (API.md §5 ``archive``)."""
+
+    def __init__(self, path: str, max_output_bytes: int) -> None:
+        self.path = path
+        self._limit = max_output_bytes
+        self._zip = zipfile.is_zipfile(path)
+
+    def _members(self) -> Iterator[Member]:
+        if not self._zip:
+            yield from tar_members(self.path, self._limit)
+            return
+        with zipfile.ZipFile(self.path) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                if info.file_size > self._limit:
+                    payload: Any = OversizedMember(f"{self.path}:{info.filename}", info.file_size, self._limit)
+                else:
+                    payload = archive.read(info)
+                yield Member(info.filename, info.file_size, payload)
+
+    def keys(self) -> list[str]:
+        """Member names, directories left out."""
+        return [m["name"] for m in self.index()]
+
+    def index(self) -> list[dict[str, Any]]:
+        """``{"name", "size"}`` per member (reads the archive's directory, or streams a compressed tar)."""
+        if self._zip:
+            with zipfile.ZipFile(self.path) as archive:
+                return [{"name": i.filename, "size": i.file_size} for i in archive.infolist() if not i.is_dir()]
+        return [{"name": m.name, "size": m.size} for m in tar_members(self.path, 0)]
+
+    def entries(self) -> RecordSource:
+        """A source of ``{"key", "name", "reader"}`` records, one per member, in archive order."""
+        return _ArchiveEntries(self)
+
+    def __repr__(self) -> str:
+        return f"Archive({self.path!r})"
+
+
+class _ArchiveEntries(RecordSource):
+    def __init__(self, archive: Archive) -> None:
+        super().__init__("archive", path=archive.path)
+        self._archive = archive
+
+    def _records(self, seed: int, epoch: int) -> Iterator[dict[str, Any]]:
+        return ({"key": m.name, "name": m.name, "reader": m.payload} for m in self._archive._members())
+
+
+def archive(path: str | os.PathLike[str], *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Archive:
+    """An :class:`Archive` over a local tar, tar.gz/tgz or zip file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: neither a tar nor a zip archive.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"archive(): no such file: {path!r}")
+    if not (zipfile.is_zipfile(path) or tarfile.is_tarfile(path)):
+        raise ValueError(f"archive({path!r}): not a tar or zip archive")
+    return Archive(path, as_int("archive", "max_output_bytes", max_output_bytes, minimum=1))
