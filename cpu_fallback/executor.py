@@ -7,6 +7,7 @@ lazy view — and has the last kernel write into the row's slice of the batch bu
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from dataio.runtime.batch import BatchContent
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.records import INACTIVE
+from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import RowFailure, UserCodeError, describe_exception
 
 from dataio.cpu_fallback.geometry import draft_target
@@ -48,10 +50,12 @@ class SlotProgram:
         self.is_image = isinstance(self.decoder, ImageDecoder)
         self.draft_op = first if self.is_image and isinstance(first, _RESAMPLING) else None
 
-    def run(self, data: Any, ctx: ChainContext, out: np.ndarray | None) -> tuple[Any, tuple[int, int] | None]:
+    def run(self, data: Any, ctx: ChainContext, out: np.ndarray | None,
+            clock: StageClock) -> tuple[Any, tuple[int, int] | None]:
         """The slot's value for one row (written into ``out`` where possible) and its decoded (h, w)."""
         op: Any = self.decoder
         stage = "decode"
+        started = time.perf_counter()
         try:
             if self.is_image:
                 draft = draft_target(self.draft_op, ctx) if self.draft_op is not None else None
@@ -60,16 +64,20 @@ class SlotProgram:
                 value = _image_output(op, value, out if not self.steps else None)
             else:
                 value, hw = self.decode(op, data, ctx), None
-            stage = "transform"
+            decoded = time.perf_counter()
+            clock.add("decode", decoded - started)
+            stage, started = "transform", decoded
             last = len(self.steps) - 1
             for i, (op, kernel, spec) in enumerate(self.steps):
                 value = kernel(op, value, spec, ctx, out if i == last else None)
+            if isinstance(value, LazyImage):
+                value = value.materialise()
         except (RowFailure, RecordError, RecordTypeError, UserCodeError):
             raise
         except Exception as exc:  # noqa: BLE001 - a kernel failure is this row's, named by op
             raise RowFailure(stage, op.qualname, f"{ctx.label}: {describe_exception(exc)}") from exc
-        if isinstance(value, LazyImage):
-            value = value.materialise()
+        finally:
+            clock.add(stage, time.perf_counter() - started)
         return value, hw
 
 
@@ -94,6 +102,8 @@ class CpuExecutor:
         self.plan = plan
         self.device = device
         self.programs = [SlotProgram(slot) for slot in plan.slots]
+        self.clock = StageClock()
+        """Where decode/transform times go (the loader hands over its own)."""
 
     def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
         """Run every active slot of ``row`` into ``assembly``; a failing slot fails the row."""
@@ -111,7 +121,7 @@ class CpuExecutor:
         program = self.programs[index]
         ctx = ChainContext(row.record, row.seed, repr(row.key), getattr(source, "label", "<record value>"))
         try:
-            value, hw = program.run(row.payloads[index], ctx, assembly.out(index, position))
+            value, hw = program.run(row.payloads[index], ctx, assembly.out(index, position), self.clock)
             assembly.put(index, position, value)
         except RowFailure as failure:
             assembly.fail(position, failure.as_dict(position, row.key, program.slot.name))

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dataio.runtime.assembly import Assembly
     from dataio.runtime.batch import BatchContent
     from dataio.runtime.rowprep import PreparedRow
+    from dataio.runtime.stats import StageClock
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ class Executor(Protocol):
 
     name: str
     device: str
+    clock: StageClock
+    """Stage timings the executor adds to (``loader.stats()``); the loader sets its own."""
 
     def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
         """Run (or stage) one read row's slot chains into ``assembly`` (called on pool threads)."""

@@ -42,6 +42,7 @@ from dataio.runtime.chain import ChainContext
 from dataio.runtime.records import INACTIVE
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.rows import RowFailure
+from dataio.runtime.stats import StageClock
 
 from dataio.gpu.delivery import Delivery
 from dataio.gpu.graph import SlotGraph, build_pipeline, feed, graph_slots
@@ -142,6 +143,15 @@ class GpuExecutor:
         self._depth = plan.shape.prefetch or DEFAULT_PREFETCH
         self._batch_size = getattr(plan.shape, "size", 1)
         self.stats = GraphStats()
+
+    @property
+    def clock(self) -> StageClock:
+        """Stage times (shared with the CPU kernels this executor runs)."""
+        return self.cpu.clock
+
+    @clock.setter
+    def clock(self, value: StageClock) -> None:
+        self.cpu.clock = value
 
     # -- per row (pool threads) -------------------------------------------------------------
 
@@ -248,7 +258,8 @@ class GpuExecutor:
             error = run.error
             if run.ticket is not None:
                 try:
-                    run.ticket.collect()
+                    with self.cpu.clock.timing("decode"):  # the graph's decode and transforms
+                        run.ticket.collect()
                 except Exception as exc:  # noqa: BLE001 - DALI fails the whole batch for one bad sample
                     error = exc
             if error is None:

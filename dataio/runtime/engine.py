@@ -32,6 +32,7 @@ from dataio.runtime.assembly import Assembly
 from dataio.runtime.chunks import Chunk
 from dataio.runtime.pools import cpu_pool, io_pool
 from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads
+from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import UserCodeError
 
 class EpochCancelled(Exception):
@@ -62,8 +63,9 @@ class Epoch:
     """The state of one iteration over the records."""
 
     def __init__(self, plan: Plan, executor: Executor, chunks: Iterator[Chunk], *, epoch: int, seed: int,
-                 concurrency: int, prefetch: int, order: str, context: Any) -> None:
+                 concurrency: int, prefetch: int, order: str, context: Any, clock: StageClock | None = None) -> None:
         self._plan = plan
+        self._clock = clock if clock is not None else StageClock()
         self._executor = executor
         self._chunks = chunks
         self._epoch = epoch
@@ -133,7 +135,8 @@ class Epoch:
     def _open_next_chunk(self) -> _Pending | None:
         """Pull the next batch's records from the source (user code: failures are fatal)."""
         try:
-            chunk = next(self._chunks)
+            with self._clock.timing("source"):
+                chunk = next(self._chunks)
         except StopIteration:
             with self._cond:
                 self._source_done = True
@@ -182,13 +185,15 @@ class Epoch:
             return self._finish_record(pending)
         handed_off = False
         try:
-            row = prepare_row(self._plan, record, position=position, index=index, seed=self._seed,
-                              epoch=self._epoch, context=self._context)
+            with self._clock.timing("source"):
+                row = prepare_row(self._plan, record, position=position, index=index, seed=self._seed,
+                                  epoch=self._epoch, context=self._context)
             if row.needs_remote_io:
                 self._submit(io_pool(), self._read_remote, pending, row)
                 handed_off = True
             else:
-                read_payloads(row, self._plan.slots)
+                with self._clock.timing("read"):
+                    read_payloads(row, self._plan.slots)
                 self._execute(pending, row)
         except BaseException as exc:  # noqa: BLE001 - fatal: surfaces from next()
             self._set_fatal(pending.chunk.number, exc)
@@ -201,7 +206,8 @@ class Epoch:
         if not self._enter():
             return self._finish_record(pending)
         try:
-            read_payloads(row, self._plan.slots)
+            with self._clock.timing("read"):
+                read_payloads(row, self._plan.slots)
             self._submit(cpu_pool(), self._process, pending, row)
         except BaseException as exc:  # noqa: BLE001
             self._set_fatal(pending.chunk.number, exc)
@@ -270,6 +276,12 @@ class Epoch:
             if self._fatal is None or batch_number < self._fatal.batch_number:
                 self._fatal = _Fatal(batch_number, error)
             self._cond.notify_all()
+
+    def depths(self) -> dict[str, int]:
+        """Queue depths right now: records in flight, batches open (admitted, not taken) and ready."""
+        with self._cond:
+            return {"records_in_flight": self._in_flight, "batches_open": len(self._open),
+                    "batches_ready": len(self._ready)}
 
     # -- delivery ---------------------------------------------------------------------------
 

@@ -25,7 +25,9 @@ from dataio.runtime.batch import Batch, BatchContent
 from dataio.runtime.chunks import chunks
 from dataio.runtime.engine import Epoch, EpochCancelled
 from dataio.runtime.options import RunOptions, check_output_for_device, validate_run
+from dataio.runtime.pools import cpu_pool_size
 from dataio.runtime.seeds import BATCH_STREAM, derive, generator
+from dataio.runtime.stats import StageClock
 from dataio.sources.base import RecordSource
 from dataio.runtime.sharding import Cursor, ShardSpec, rank_length, rank_records, resolve_shard
 
@@ -148,6 +150,8 @@ class DataLoader:
         self._resume: Cursor | None = None  # where the next iteration starts, after load_state_dict
         self._cursor = Cursor()  # where the current (or last) iteration's stream started
         self._consumed = 0
+        self._clock = StageClock()
+        executor.clock = self._clock
         self._active: weakref.ref[_EpochIterator] | None = None
         self._engine: Epoch | None = None  # kept so close() waits for its tasks even if the iterator is gone
         self._closed = False
@@ -181,7 +185,7 @@ class DataLoader:
         batches = chunks(self._plan.shape, stream, skip_records=cursor.skip, first_number=cursor.batch_offset)
         epoch = Epoch(self._plan, self._executor, batches,
                       epoch=self._epoch, seed=self._seed, concurrency=options.concurrency,
-                      prefetch=options.prefetch, order=options.order, context=options.context)
+                      prefetch=options.prefetch, order=options.order, context=options.context, clock=self._clock)
         if self._engine is not None:
             self._engine.cancel()  # an abandoned epoch: make sure none of its work is still running
         self._engine = epoch
@@ -217,7 +221,6 @@ class DataLoader:
 
     def _deliver(self, assembly: Assembly) -> Any:
         """The user-facing result of one finished batch, or ``_SKIPPED`` for a dropped empty batch."""
-        self._executor.complete_batch(assembly)
         survivors = assembly.survivors()
         errors = [assembly.failures[p] for p in sorted(assembly.failures)]
         self._judge(assembly, survivors, errors)
@@ -288,6 +291,23 @@ class DataLoader:
                                     error["stage"], error["op"], error["message"])
             else:
                 log(error)
+
+    # -- observability -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Where this loader's time went since ``run()``, and what bounds it.
+
+        Returns:
+            ``elapsed_s``, ``batches``, ``records`` and ``failed_rows`` delivered,
+            ``records_per_s``; ``stages``: per stage (``source``, ``read``, ``decode``,
+            ``transform``, ``collate``, ``wait``) the ``seconds`` summed over threads, ``calls``
+            and ``ms_per_call``; ``workers`` (CPU pool threads); ``queues``: records in flight,
+            batches open and ready in the current epoch; ``bottleneck``: a one-line hint.
+        """
+        engine = self._engine
+        queues = engine.depths() if engine is not None else {"records_in_flight": 0, "batches_open": 0,
+                                                             "batches_ready": 0}
+        return self._clock.snapshot(workers=cpu_pool_size(), queues=queues)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -425,8 +445,13 @@ class _EpochIterator:
         loader = self._loader
         try:
             while True:
-                assembly = self._epoch.next_assembly()
-                result = loader._deliver(assembly)
+                clock = loader._clock
+                with clock.timing("wait"):
+                    assembly = self._epoch.next_assembly()
+                loader._executor.complete_batch(assembly)  # e.g. collect a device graph's outputs
+                with clock.timing("collate"):
+                    result = loader._deliver(assembly)
+                clock.delivered(assembly.size - len(assembly.failures), len(assembly.failures))
                 self._delivered += assembly.size
                 loader._consumed = self._epoch.first_start + self._delivered
                 if result is not _SKIPPED:
