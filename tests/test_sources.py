@@ -337,3 +337,22 @@ def test_archive_refuses_what_is_not_one(tmp_path: Path) -> None:
         dataio.archive(tmp_path / "plain.txt")
     with pytest.raises(FileNotFoundError):
         dataio.archive(tmp_path / "none.zip")
+
+
+def test_webdataset_and_files_read_any_fsspec_uri(tmp_path: Path) -> None:
+    import fsspec
+
+    local = write_tar(tmp_path / "a.tar", shard_members(0, 3))
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/wds/shard-0.tar", local.read_bytes())
+    fs.pipe("/wds/extra/x.npy", npy(9))
+    try:
+        source = dataio.webdataset("memory://wds/shard-{0..0}.tar")
+        assert [r["__key__"] for r in source] == ["part/s000", "part/s001", "part/s002"]
+        assert values(source, slot="npy")[0][0][1] == [0, 1, 2]
+        (found,) = dataio.files("memory://wds/**/*.npy")
+        assert found.startswith("memory://") and found.endswith("/wds/extra/x.npy")
+        with pytest.raises(FileNotFoundError):
+            dataio.files("memory://wds/none.npy")
+    finally:
+        fs.rm("/wds", recursive=True)

@@ -80,7 +80,6 @@ def _expand_uri(pattern: str, recursive: bool) -> list[str]:
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(pattern)
-    protocol = pattern.split("://", 1)[0]
     if _GLOB_CHARS & set(path):
         matches = fs.glob(path, maxdepth=None if recursive else 1)
     elif fs.isdir(path):
@@ -89,7 +88,7 @@ def _expand_uri(pattern: str, recursive: bool) -> list[str]:
         matches = [path]
     else:
         raise FileNotFoundError(f"files(): no such object: {pattern!r}")
-    return sorted(f"{protocol}://{m.split('://', 1)[-1]}" for m in matches if not fs.isdir(m))
+    return sorted(fs.unstrip_protocol(m) for m in matches if not fs.isdir(m))
 
 
 def urls(uris: Sequence[str], *, headers: dict[str, str] | None = None) -> RecordSource:
