@@ -140,13 +140,24 @@ def rank_records(records: Iterable[Any], spec: ShardSpec, *, seed: int, epoch: i
         batch_size: the batch size (padding rounds up to full batches).
         global_start: positions of the global order consumed before this stream (elastic resume).
     """
-    if not spec.is_sharded:
-        yield from _drop(_global_order(records, spec, seed, epoch), global_start)
-        return
-    dealt = 0
+    source = iter(records)
+    try:
+        ordered = _drop(_global_order(source, spec, seed, epoch), global_start)
+        if not spec.is_sharded:
+            yield from ordered
+        else:
+            yield from _dealt(ordered, spec, batch_size)
+    finally:  # the iterator was made here (from a factory or a source): finish it now, not at GC
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()
+
+
+def _dealt(ordered: Iterator[tuple[int, Any]], spec: ShardSpec, batch_size: int) -> Iterator[tuple[int, Any]]:
+    """Every ``of``-th pair from position ``id``, then the padding."""
+    dealt, remaining = 0, 0
     last: tuple[int, Any] | None = None
-    remaining = 0
-    for position, pair in enumerate(_drop(_global_order(records, spec, seed, epoch), global_start)):
+    for position, pair in enumerate(ordered):
         remaining = position + 1
         if last is None:
             last = pair  # the first remaining record pads a rank that gets none
@@ -193,10 +204,10 @@ class Cursor:
         return Cursor(self.global_start + batches * batch_size * old_of, 0, self.batch_offset + batches)
 
 
-def _global_order(records: Iterable[Any], spec: ShardSpec, seed: int, epoch: int) -> Iterator[tuple[int, Any]]:
+def _global_order(records: Iterator[Any], spec: ShardSpec, seed: int, epoch: int) -> Iterator[tuple[int, Any]]:
     if spec.sticky:
         return enumerate(records)
-    materialised: Sequence[Any] = records if isinstance(records, Sequence) else list(records)
+    materialised: Sequence[Any] = list(records)
     order = np.random.default_rng(derive(seed, epoch, 0, SHUFFLE_STREAM)).permutation(len(materialised))
     return ((int(i), materialised[int(i)]) for i in order)
 
