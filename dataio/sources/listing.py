@@ -8,18 +8,15 @@ source's length is known.
 from __future__ import annotations
 
 import csv
-import glob as globbing
 import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from dataio.io.globs import compile_glob, has_magic, literal_prefix
 from dataio.io.uri import is_uri
 from dataio.sources.base import RecordSource
-
-_GLOB_CHARS = frozenset("*?[")
-
 
 class _ListSource(RecordSource):
     """A fixed list of records (random access)."""
@@ -42,8 +39,9 @@ def files(glob: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, re
     """One path record per file matched, sorted per pattern, de-duplicated in first-seen order.
 
     Args:
-        glob: a pattern (``**`` spans directories when ``recursive``), a directory (every
-            file below it), a file, or a sequence of those; local paths or fsspec URIs.
+        glob: a pattern (``*``, ``?``, ``[...]`` within a path segment, ``**`` for any number
+            of segments when ``recursive``; :mod:`dataio.io.globs`), a directory (every file
+            below it), a file, or a sequence of those; local paths or fsspec URIs.
         recursive: ``**`` and directories reach into subdirectories.
 
     Raises:
@@ -63,10 +61,14 @@ def files(glob: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, re
 
 
 def _expand(pattern: str, recursive: bool) -> list[str]:
+    if not recursive:
+        pattern = "/".join("*" if part == "**" else part for part in pattern.split("/"))
     if is_uri(pattern):
         return _expand_uri(pattern, recursive)
-    if _GLOB_CHARS & set(pattern):
-        return sorted(p for p in globbing.glob(pattern, recursive=recursive) if os.path.isfile(p))
+    if has_magic(pattern):
+        matcher = compile_glob(pattern)
+        root = literal_prefix(pattern)
+        return sorted(p for p in _walk(root or ".", strip_dot=not root) if matcher.match(p))
     if os.path.isdir(pattern):
         root = Path(pattern)
         below = root.rglob("*") if recursive else root.iterdir()
@@ -76,12 +78,22 @@ def _expand(pattern: str, recursive: bool) -> list[str]:
     raise FileNotFoundError(f"files(): no such file or directory: {pattern!r}")
 
 
+def _walk(root: str, *, strip_dot: bool) -> Iterator[str]:
+    """Every file below ``root`` as ``root/...`` (relative to the working directory for ``"."``)."""
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            yield path[2:] if strip_dot and path.startswith("./") else path
+
+
 def _expand_uri(pattern: str, recursive: bool) -> list[str]:
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(pattern)
-    if _GLOB_CHARS & set(path):
-        matches = fs.glob(path, maxdepth=None if recursive else 1)
+    if has_magic(path):
+        matcher = compile_glob(path)
+        root = literal_prefix(path)
+        matches = [p for p in fs.find(root) if matcher.match(p)]
     elif fs.isdir(path):
         matches = fs.find(path, maxdepth=None if recursive else 1)
     elif fs.exists(path):

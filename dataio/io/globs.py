@@ -1,0 +1,70 @@
+"""Glob patterns with one meaning on every backend (API.md §6.2 ``glob``).
+
+``*``, ``?`` and ``[...]`` match within one path segment; a ``**`` segment matches zero or
+more whole segments. Object stores have no directories and fsspec's own globbing differs
+between backends (its ``*`` may cross ``/``), so patterns are compiled here to a regular
+expression and applied to a listing of everything below the pattern's literal prefix.
+Dot-files are matched like any other name.
+"""
+
+from __future__ import annotations
+
+import re
+
+GLOB_CHARS = frozenset("*?[")
+
+
+def has_magic(text: str) -> bool:
+    """Whether ``text`` contains glob syntax."""
+    return bool(GLOB_CHARS & set(text))
+
+
+def literal_prefix(pattern: str) -> str:
+    """The leading segments of ``pattern`` without glob syntax (where listing starts), no trailing ``/``."""
+    segments = pattern.split("/")
+    for i, segment in enumerate(segments):
+        if has_magic(segment):
+            return "/".join(segments[:i])
+    return pattern
+
+
+def compile_glob(pattern: str) -> re.Pattern[str]:
+    """A regex that matches a whole path exactly when ``pattern`` does.
+
+    Raises:
+        ValueError: an unterminated ``[`` class, or ``**`` mixed with other text in a segment.
+    """
+    segments = pattern.split("/")
+    parts: list[str] = []
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "**":
+            parts.append(".*" if last else "(?:[^/]*/)*")
+            continue
+        if "**" in segment:
+            raise ValueError(f"glob {pattern!r}: '**' must be a whole path segment")
+        parts.append(_segment(segment, pattern) + ("" if last else "/"))
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+def _segment(segment: str, pattern: str) -> str:
+    out, i = [], 0
+    while i < len(segment):
+        char = segment[i]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = segment.find("]", i + 2 if segment[i + 1: i + 2] in ("!", "]") else i + 1)
+            if end == -1:
+                raise ValueError(f"glob {pattern!r}: unterminated '[' class")
+            body = segment[i + 1: end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\").replace("/", "") + "]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)

@@ -1,0 +1,60 @@
+"""Glob patterns with one meaning on every backend: segments, ``**``, classes, dot-files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import dataio
+from dataio.io.globs import compile_glob, literal_prefix
+
+PATHS = ["a.npy", "x/a.npy", "x/y/a.npy", "x/y/z/b.txt", "x/.hidden.npy", "x/ab.npy", "xa.npy"]
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("*.npy", ["a.npy", "xa.npy"]),  # '*' never crosses '/'
+    ("x/*.npy", ["x/.hidden.npy", "x/a.npy", "x/ab.npy"]),  # dot-files match like any name
+    ("**/a.npy", ["a.npy", "x/a.npy", "x/y/a.npy"]),  # '**' is zero or more segments
+    ("x/**/*.npy", ["x/.hidden.npy", "x/a.npy", "x/ab.npy", "x/y/a.npy"]),
+    ("x/**", ["x/.hidden.npy", "x/a.npy", "x/ab.npy", "x/y/a.npy", "x/y/z/b.txt"]),
+    ("x/?.npy", ["x/a.npy"]),
+    ("x/[a-b]*.npy", ["x/a.npy", "x/ab.npy"]),
+    ("x/[!a]*", ["x/.hidden.npy"]),
+    ("x/y/z/b.txt", ["x/y/z/b.txt"]),
+])
+def test_patterns_match_whole_paths_segment_by_segment(pattern: str, expected: list[str]) -> None:
+    matcher = compile_glob(pattern)
+    assert sorted(p for p in PATHS if matcher.match(p)) == expected
+
+
+def test_literal_prefix_and_errors() -> None:
+    assert literal_prefix("bucket/data/**/*.npy") == "bucket/data"
+    assert literal_prefix("*.npy") == ""
+    assert literal_prefix("plain/path") == "plain/path"
+    with pytest.raises(ValueError, match="unterminated"):
+        compile_glob("x/[ab")
+    with pytest.raises(ValueError, match="whole path segment"):
+        compile_glob("x/a**b")
+
+
+def test_files_uses_the_same_semantics_locally_and_on_fsspec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for path in PATHS:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"x")
+        fs.pipe(f"/globs/{path}", b"x")
+    try:
+        for pattern in ("**/a.npy", "x/*.npy", "x/**/*.npy"):
+            local = [os.path.relpath(p, tmp_path) for p in dataio.files(str(tmp_path / pattern))]
+            remote = [p.split("/globs/", 1)[1] for p in dataio.files(f"memory://globs/{pattern}")]
+            assert local == remote == sorted(p for p in PATHS if compile_glob(pattern).match(p))
+        monkeypatch.chdir(tmp_path)
+        assert list(dataio.files("*.npy")) == ["a.npy", "xa.npy"]  # relative patterns give relative paths
+        assert list(dataio.files("x/**", recursive=False)) == ["x/.hidden.npy", "x/a.npy", "x/ab.npy"]
+    finally:
+        fs.rm("/globs", recursive=True)
