@@ -55,6 +55,10 @@ from dataio.ops.cond import Cond, Param, col
 from dataio.plan import Plan
 from dataio.runtime.batch import Batch
 from dataio.runtime.loader import BoundPipeline, DataLoader
+from dataio.io import (
+    HeadInfo, configure_credentials, configure_endpoint, configure_transport, delete, exists, glob, head, ls, read,
+    write,
+)
 from dataio.runtime.sharding import ShardSpec
 from dataio.sources import (
     Archive, RecordSource, archive, files, from_callable, from_iterable, from_iterator, from_sampler, manifest, urls,
@@ -68,6 +72,8 @@ __all__ = [
     "BoundPipeline", "DataLoader", "Batch", "ShardSpec",
     "RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator", "from_sampler", "files", "urls", "manifest",
     "gds_available", "gds_info",
+    "read", "write", "head", "exists", "ls", "glob", "delete", "HeadInfo",
+    "configure_credentials", "configure_endpoint", "configure_transport",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
     "decoders", "transforms", "batch_transforms", "cond",
     "__version__",

