@@ -56,8 +56,8 @@ from dataio.plan import Plan
 from dataio.runtime.batch import Batch
 from dataio.runtime.loader import BoundPipeline, DataLoader
 from dataio.io import (
-    HeadInfo, configure_credentials, configure_endpoint, configure_transport, delete, exists, glob, head, ls, read,
-    write,
+    HeadInfo, Reader, Stream, Writer, configure_credentials, configure_endpoint, configure_transport, delete, exists,
+    glob, head, ls, read, reader, stream, write, writer,
 )
 from dataio.runtime.sharding import ShardSpec
 from dataio.sources import (
@@ -72,7 +72,8 @@ __all__ = [
     "BoundPipeline", "DataLoader", "Batch", "ShardSpec",
     "RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator", "from_sampler", "files", "urls", "manifest",
     "gds_available", "gds_info",
-    "read", "write", "head", "exists", "ls", "glob", "delete", "HeadInfo",
+    "read", "write", "head", "exists", "ls", "glob", "delete", "HeadInfo", "stream", "Stream",
+    "reader", "Reader", "writer", "Writer",
     "configure_credentials", "configure_endpoint", "configure_transport",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
     "decoders", "transforms", "batch_transforms", "cond",

@@ -6,12 +6,14 @@ Files:
     resolve.py  URI -> Location -> fsspec filesystem (cached per configuration, sharded clients)
     errors.py   backend errors as FileNotFoundError / PermissionError / ConnectionError / TimeoutError
     verbs.py    read, write (atomic), head, exists, ls, glob, delete
+    handles.py  reader (lazy, decoding overlays), writer (commit or abort), stream
     globs.py    glob patterns with one meaning on every backend (segments, ``**``)
     bytes.py    reading a payload (:class:`~dataio.runtime.records.ByteSource`) into memory
 """
 
 from dataio.io.config import configure_credentials, configure_endpoint, configure_transport
+from dataio.io.handles import Reader, Stream, Writer, reader, stream, writer
 from dataio.io.verbs import HeadInfo, delete, exists, glob, head, ls, read, write
 
 __all__ = ["configure_credentials", "configure_endpoint", "configure_transport", "HeadInfo", "read", "write",
-           "head", "exists", "ls", "glob", "delete"]
+           "head", "exists", "ls", "glob", "delete", "Reader", "Writer", "Stream", "reader", "writer", "stream"]

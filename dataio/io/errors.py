@@ -23,6 +23,13 @@ class AccessDenied(DataIOError, PermissionError):
     """The credentials are missing or not allowed to do this."""
 
 
+class MemberNotFound(DataIOError, KeyError):
+    """No such member in an archive."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
 class TransportError(DataIOError, ConnectionError):
     """The network failed after the client's retries."""
 
