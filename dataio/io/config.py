@@ -237,6 +237,8 @@ def endpoint_for(scheme: str) -> str | None:
     """The configured endpoint, else the scheme's standard environment variable, else ``None``."""
     with _REGISTRY.lock:
         configured = _REGISTRY.endpoints.get(scheme)
+        if configured is None and scheme == "hfd":
+            configured = _REGISTRY.endpoints.get("hf")  # one Hub serves model and dataset repos
     if configured is not None:
         return configured
     for name in _ENDPOINT_ENV.get(scheme, ()):

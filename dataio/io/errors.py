@@ -68,12 +68,26 @@ def _code(exc: BaseException) -> str | None:
     return str(code) if code is not None else None
 
 
+def _denied_underneath(exc: BaseException) -> bool:
+    """An access refusal (401/403, a gated repo) anywhere in the chain of causes."""
+    seen: set[int] = set()
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if _status(cause) in (401, 403) or type(cause).__name__ == "GatedRepoError":
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def translate(exc: BaseException, uri: str) -> BaseException:
     """The builtin-typed exception for ``exc`` (``exc`` itself when it is not an IO condition)."""
     if isinstance(exc, (ObjectNotFound, AccessDenied, TransportError, TransportTimeout)):
         return exc
     message = f"{uri}: {exc}" if uri not in str(exc) else str(exc)
     status, code = _status(exc), _code(exc)
+    if _denied_underneath(exc):  # e.g. HfFileSystem reports a gated repo as "not found"
+        return AccessDenied(message)
     if isinstance(exc, FileNotFoundError) or status == 404 or code in _NOT_FOUND_CODES:
         return ObjectNotFound(message)
     if isinstance(exc, PermissionError) or status in (401, 403) or code in _DENIED_CODES \

@@ -198,7 +198,7 @@ def _write_local(location: Location, payload: bytes, *, mkdir_parents: bool, ato
 
 
 def _etag(info: Mapping[str, Any]) -> str | None:
-    for key in ("ETag", "etag", "Etag"):
+    for key in ("ETag", "etag", "Etag", "blob_id"):  # blob_id: the Hub's git object id
         value = info.get(key)
         if value:
             return str(value).strip('"')
@@ -254,8 +254,8 @@ def ls(uri: str | os.PathLike[str]) -> list[str]:
     Local listings are paths; object stores give full URIs.
     """
     location = locate(uri)
-    if location.scheme in ("http", "https"):
-        raise NotImplementedError(f"ls({location.uri!r}): http(s) URIs cannot be listed")
+    if location.scheme in READ_ONLY:
+        raise NotImplementedError(f"ls({location.uri!r}): {location.scheme} URIs cannot be listed")
     if location.is_local:
         path = location.path
         if os.path.isfile(path):
@@ -275,6 +275,8 @@ def ls(uri: str | os.PathLike[str]) -> list[str]:
 def glob(pattern: str | os.PathLike[str]) -> list[str]:
     """Paths / URIs matching ``pattern`` (``*``, ``?``, ``[...]`` within a segment, ``**`` across), sorted."""
     location = locate(pattern)
+    if location.scheme in READ_ONLY:
+        raise NotImplementedError(f"glob({location.uri!r}): {location.scheme} URIs cannot be listed")
     if not has_magic(location.path):
         return [_as_listed(location)] if _is_file(location) else []
     matcher = compile_glob(location.path)
