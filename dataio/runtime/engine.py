@@ -31,7 +31,7 @@ from dataio.plan import Plan
 from dataio.runtime.assembly import Assembly
 from dataio.runtime.chunks import Chunk
 from dataio.runtime.pools import cpu_pool, io_pool
-from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads
+from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads, read_rows
 from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import UserCodeError
 
@@ -57,6 +57,10 @@ class _Pending:
 class _Fatal:
     batch_number: int
     error: BaseException
+
+
+REMOTE_BATCH = 64
+"""Remote rows one IO task reads together (one concurrent request per payload)."""
 
 
 class Epoch:
@@ -90,6 +94,7 @@ class Epoch:
         self._source_closed = False
         self._wait_deadline: float | None = None
         self._futures: set[Future[Any]] = set()
+        self._remote: deque[tuple[_Pending, PreparedRow]] = deque()  # rows waiting for remote reads
         self.first_start = 0
         """Records of the epoch before its first batch (non-zero when resuming)."""
 
@@ -189,7 +194,8 @@ class Epoch:
                 row = prepare_row(self._plan, record, position=position, index=index, seed=self._seed,
                                   epoch=self._epoch, context=self._context)
             if row.needs_remote_io:
-                self._submit(io_pool(), self._read_remote, pending, row)
+                self._remote.append((pending, row))
+                self._submit(io_pool(), self._read_remote, pending)
                 handed_off = True
             else:
                 with self._clock.timing("read"):
@@ -202,16 +208,32 @@ class Epoch:
             if not handed_off:
                 self._finish_record(pending)
 
-    def _read_remote(self, pending: _Pending, row: PreparedRow) -> None:
+    def _read_remote(self, pending: _Pending) -> None:
+        """Read the queued remote rows together (one task per row is queued; the first takes a batch).
+
+        ``pending`` only names a batch for errors raised before any row is taken.
+        """
+        taken: list[tuple[_Pending, PreparedRow]] = []
+        while len(taken) < REMOTE_BATCH:
+            try:
+                taken.append(self._remote.popleft())
+            except IndexError:
+                break
+        if not taken:
+            return  # an earlier task read this row with its batch
         if not self._enter():
-            return self._finish_record(pending)
+            for owner, _ in taken:
+                self._finish_record(owner)
+            return
         try:
             with self._clock.timing("read"):
-                read_payloads(row, self._plan.slots)
-            self._submit(cpu_pool(), self._process, pending, row)
+                read_rows([row for _, row in taken], self._plan.slots)
+            for owner, row in taken:
+                self._submit(cpu_pool(), self._process, owner, row)
         except BaseException as exc:  # noqa: BLE001
-            self._set_fatal(pending.chunk.number, exc)
-            self._finish_record(pending)
+            for owner, _ in taken:
+                self._set_fatal(owner.chunk.number, exc)
+                self._finish_record(owner)
         finally:
             self._leave()
 

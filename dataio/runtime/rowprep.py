@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataio.io.bytes import read_payload
-from dataio.io.uri import is_uri
+from dataio.io.bytes import fetch_many, is_remote, read_payload
 from dataio.plan import Plan
 from dataio.runtime.records import (
     INACTIVE,
@@ -57,8 +56,7 @@ class PreparedRow:
     @property
     def needs_remote_io(self) -> bool:
         """True when a payload lives behind a non-local URI (read on the IO pool)."""
-        return any(isinstance(s, ByteSource) and s.data is None and is_uri(s.path or "")
-                   and not (s.path or "").startswith("file://") for s in self.sources)
+        return any(isinstance(s, ByteSource) and is_remote(s) for s in self.sources)
 
 
 def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int, epoch: int,
@@ -96,18 +94,42 @@ def _where(record: Any, index: int) -> str:
 
 def read_payloads(row: PreparedRow, slots: Any) -> None:
     """Read every active slot's payload into ``row.payloads``; the first failure ends the row."""
-    row.payloads = [None] * len(row.sources)
-    for i, source in enumerate(row.sources):
-        if source is INACTIVE:
+    read_rows([row], slots)
+
+
+def read_rows(rows: list[PreparedRow], slots: Any) -> None:
+    """Read the payloads of several rows; remote ones are fetched together (:func:`fetch_many`).
+
+    Each row's first failing read becomes its failure (stage ``"read"``, naming the path/URI).
+    """
+    remote: list[tuple[PreparedRow, int, ByteSource]] = []
+    for row in rows:
+        row.payloads = [None] * len(row.sources)
+        for i, source in enumerate(row.sources):
+            if source is INACTIVE or row.failure is not None:
+                continue
+            if not isinstance(source, ByteSource):  # a decoder that takes the Python value itself
+                row.payloads[i] = source
+            elif is_remote(source):
+                remote.append((row, i, source))
+            else:
+                try:
+                    row.payloads[i] = read_payload(source)
+                except Exception as exc:  # noqa: BLE001 - any read failure is this row's (API.md §11)
+                    _fail(row, slots[i].name, source, exc)
+    if not remote:
+        return
+    for (row, i, source), result in zip(remote, fetch_many([s for _, _, s in remote]), strict=True):
+        if row.failure is not None:
             continue
-        if not isinstance(source, ByteSource):  # a decoder that takes the Python value itself
-            row.payloads[i] = source
-            continue
-        try:
-            row.payloads[i] = read_payload(source)
-        except Exception as exc:  # noqa: BLE001 - any read failure is this row's (API.md §11)
-            message = describe_exception(exc)
-            if source.label not in message:
-                message = f"{source.label}: {message}"
-            row.failure = (RowFailure("read", "read", message), slots[i].name)
-            return
+        if isinstance(result, BaseException):
+            _fail(row, slots[i].name, source, result)
+        else:
+            row.payloads[i] = result
+
+
+def _fail(row: PreparedRow, slot: str, source: ByteSource, exc: BaseException) -> None:
+    message = describe_exception(exc)
+    if source.label not in message:
+        message = f"{source.label}: {message}"
+    row.failure = (RowFailure("read", "read", message), slot)
