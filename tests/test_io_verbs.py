@@ -111,3 +111,33 @@ def test_unsupported_verbs_and_bad_uris() -> None:
         dataio.read("s3://bucket")
     with pytest.raises(NotImplementedError, match="query"):
         dataio.read("s3://bucket/key?versionId=1")
+
+
+def test_large_reads_split_into_concurrent_ranges(store: str) -> None:
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    dataio.write(f"{store}/large.bin", payload, mkdir_parents=True)
+    dataio.configure_transport("default", readall_chunk_mib=1, readall_concurrency=2)  # four ranges, two at a time
+    try:
+        assert dataio.read(f"{store}/large.bin") == payload
+    finally:
+        dataio.configure_transport("default")
+
+
+def test_r2_is_s3_at_an_endpoint(s3_endpoint: str) -> None:
+    from dataio.io import config
+    from dataio.io.resolve import filesystem, locate
+
+    dataio.configure_endpoint("r2", s3_endpoint)
+    dataio.configure_credentials("r2", method="env_prefix", prefix="DATAIO_TEST_R2_")
+    os.environ["DATAIO_TEST_R2_ACCESS_KEY_ID"] = "r2key"
+    os.environ["DATAIO_TEST_R2_SECRET_ACCESS_KEY"] = "r2secret"
+    try:
+        fs = filesystem(locate("r2://r2-bucket/x"))
+        assert fs.key == "r2key"  # the prefixed variables reached the client
+        fs.mkdir("r2-bucket")
+        assert dataio.write("r2://r2-bucket/a/b.txt", "over r2")
+        assert dataio.read("r2://r2-bucket/a/b.txt", format="text") == "over r2"
+        assert dataio.glob("r2://r2-bucket/**") == ["r2://r2-bucket/a/b.txt"]
+    finally:
+        config.reset()
+        del os.environ["DATAIO_TEST_R2_ACCESS_KEY_ID"], os.environ["DATAIO_TEST_R2_SECRET_ACCESS_KEY"]

@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from dataio._errors import PlanError
+from dataio.io import config
 from dataio.io.errors import ObjectNotFound, translated
 from dataio.io.globs import compile_glob, has_magic, literal_prefix
 from dataio.io.resolve import Location, filesystem, locate
 
 FORMATS = ("bytes", "text", "json", "jsonl", "ndjson")
+DEFAULT_READALL_CHUNK_MIB = 32
+DEFAULT_READALL_CONCURRENCY = 8
 READ_ONLY = ("http", "https", "hf", "hfd")
 
 
@@ -108,13 +111,31 @@ def _read_remote(location: Location, offset: int | None, size: int | None,
     extra = {"headers": dict(headers)} if headers and location.scheme in ("http", "https") else {}
     with translated(location.uri):
         if offset is None:
-            return fs.cat_file(location.path, **extra)
+            return _read_whole(fs, location, extra)
         if size == 0:
             return b""
         length = fs.size(location.path)
         if offset >= length:
             return b""
         return fs.cat_file(location.path, start=offset, end=min(offset + size, length), **extra)
+
+
+def _read_whole(fs: Any, location: Location, extra: dict[str, Any]) -> bytes:
+    """A whole object; a large one in concurrent ranges (``configure_transport(readall_*)``)."""
+    transport = config.transport_for(location.scheme if location.scheme != "http" else "https")
+    chunk = (transport.readall_chunk_mib or DEFAULT_READALL_CHUNK_MIB) * 2**20
+    in_flight = transport.readall_concurrency or DEFAULT_READALL_CONCURRENCY
+    if extra or not getattr(fs, "async_impl", False):
+        return fs.cat_file(location.path, **extra)
+    length = fs.size(location.path)
+    if length is None or length <= chunk:
+        return fs.cat_file(location.path)
+    starts = list(range(0, length, chunk))
+    parts: list[bytes] = []
+    for first in range(0, len(starts), in_flight):
+        window = starts[first: first + in_flight]
+        parts += fs.cat_ranges([location.path] * len(window), window, [min(s + chunk, length) for s in window])
+    return b"".join(parts)
 
 
 # -- write ------------------------------------------------------------------------------------------
