@@ -68,16 +68,38 @@ def _code(exc: BaseException) -> str | None:
     return str(code) if code is not None else None
 
 
-def _denied_underneath(exc: BaseException) -> bool:
-    """An access refusal (401/403, a gated repo) anywhere in the chain of causes."""
+_CONNECTION_TYPES = ("ClientConnectorError", "ServerDisconnectedError", "EndpointConnectionError", "ClientOSError",
+                     "ServiceRequestError", "ConnectionClosedError")
+_TIMEOUT_TYPES = ("ServerTimeoutError", "ReadTimeoutError", "ConnectTimeoutError")
+
+
+def _kind(exc: BaseException) -> type[BaseException] | None:
+    """Which contract condition ``exc`` itself is, judging by status, code and type (``None``: none)."""
+    status, code, name = _status(exc), _code(exc), type(exc).__name__
+    if status in (401, 403) or code in _DENIED_CODES or isinstance(exc, PermissionError) or name in (
+            "GatedRepoError", "NoCredentialsError", "DefaultCredentialsError", "ClientAuthenticationError"):
+        return AccessDenied
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or name in _TIMEOUT_TYPES:
+        return TransportTimeout
+    if isinstance(exc, ConnectionError) or name in _CONNECTION_TYPES:
+        return TransportError
+    if isinstance(exc, FileNotFoundError) or status == 404 or code in _NOT_FOUND_CODES:
+        return ObjectNotFound
+    return None
+
+
+def _underneath(exc: BaseException) -> type[BaseException] | None:
+    """A refusal, timeout or connection failure in the chain of causes (libraries often report those
+    as "not found": HfFileSystem for a gated repo, fsspec http for a refused connection)."""
     seen: set[int] = set()
     cause = exc.__cause__ or exc.__context__
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if _status(cause) in (401, 403) or type(cause).__name__ == "GatedRepoError":
-            return True
+        kind = _kind(cause)
+        if kind in (AccessDenied, TransportTimeout, TransportError):
+            return kind
         cause = cause.__cause__ or cause.__context__
-    return False
+    return None
 
 
 def translate(exc: BaseException, uri: str) -> BaseException:
@@ -85,23 +107,8 @@ def translate(exc: BaseException, uri: str) -> BaseException:
     if isinstance(exc, (ObjectNotFound, AccessDenied, TransportError, TransportTimeout)):
         return exc
     message = f"{uri}: {exc}" if uri not in str(exc) else str(exc)
-    status, code = _status(exc), _code(exc)
-    if _denied_underneath(exc):  # e.g. HfFileSystem reports a gated repo as "not found"
-        return AccessDenied(message)
-    if isinstance(exc, FileNotFoundError) or status == 404 or code in _NOT_FOUND_CODES:
-        return ObjectNotFound(message)
-    if isinstance(exc, PermissionError) or status in (401, 403) or code in _DENIED_CODES \
-            or type(exc).__name__ in ("NoCredentialsError", "DefaultCredentialsError", "ClientAuthenticationError"):
-        return AccessDenied(message)
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or type(exc).__name__ in ("ServerTimeoutError",
-                                                                                        "ReadTimeoutError",
-                                                                                        "ConnectTimeoutError"):
-        return TransportTimeout(message)
-    if isinstance(exc, ConnectionError) or type(exc).__name__ in (
-            "ClientConnectorError", "ServerDisconnectedError", "EndpointConnectionError", "ClientOSError",
-            "ServiceRequestError", "ConnectionClosedError"):
-        return TransportError(message)
-    return exc
+    kind = _underneath(exc) or _kind(exc)
+    return exc if kind is None else kind(message)
 
 
 @contextmanager
