@@ -141,3 +141,13 @@ def test_r2_is_s3_at_an_endpoint(s3_endpoint: str) -> None:
     finally:
         config.reset()
         del os.environ["DATAIO_TEST_R2_ACCESS_KEY_ID"], os.environ["DATAIO_TEST_R2_SECRET_ACCESS_KEY"]
+
+
+def test_content_type_is_stored_where_the_backend_keeps_one(store: str) -> None:
+    uri = f"{store}/typed/doc.json"
+    dataio.write(uri, b"{}", content_type="application/json", mkdir_parents=True)
+    with dataio.writer(f"{store}/typed/stream.json", content_type="application/json") as w:
+        w.write(b"[]")
+    if dataio.io.resolve.locate(store).scheme != "file":  # local files have no content type
+        assert dataio.head(uri).content_type == "application/json"
+        assert dataio.head(f"{store}/typed/stream.json").content_type == "application/json"
