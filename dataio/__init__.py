@@ -59,6 +59,9 @@ from dataio.io import (
     HeadInfo, Reader, Stream, Writer, configure_credentials, configure_endpoint, configure_transport, delete, exists,
     glob, head, ls, read, reader, stream, write, writer,
 )
+from dataio.formats.safetensors_files import (
+    SafetensorsSession, open_safetensors, read_safetensors, write_safetensors,
+)
 from dataio.runtime.sharding import ShardSpec
 from dataio.sources import (
     Archive, RecordSource, archive, files, from_callable, from_iterable, from_iterator, from_sampler, manifest, urls,
@@ -75,6 +78,7 @@ __all__ = [
     "read", "write", "head", "exists", "ls", "glob", "delete", "HeadInfo", "stream", "Stream",
     "reader", "Reader", "writer", "Writer",
     "configure_credentials", "configure_endpoint", "configure_transport",
+    "write_safetensors", "read_safetensors", "open_safetensors", "SafetensorsSession",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
     "decoders", "transforms", "batch_transforms", "cond",
     "__version__",

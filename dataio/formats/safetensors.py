@@ -26,8 +26,11 @@ MAX_HEADER_BYTES = 100_000_000
 """Headers larger than this are refused (the reference format caps them at 100 MB)."""
 
 
-def parse_header(buffer: Any, label: str = "<safetensors>") -> tuple[dict[str, Any], int]:
+def parse_header(buffer: Any, label: str = "<safetensors>", *, total_size: int | None = None) -> tuple[dict[str, Any], int]:
     """``(header, offset of the tensor data)`` of a safetensors payload.
+
+    ``buffer`` may hold only the beginning of the file (at least the header) when
+    ``total_size`` gives the file's size (a remote file read in ranges).
 
     Raises:
         DecodeError: truncated data, an oversized or non-JSON header, or inconsistent offsets.
@@ -44,7 +47,7 @@ def parse_header(buffer: Any, label: str = "<safetensors>") -> tuple[dict[str, A
         raise DecodeError(f"{label}: the header is not valid JSON: {exc}", label) from None
     if not isinstance(header, dict):
         raise DecodeError(f"{label}: the header is not a JSON object", label)
-    body = len(view) - 8 - length
+    body = (len(view) if total_size is None else total_size) - 8 - length
     for name, entry in header.items():
         if name != "__metadata__":
             _check_entry(label, name, entry, body)
