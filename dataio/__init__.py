@@ -59,6 +59,7 @@ from dataio.io import (
     HeadInfo, Reader, Stream, Writer, configure_credentials, configure_endpoint, configure_transport, delete, exists,
     glob, head, ls, read, reader, stream, write, writer,
 )
+from dataio.formats.arrays import read_image, read_numpy
 from dataio.formats.safetensors_files import (
     SafetensorsSession, open_safetensors, read_safetensors, write_safetensors,
 )
@@ -78,7 +79,7 @@ __all__ = [
     "read", "write", "head", "exists", "ls", "glob", "delete", "HeadInfo", "stream", "Stream",
     "reader", "Reader", "writer", "Writer",
     "configure_credentials", "configure_endpoint", "configure_transport",
-    "write_safetensors", "read_safetensors", "open_safetensors", "SafetensorsSession",
+    "write_safetensors", "read_safetensors", "open_safetensors", "SafetensorsSession", "read_numpy", "read_image",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
     "decoders", "transforms", "batch_transforms", "cond",
     "__version__",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -80,11 +81,11 @@ def parse_header(data: bytes | memoryview) -> NpyHeader:
     return NpyHeader(dtype, match["fortran"] == "True", shape, start + length)
 
 
-def load(data: bytes | memoryview) -> np.ndarray:
-    """The array of an ``.npy`` payload (a copy, writable, in the file's byte order and layout).
+def view(data: Any) -> np.ndarray:
+    """The array of an ``.npy`` payload as a view of ``data`` (no copy; read-only over ``bytes``).
 
     Raises:
-        ValueError: see :func:`parse_header`; or fewer data bytes than the header announces.
+        ValueError: see :func:`parse_header`; an object dtype; fewer data bytes than announced.
     """
     header = parse_header(data)
     if header.dtype.hasobject:
@@ -94,6 +95,13 @@ def load(data: bytes | memoryview) -> np.ndarray:
         raise ValueError(f"truncated .npy data: {header.nbytes} bytes announced by shape {list(header.shape)} "
                          f"and dtype {header.dtype}, {available} present")
     flat = np.frombuffer(data, dtype=header.dtype, count=math.prod(header.shape), offset=header.offset)
-    if header.fortran_order:
-        return flat.reshape(header.shape[::-1]).T.copy(order="F")
-    return flat.reshape(header.shape).copy()
+    return flat.reshape(header.shape[::-1]).T if header.fortran_order else flat.reshape(header.shape)
+
+
+def load(data: bytes | memoryview) -> np.ndarray:
+    """The array of an ``.npy`` payload (a copy, writable, in the file's byte order and layout).
+
+    Raises:
+        ValueError: see :func:`view`.
+    """
+    return view(data).copy(order="K")
