@@ -526,6 +526,10 @@ class Stream:
         if pending:
             yield _line(pending, max_line_bytes, self._location.uri)
 
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes from the cursor (all that remain for ``size < 0``); ``b""`` at the end."""
+        return self.read_all() if size < 0 else self._read(size)
+
     def read_all(self) -> bytes:
         """The rest of the bytes."""
         return b"".join(self.iter_bytes(2**20))
