@@ -61,6 +61,7 @@ from dataio.io import (
 )
 from dataio.formats.arrays import read_image, read_numpy
 from dataio.formats.hdf5 import Hdf5Session, open_hdf5, read_hdf5
+from dataio.formats.parquet import ParquetQuery, read_parquet, scan_parquet
 from dataio.formats.tfrecord import iter_tfrecord
 from dataio.formats.safetensors_files import (
     SafetensorsSession, open_safetensors, read_safetensors, write_safetensors,
@@ -82,7 +83,7 @@ __all__ = [
     "reader", "Reader", "writer", "Writer",
     "configure_credentials", "configure_endpoint", "configure_transport",
     "write_safetensors", "read_safetensors", "open_safetensors", "SafetensorsSession", "read_numpy", "read_image",
-    "iter_tfrecord", "read_hdf5", "open_hdf5", "Hdf5Session",
+    "iter_tfrecord", "read_hdf5", "open_hdf5", "Hdf5Session", "read_parquet", "scan_parquet", "ParquetQuery",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
     "decoders", "transforms", "batch_transforms", "cond",
     "__version__",
