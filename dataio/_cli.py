@@ -1,4 +1,7 @@
-"""``python -m dataio [--json] [info|demo ...]``: the capability report and the demo (API.md §10).
+"""``python -m dataio [--json] [info|demo|head|cat|ls|parquet|safetensors ...]`` (API.md §10).
+
+``info`` is the capability report, ``demo`` the quick-start run; the IO and format commands
+live in :mod:`dataio._cli_tools`.
 
 Exit status: 0 on success; 1 on an operation error, reported as the single line
 ``dataio: error: <Type>: <message>`` on stderr with no traceback; 2 on a usage error
@@ -49,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", dest="json_after", help="print machine-readable JSON")
     commands.add_parser("demo", help="make a synthetic JPEG set and load it with the quick-start pipeline",
                         add_options=_demo_options)
+    from dataio import _cli_tools
+
+    _cli_tools.add_arguments(commands)
     return parser
 
 
@@ -67,7 +73,17 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"info": _info, "demo": _demo}
+def _tool(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from dataio import _cli_tools
+
+        return _cli_tools.COMMANDS[name](args)
+
+    return run
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "info": _info, "demo": _demo, **{name: _tool(name) for name in ("head", "cat", "ls", "parquet", "safetensors")}}
 
 
 def _silence_stdout() -> None:

@@ -1,8 +1,9 @@
 """The safetensors layout: an 8-byte little-endian header length, a JSON header, then raw tensor bytes.
 
 Parsing is done here rather than through the ``safetensors`` package so tensors can be
-viewed without copying (from bytes, an mmap or a device buffer). numpy has no bfloat16:
-``BF16`` tensors come out as ``int16`` bit patterns (API.md §8).
+viewed without copying (from bytes, an mmap or a device buffer). numpy has no bfloat16 or
+float8: ``BF16`` tensors come out as ``int16`` and ``F8_*`` as ``uint8`` bit patterns (API.md §8);
+torch views them back.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ DTYPES: dict[str, np.dtype[Any]] = {
     "U16": np.dtype("<u2"), "I16": np.dtype("<i2"), "U32": np.dtype("<u4"), "I32": np.dtype("<i4"),
     "U64": np.dtype("<u8"), "I64": np.dtype("<i8"), "F16": np.dtype("<f2"), "BF16": np.dtype("<i2"),
     "F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "C64": np.dtype("<c8"),
+    "F8_E4M3": np.dtype(np.uint8), "F8_E5M2": np.dtype(np.uint8),  # numpy has no float8: bit patterns
 }
 MAX_HEADER_BYTES = 100_000_000
 """Headers larger than this are refused (the reference format caps them at 100 MB)."""
