@@ -60,6 +60,7 @@ from dataio.io import (
     glob, head, ls, read, reader, stream, write, writer,
 )
 from dataio.formats.arrays import read_image, read_numpy
+from dataio.gds import GdsBuffer, GdsFileHandle, gds_open, gds_read_into_tensor, gds_register_buffer
 from dataio.formats.hdf5 import Hdf5Session, open_hdf5, read_hdf5
 from dataio.formats.parquet import ParquetQuery, read_parquet, scan_parquet
 from dataio.formats.tfrecord import iter_tfrecord
@@ -78,7 +79,8 @@ __all__ = [
     "CustomOp", "Decoder", "Transform", "BatchTransform", "Cond", "Param", "Plan",
     "BoundPipeline", "DataLoader", "Batch", "ShardSpec",
     "RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator", "from_sampler", "files", "urls", "manifest",
-    "gds_available", "gds_info",
+    "gds_available", "gds_info", "gds_open", "gds_register_buffer", "gds_read_into_tensor", "GdsBuffer",
+    "GdsFileHandle",
     "read", "write", "head", "exists", "ls", "glob", "delete", "HeadInfo", "stream", "Stream",
     "reader", "Reader", "writer", "Writer",
     "configure_credentials", "configure_endpoint", "configure_transport",

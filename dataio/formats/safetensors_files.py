@@ -1,5 +1,8 @@
 """safetensors files (API.md §8): streaming sharded writes, zero-copy reads, sessions.
 
+With ``device="cuda:N"`` (torch) local files are read straight into device memory through
+kvikio (:mod:`dataio.gds`); other sources are read on the host and copied.
+
 Writes stream each tensor's bytes straight into a :class:`~dataio.io.handles.Writer` (no
 whole-shard buffer), so every file appears atomically, locally or on an object store;
 sharded checkpoints use the Hugging Face layout (``model-00001-of-00003.safetensors`` plus
@@ -165,8 +168,9 @@ class _Source:
     """One safetensors file: its header and a way to get tensor bytes."""
 
     def __init__(self, label: str, header: dict[str, Any], data_offset: int, buffer: Any = None,
-                 uri: str | None = None) -> None:
+                 uri: str | None = None, local: bool = False) -> None:
         self.label, self.header, self.data_offset, self.buffer, self.uri = label, header, data_offset, buffer, uri
+        self.local = local  # a local file (``uri`` is its path): device reads go through kvikio
 
     def names(self) -> list[str]:
         entries = [(n, e) for n, e in self.header.items() if n != "__metadata__"]
@@ -203,7 +207,7 @@ def _open_source(src: Any) -> _Source:
             except ValueError:  # an empty file cannot be mapped
                 mapped = b""
         header, offset = layout.parse_header(mapped, path)
-        return _Source(path, header, offset, buffer=mapped)
+        return _Source(path, header, offset, buffer=mapped, uri=location.path, local=True)
     from dataio.io.verbs import read
 
     head = read(path, offset=0, size=8)
@@ -287,6 +291,31 @@ def _convert(array: np.ndarray, dtype_name: str, framework: str, device: str | N
     return tensor
 
 
+_TORCH_DTYPES = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16", "U32": "uint32",
+                 "I32": "int32", "U64": "uint64", "I64": "int64", "F16": "float16", "BF16": "bfloat16",
+                 "F32": "float32", "F64": "float64", "C64": "complex64", "F8_E4M3": "float8_e4m3fn",
+                 "F8_E5M2": "float8_e5m2"}
+
+
+def _device_tensors(source: _Source, names: list[str], device: str) -> dict[str, Any]:
+    """Tensors of a local file read straight to ``device`` (:func:`dataio.gds.read_to_device`)."""
+    import torch
+
+    from dataio.gds import read_to_device
+
+    entries = [source.header[name] for name in names]
+    spans = [(source.data_offset + e["data_offsets"][0], source.data_offset + e["data_offsets"][1]) for e in entries]
+    out = {}
+    for name, entry, raw in zip(names, entries, read_to_device(str(source.uri), spans, device), strict=True):
+        dtype = getattr(torch, _TORCH_DTYPES[entry["dtype"]])
+        try:
+            tensor = raw.view(dtype)
+        except RuntimeError:  # a span not aligned to the element size: realign with one device copy
+            tensor = raw.clone().view(dtype)
+        out[name] = tensor.reshape(entry["shape"])
+    return out
+
+
 def _check_framework(framework: str, device: str | None) -> None:
     if framework not in ("numpy", "torch"):
         raise PlanError(f"framework={framework!r}: 'numpy' or 'torch'")
@@ -315,18 +344,27 @@ def read_safetensors(src: Any, *, key: str | None = None, keys: Any = None, fram
     files = _files(src)
     if key is not None and len(files) != 1:
         raise PlanError("read_safetensors(key=...): needs a single-file source; use keys= for sharded checkpoints")
-    out: dict[str, Any] = {}
     sources = [_open_source(f) for f in files]
     available = [n for s in sources for n in s.names()]
     if len(available) != len(set(available)):
         duplicate = next(n for n in available if available.count(n) > 1)
         raise PlanError(f"read_safetensors(): tensor {duplicate!r} appears in more than one file")
-    selected = set(_select(available, [key] if key is not None else keys, str(src)))
-    for source in sources:
-        for name in source.names():
-            if name in selected:
-                out[name] = _convert(source.array(name), source.header[name]["dtype"], framework, device)
+    out = _tensors(sources, set(_select(available, [key] if key is not None else keys, str(src))), framework,
+                   device)
     return out[key] if key is not None else out
+
+
+def _tensors(sources: list[_Source], selected: set[str], framework: str, device: str | None) -> dict[str, Any]:
+    """The selected tensors in stored order: local files straight to a device, the rest on the host."""
+    out: dict[str, Any] = {}
+    for source in sources:
+        wanted = [name for name in source.names() if name in selected]
+        if device not in (None, "cpu") and source.local:
+            out.update(_device_tensors(source, wanted, device))  # type: ignore[arg-type]
+            continue
+        for name in wanted:
+            out[name] = _convert(source.array(name), source.header[name]["dtype"], framework, device)
+    return out
 
 
 class SafetensorsSession:
@@ -362,9 +400,8 @@ class SafetensorsSession:
         _check_framework(framework, self._device)
         if key is not None and keys is not None:
             raise PlanError("read(): give key= or keys=, not both")
-        wanted = set(_select(self.keys(), [key] if key is not None else keys, self._label))
-        out = {name: _convert(s.array(name), s.header[name]["dtype"], framework, self._device)
-               for s in self._sources for name in s.names() if name in wanted}
+        out = _tensors(self._sources, set(_select(self.keys(), [key] if key is not None else keys, self._label)),
+                       framework, self._device)
         return out[key] if key is not None else out
 
     def read_slice(self, key: str, start: int, end: int, *, framework: str = "numpy") -> Any:
