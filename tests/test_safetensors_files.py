@@ -145,3 +145,22 @@ def test_bytes_file_objects_and_object_stores(tmp_path: Path, store: str) -> Non
     index = dataio.write_safetensors(f"{store}/sharded", tensors, max_shard_size=30)
     assert index is not None and len(set(index["weight_map"].values())) == 2
     assert_same(dataio.read_safetensors(f"{store}/sharded"), tensors)
+
+
+def test_float8_tensors_round_trip_with_the_safetensors_package(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file as load_torch
+    from safetensors.torch import save_file as save_torch
+
+    values = torch.tensor([0.5, -1.0, 2.0, 448.0])
+    tensors = {"e4m3": values.to(torch.float8_e4m3fn), "e5m2": values.to(torch.float8_e5m2)}
+    dataio.write_safetensors(tmp_path / "f8.safetensors", tensors)
+    loaded = load_torch(tmp_path / "f8.safetensors")
+    assert all(torch.equal(loaded[k].float(), tensors[k].float()) and loaded[k].dtype == tensors[k].dtype
+               for k in tensors)
+    save_torch(tensors, tmp_path / "theirs.safetensors")
+    back = dataio.read_safetensors(tmp_path / "theirs.safetensors", framework="torch")
+    assert all(back[k].dtype == tensors[k].dtype and torch.equal(back[k].float(), tensors[k].float())
+               for k in tensors)
+    bits = dataio.read_safetensors(tmp_path / "theirs.safetensors", key="e4m3")
+    assert bits.dtype == np.uint8 and bits.tolist() == tensors["e4m3"].view(torch.uint8).tolist()
