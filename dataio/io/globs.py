@@ -9,7 +9,9 @@ Dot-files are matched like any other name.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 
 GLOB_CHARS = frozenset("*?[")
 
@@ -68,3 +70,21 @@ def _segment(segment: str, pattern: str) -> str:
             out.append(re.escape(char))
         i += 1
     return "".join(out)
+
+
+def matching(pattern: str, list_below: Callable[[str], Iterable[str]]) -> list[str]:
+    """The paths ``list_below(literal prefix)`` gives that match ``pattern``, sorted.
+
+    ``list_below`` lists every file under a prefix on one backend (``""`` for a pattern
+    that starts with glob syntax); this is how every backend globs the same way.
+    """
+    matcher = compile_glob(pattern)
+    return sorted(p for p in list_below(literal_prefix(pattern)) if matcher.match(p))
+
+
+def walk_local(root: str) -> Iterator[str]:
+    """Every file below a local directory as ``root/...``; ``""`` lists the working directory as relative paths."""
+    for directory, _, names in os.walk(root or "."):
+        for name in names:
+            path = os.path.join(directory, name)
+            yield path[2:] if not root and path.startswith("./") else path

@@ -21,7 +21,7 @@ from typing import Any
 from dataio._errors import PlanError
 from dataio.io import config
 from dataio.io.errors import ObjectNotFound, translated
-from dataio.io.globs import compile_glob, has_magic, literal_prefix
+from dataio.io.globs import has_magic, matching, walk_local
 from dataio.io.resolve import Location, filesystem, locate
 
 FORMATS = ("bytes", "text", "json", "jsonl", "ndjson")
@@ -279,9 +279,7 @@ def ls(uri: str | os.PathLike[str]) -> list[str]:
         raise NotImplementedError(f"ls({location.uri!r}): {location.scheme} URIs cannot be listed")
     if location.is_local:
         path = location.path
-        if os.path.isfile(path):
-            return [path]
-        return sorted(os.path.join(d, n) for d, _, names in os.walk(path) for n in names)
+        return [path] if os.path.isfile(path) else sorted(walk_local(path))
     fs = filesystem(location)
     with translated(location.uri):
         try:
@@ -300,21 +298,18 @@ def glob(pattern: str | os.PathLike[str]) -> list[str]:
         raise NotImplementedError(f"glob({location.uri!r}): {location.scheme} URIs cannot be listed")
     if not has_magic(location.path):
         return [_as_listed(location)] if _is_file(location) else []
-    matcher = compile_glob(location.path)
-    root = literal_prefix(location.path)
     if location.is_local:
-        below = ls(root or ".")
-        if not root:
-            below = [p[2:] if p.startswith("./") else p for p in below]
-        return sorted(p for p in below if matcher.match(p))
-    prefix = locate(location.child(root)) if root else location
-    fs = filesystem(prefix)
-    with translated(location.uri):
+        return matching(location.path, walk_local)
+    fs = filesystem(location)
+
+    def find(root: str) -> list[str]:
         try:
-            found = fs.find(root)
+            return fs.find(root)
         except FileNotFoundError:
             return []
-    return sorted(location.child(p) for p in found if matcher.match(p))
+
+    with translated(location.uri):
+        return [location.child(p) for p in matching(location.path, find)]
 
 
 def _as_listed(location: Location) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dataio.io.globs import compile_glob, has_magic, literal_prefix
+from dataio.io.globs import has_magic, matching, walk_local
 from dataio.io.uri import is_uri
 from dataio.sources.base import RecordSource
 
@@ -66,9 +66,7 @@ def _expand(pattern: str, recursive: bool) -> list[str]:
     if is_uri(pattern):
         return _expand_uri(pattern, recursive)
     if has_magic(pattern):
-        matcher = compile_glob(pattern)
-        root = literal_prefix(pattern)
-        return sorted(p for p in _walk(root or ".", strip_dot=not root) if matcher.match(p))
+        return matching(pattern, walk_local)
     if os.path.isdir(pattern):
         root = Path(pattern)
         below = root.rglob("*") if recursive else root.iterdir()
@@ -78,22 +76,12 @@ def _expand(pattern: str, recursive: bool) -> list[str]:
     raise FileNotFoundError(f"files(): no such file or directory: {pattern!r}")
 
 
-def _walk(root: str, *, strip_dot: bool) -> Iterator[str]:
-    """Every file below ``root`` as ``root/...`` (relative to the working directory for ``"."``)."""
-    for directory, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(directory, name)
-            yield path[2:] if strip_dot and path.startswith("./") else path
-
-
 def _expand_uri(pattern: str, recursive: bool) -> list[str]:
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(pattern)
     if has_magic(path):
-        matcher = compile_glob(path)
-        root = literal_prefix(path)
-        matches = [p for p in fs.find(root) if matcher.match(p)]
+        matches = matching(path, fs.find)
     elif fs.isdir(path):
         matches = fs.find(path, maxdepth=None if recursive else 1)
     elif fs.exists(path):
