@@ -153,3 +153,10 @@ def test_streams_read_bytes_and_lines_through_one_cursor(store: str) -> None:
         list(s.iter_lines(max_line_bytes=3))
     with pytest.raises(FileNotFoundError):
         dataio.stream(f"{store}/s/none.txt")
+
+
+def test_a_writer_body_larger_than_memory_spooling(store: str) -> None:
+    chunks = [os.urandom(2**20) for _ in range(9)]  # 9 MiB: past the 8 MiB kept in memory on GCS/Azure
+    with dataio.writer(f"{store}/large/w.bin", mkdir_parents=True) as w:
+        w.write_chunks(chunks)
+    assert dataio.read(f"{store}/large/w.bin") == b"".join(chunks)

@@ -428,42 +428,40 @@ class _StreamingSink:
 
 
 class _SpooledSink:
-    """GCS, Azure: the body goes to a local temp file (memory bounded), uploaded on commit."""
+    """GCS, Azure: the body is held in memory up to 8 MiB, then in a local temp file; uploaded on commit."""
+
+    MEMORY_LIMIT = 8 * 2**20
 
     def __init__(self, location: Location, content_type: str | None) -> None:
         self._location = location
-        self._content_type = content_type
-        self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 2**20, prefix="dataio-upload-")  # noqa: SIM115
+        self._options = {"content_type": content_type} if content_type else {}
+        self._memory: io.BytesIO | None = io.BytesIO()
+        self._disk: Any = None  # a named temp file once the body outgrows memory (put_file needs a path)
 
     def write(self, data: bytes) -> None:
-        self._spool.write(data)
+        if self._memory is not None and self._memory.tell() + len(data) > self.MEMORY_LIMIT:
+            self._disk = tempfile.NamedTemporaryFile(prefix="dataio-upload-")  # noqa: SIM115 - closed on commit/abort
+            self._disk.write(self._memory.getbuffer())
+            self._memory = None
+        (self._memory if self._memory is not None else self._disk).write(data)
 
     def commit(self) -> str | None:
         location = self._location
         fs = filesystem(location)
         try:
-            self._spool.seek(0)
-            size = self._spool.seek(0, 2)
-            self._spool.seek(0)
-            if size <= 8 * 2**20:
-                fs.pipe_file(location.path, self._spool.read(), **_content_type(location, self._content_type))
+            if self._memory is not None:
+                fs.pipe_file(location.path, self._memory.getvalue(), **self._options)
             else:
-                with tempfile.NamedTemporaryFile(prefix="dataio-upload-") as staged:
-                    self._spool.seek(0)
-                    while chunk := self._spool.read(2**22):
-                        staged.write(chunk)
-                    staged.flush()
-                    fs.put_file(staged.name, location.path, **_content_type(location, self._content_type))
+                self._disk.flush()
+                fs.put_file(self._disk.name, location.path, **self._options)
             return verbs._etag(fs.info(location.path))
         finally:
-            self._spool.close()
+            self.abort()
 
     def abort(self) -> None:
-        self._spool.close()
-
-
-def _content_type(location: Location, content_type: str | None) -> dict[str, Any]:
-    return {"content_type": content_type} if content_type else {}
+        self._memory = None
+        if self._disk is not None:
+            self._disk.close()
 
 
 # -- Stream ------------------------------------------------------------------------------------------
