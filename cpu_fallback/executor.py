@@ -29,7 +29,7 @@ from dataio.runtime.rows import RowFailure, UserCodeError, describe_exception
 from dataio.cpu_fallback.geometry import draft_target
 from dataio.cpu_fallback.kernels import KERNELS
 from dataio.cpu_fallback.lazy_image import LazyImage
-from dataio.cpu_fallback.pixels import affine_tables, lut_to_chw
+from dataio.cpu_fallback.pixels import affine_coefficients, affine_to_chw
 
 _RESAMPLING = (T.Resize, T.ResizeShort, T.ResizeLong, T.FitToBucket)
 
@@ -88,7 +88,7 @@ def _image_output(op: ImageDecoder, image: LazyImage, out: np.ndarray | None) ->
     pixels = image.materialise()
     if op.normalize == "none":
         return pixels.transpose(2, 0, 1)
-    chw = lut_to_chw(pixels, affine_tables(op.value_affine(), pixels.shape[2]),
+    chw = affine_to_chw(pixels, affine_coefficients(op.value_affine(), pixels.shape[2]),
                      out if op.layout == "chw" else None)
     return chw if op.layout == "chw" else chw.transpose(1, 2, 0)
 

@@ -1,18 +1,24 @@
-"""A decoded image whose pending geometry is applied in one Pillow call.
+"""A decoded image whose pending geometry is applied in one resampling call.
 
 Chains such as ``resize_short(256) → center_crop(224)`` are not run op by op: each
 geometric op only updates the *view* (source box, output size, filter), and the
-first op that needs pixels materialises it with one ``Image.resize(size, box=...)``,
-which computes only the kept pixels. Pillow evaluates output pixel ``x`` of a boxed
-resize at source position ``box0 + (x + 0.5) · scale`` — the same position as
-resizing the whole image and cropping — so fusing does not change the result
+first op that needs pixels materialises it once. Pillow evaluates output pixel ``x``
+of a boxed resize at source position ``box0 + (x + 0.5) · scale`` — the same position
+as resizing the whole image and cropping — so fusing does not change the result
 beyond float rounding of the filter weights.
+
+The source is a Pillow image or an ``HWC uint8`` array (what the simplejpeg decoder
+returns). Bilinear/bicubic views run on torch's uint8 antialiased resize when it is
+selected (:mod:`dataio.cpu_fallback.accel`), everything else on Pillow.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+
+from dataio.cpu_fallback import accel
+from dataio.cpu_fallback.torch_resize import resize_view
 
 FILTERS = {
     "nearest": Image.Resampling.NEAREST,
@@ -38,20 +44,21 @@ def to_hwc(image: Image.Image) -> np.ndarray:
 
 
 class LazyImage:
-    """An ``HWC uint8`` value: ``image`` cut to ``box`` and resampled to ``size``.
+    """An ``HWC uint8`` value: ``source`` cut to ``box`` and resampled to ``size``.
 
     Attributes:
-        image: the decoded Pillow image (possibly decoded at reduced DCT scale).
-        box: ``(x0, y0, x1, y1)`` region of ``image`` the value covers (floats allowed).
+        source: the decoded pixels, a Pillow image or an ``HWC uint8`` array (possibly
+            decoded at reduced DCT scale).
+        box: ``(x0, y0, x1, y1)`` region of ``source`` the value covers (floats allowed).
         size: ``(width, height)`` of the value.
         resample: the pending Pillow filter, or ``None`` when ``box`` maps 1:1 onto ``size``.
     """
 
-    __slots__ = ("image", "box", "size", "resample", "is_draft")
+    __slots__ = ("source", "box", "size", "resample", "is_draft")
 
-    def __init__(self, image: Image.Image, box: tuple[float, float, float, float],
+    def __init__(self, source: Image.Image | np.ndarray, box: tuple[float, float, float, float],
                  size: tuple[int, int], resample: int | None, *, is_draft: bool = False) -> None:
-        self.image = image
+        self.source = source
         self.box = box
         self.size = size
         self.resample = resample
@@ -59,15 +66,30 @@ class LazyImage:
         """True for the decoder's view of a JPEG decoded at reduced DCT scale (``box`` maps it to full size)."""
 
     @classmethod
-    def of(cls, image: Image.Image) -> LazyImage:
-        """The whole of ``image``, nothing pending."""
-        w, h = image.size
-        return cls(image, (0, 0, w, h), (w, h), None)
+    def of(cls, source: Image.Image | np.ndarray) -> LazyImage:
+        """The whole of ``source``, nothing pending."""
+        w, h = _source_size(source)
+        return cls(source, (0, 0, w, h), (w, h), None)
+
+    @classmethod
+    def decoded(cls, source: Image.Image | np.ndarray, width: int, height: int) -> LazyImage:
+        """The decoder's view of ``source``, an image of ``width`` × ``height`` possibly decoded smaller.
+
+        Decoded at reduced DCT scale s, drafted pixel i covers source pixels [s·i, s·i + s), so
+        the full-size view is the box (0, 0, W/s, H/s) of the drafted pixels (not their
+        ceil-rounded size), resampled back to full size unless a resize follows.
+        """
+        decoded_width = _source_size(source)[0]
+        if decoded_width == width:
+            return cls.of(source)
+        scale = max(1, round(width / decoded_width))
+        return cls(source, (0, 0, width / scale, height / scale), (width, height), Image.Resampling.BICUBIC,
+                   is_draft=True)
 
     @classmethod
     def from_array(cls, array: np.ndarray) -> LazyImage:
-        """Wrap an ``HWC uint8`` array with 1–4 channels (no copy of pixels beyond Pillow's own)."""
-        return cls.of(to_pil(array))
+        """Wrap an ``HWC uint8`` array with 1–4 channels (no copy)."""
+        return cls.of(array)
 
     @property
     def height(self) -> int:
@@ -79,7 +101,9 @@ class LazyImage:
 
     @property
     def channels(self) -> int:
-        return len(self.image.getbands())
+        if isinstance(self.source, np.ndarray):
+            return self.source.shape[2]
+        return len(self.source.getbands())
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -94,13 +118,13 @@ class LazyImage:
         result equals running the ops one by one (a boxed resize would read pixels outside a
         cropped window near its edges).
         """
-        base = self if self.is_whole or self.is_draft else LazyImage.of(self.materialise_image())
-        return LazyImage(base.image, base.box, (width, height), resample)
+        base = self if self.is_whole or self.is_draft else LazyImage.of(self.materialise())
+        return LazyImage(base.source, base.box, (width, height), resample)
 
     @property
     def is_whole(self) -> bool:
         """True when the value is exactly the decoded image."""
-        w, h = self.image.size
+        w, h = _source_size(self.source)
         return self.resample is None and self.box == (0, 0, w, h)
 
     def cropped(self, x: int, y: int, width: int, height: int) -> LazyImage:
@@ -111,22 +135,42 @@ class LazyImage:
         box = (x0 + x * sx, y0 + y * sy, x0 + (x + width) * sx, y0 + (y + height) * sy)
         if self.resample is None:
             box = tuple(int(round(v)) for v in box)  # type: ignore[assignment]
-        return LazyImage(self.image, box, (width, height), self.resample)
-
-    def materialise_image(self) -> Image.Image:
-        """The value as a Pillow image (one resize or crop, or the image itself)."""
-        w, h = self.image.size
-        if self.resample is None:
-            if self.box == (0, 0, w, h):
-                return self.image
-            return self.image.crop(tuple(int(v) for v in self.box))
-        if self.image.mode in _ALPHA_MODES and self.resample != Image.Resampling.NEAREST:
-            # Pillow resamples RGBA/LA through premultiplied alpha, which rewrites colours under low
-            # alpha; channels are independent data here (and on the GPU path), so resample per band.
-            bands = [band.resize(self.size, self.resample, box=self.box) for band in self.image.split()]
-            return Image.merge(self.image.mode, bands)
-        return self.image.resize(self.size, self.resample, box=self.box)
+        return LazyImage(self.source, box, (width, height), self.resample)
 
     def materialise(self) -> np.ndarray:
-        """The value as an ``HWC uint8`` array."""
-        return to_hwc(self.materialise_image())
+        """The value as an ``HWC uint8`` array (one resample or slice, or the source itself)."""
+        source = self.source
+        if self.resample is None:
+            if isinstance(source, np.ndarray):
+                x0, y0, x1, y1 = (int(v) for v in self.box)
+                return source[y0:y1, x0:x1]
+            return to_hwc(self._pillow_view())
+        torch = accel.selection().torch
+        if torch is not None:
+            pixels = source if isinstance(source, np.ndarray) else to_hwc(source)
+            resized = resize_view(torch, pixels, self.box, self.size, self.resample)
+            if resized is not None:
+                return resized
+        return to_hwc(self._pillow_view())
+
+    def _pillow_view(self) -> Image.Image:
+        """The value computed by Pillow (one boxed resize or crop, or the image itself)."""
+        image = self.source if isinstance(self.source, Image.Image) else to_pil(self.source)
+        w, h = image.size
+        if self.resample is None:
+            if self.box == (0, 0, w, h):
+                return image
+            return image.crop(tuple(int(v) for v in self.box))
+        if image.mode in _ALPHA_MODES and self.resample != Image.Resampling.NEAREST:
+            # Pillow resamples RGBA/LA through premultiplied alpha, which rewrites colours under low
+            # alpha; channels are independent data here (and on the GPU path), so resample per band.
+            bands = [band.resize(self.size, self.resample, box=self.box) for band in image.split()]
+            return Image.merge(image.mode, bands)
+        return image.resize(self.size, self.resample, box=self.box)
+
+
+def _source_size(source: Image.Image | np.ndarray) -> tuple[int, int]:
+    """``(width, height)`` of a Pillow image or an ``HWC`` array."""
+    if isinstance(source, np.ndarray):
+        return source.shape[1], source.shape[0]
+    return source.size

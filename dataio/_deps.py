@@ -25,6 +25,7 @@ _EXTRAS: dict[str, tuple[str | None, str]] = {
     "adlfs": ("azure", "adlfs"),
     "huggingface_hub": ("hf", "huggingface_hub"),
     "soundfile": ("audio", "soundfile"),
+    "simplejpeg": ("fast", "simplejpeg"),
     "google_crc32c": ("tfrecord", "google-crc32c"),
     "nvidia.dali": ("cuda12", "nvidia-dali-cuda120"),
     "cvcuda": ("cuda12", "cvcuda-cu12"),

@@ -1,8 +1,16 @@
 """A small synthetic ImageNet-like JPEG set, for the demo, the benchmark and tests.
 
-Images have random sizes (300–1200 px per side, like ImageNet's spread), smooth
-colour gradients plus noise and a few shapes (so JPEG sizes and decode costs are
-realistic, unlike flat colour), saved at quality 90 with 4:2:0 chroma subsampling.
+Images have smooth colour gradients plus noise and a few shapes (so JPEG sizes and
+decode costs are realistic, unlike flat colour), saved at quality 90 with 4:2:0 chroma
+subsampling. Two size profiles:
+
+- ``"uniform"`` (the default): every side uniform in 300–1200 px — many large images,
+  which exercises downscaling paths.
+- ``"imagenet"``: ImageNet's shape — three in four images are web-photo sizes with a
+  500 px long side (500×375, 500×333, 500×400, 500×500, either orientation), 8 % are
+  smaller, 17 % have a short side of 512–900 px. Mean ≈ 530×490, the workload the CPU
+  throughput benchmark is stated on.
+
 Generation is seeded, so a set is the same on every machine.
 """
 
@@ -36,8 +44,38 @@ def synthetic_image(rng: np.random.Generator, height: int, width: int) -> Image.
     return image
 
 
-def write_jpeg_set(directory: str | os.PathLike[str], count: int, *, seed: int = 0) -> list[str]:
-    """Write ``count`` JPEGs into ``directory`` (created if needed); return their paths in order."""
+def uniform_size(rng: np.random.Generator) -> tuple[int, int]:
+    """``(height, width)``, each side uniform in [MIN_SIDE, MAX_SIDE]."""
+    height, width = (int(v) for v in rng.integers(MIN_SIDE, MAX_SIDE + 1, size=2))
+    return height, width
+
+
+def imagenet_size(rng: np.random.Generator) -> tuple[int, int]:
+    """``(height, width)`` drawn from an ImageNet-like mix of photo sizes (see the module docstring)."""
+    kind = rng.random()
+    if kind < 0.75:
+        long_side, short_side = 500, int(rng.choice((333, 375, 375, 375, 400, 500)))
+    elif kind < 0.83:
+        long_side = int(rng.integers(300, 500))
+        short_side = int(long_side / rng.uniform(1.0, 1.5))
+    else:
+        short_side = int(rng.integers(512, 901))
+        long_side = int(short_side * rng.uniform(1.0, 1.5))
+    landscape = rng.random() < 0.7
+    return (short_side, long_side) if landscape else (long_side, short_side)
+
+
+SIZE_PROFILES = {"uniform": uniform_size, "imagenet": imagenet_size}
+
+
+def write_jpeg_set(directory: str | os.PathLike[str], count: int, *, seed: int = 0,
+                   sizes: str = "uniform") -> list[str]:
+    """Write ``count`` JPEGs into ``directory`` (created if needed); return their paths in order.
+
+    ``sizes`` names the size profile (``"uniform"`` or ``"imagenet"``); a directory holds one
+    profile's images (existing files are kept, not checked).
+    """
+    draw_size = SIZE_PROFILES[sizes]
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -45,7 +83,7 @@ def write_jpeg_set(directory: str | os.PathLike[str], count: int, *, seed: int =
         path = root / f"img_{i:06d}.jpg"
         if not path.exists():  # each image has its own generator, so existing files can be kept
             rng = np.random.default_rng([seed, i])
-            height, width = (int(v) for v in rng.integers(MIN_SIDE, MAX_SIDE + 1, size=2))
+            height, width = draw_size(rng)
             synthetic_image(rng, height, width).save(path, "JPEG", quality=QUALITY)
         paths.append(str(path))
     return paths

@@ -69,3 +69,64 @@ def read_header(data: bytes | memoryview, formats: tuple[str, ...] | None = None
             return ImageHeader(image.format or "?", height, width, turn)
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"not a decodable image: {exc}") from None
+
+
+_SOI = b"\xff\xd8"
+_EXIF = b"Exif\x00\x00"
+_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn and TEM carry no length
+
+
+def jpeg_orientation(data: bytes | memoryview) -> int | None:
+    """The EXIF orientation of a JPEG read from its marker segments, without Pillow.
+
+    Reads the first ``APP1`` segment that starts with ``Exif\\0\\0`` (where Pillow reads it)
+    and IFD0's orientation tag. Returns 1 when there is no EXIF or no such tag, and
+    ``None`` when the markers or the EXIF block cannot be walked (callers then ask Pillow,
+    so both paths agree on malformed files).
+    """
+    view = memoryview(data)
+    if bytes(view[:2]) != _SOI:
+        return None
+    position = 2
+    while position + 4 <= len(view):
+        if view[position] != 0xFF:
+            return None
+        marker = view[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in _STANDALONE_MARKERS:
+            position += 2
+            continue
+        if marker in (0xDA, 0xD9):  # start of scan / end of image: no EXIF before the pixels
+            return 1
+        length = int.from_bytes(view[position + 2:position + 4], "big")
+        if length < 2:
+            return None
+        if marker == 0xE1 and bytes(view[position + 4:position + 10]) == _EXIF:
+            return _tiff_orientation(bytes(view[position + 10:position + 2 + length]))
+        position += 2 + length
+    return None
+
+
+def _tiff_orientation(tiff: bytes) -> int | None:
+    """The orientation tag of IFD0 in a TIFF-structured EXIF block (1 when absent)."""
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return None
+    order = "little" if tiff[:2] == b"II" else "big"
+    ifd = int.from_bytes(tiff[4:8], order)
+    if ifd + 2 > len(tiff):
+        return None
+    count = int.from_bytes(tiff[ifd:ifd + 2], order)
+    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        if entry + 12 > len(tiff):
+            return None
+        if int.from_bytes(tiff[entry:entry + 2], order) != ORIENTATION_TAG:
+            continue
+        kind = int.from_bytes(tiff[entry + 2:entry + 4], order)
+        if kind == 3:  # SHORT, left-justified in the value field
+            return int.from_bytes(tiff[entry + 8:entry + 10], order)
+        if kind == 4:  # LONG
+            return int.from_bytes(tiff[entry + 8:entry + 12], order)
+        return None
+    return 1

@@ -1,0 +1,153 @@
+"""Shared pieces of the benchmark drivers: child processes, process-tree meters, the machine line, a PNG chart.
+
+Every benchmark runs each configuration in its own child process (worker-pool sizes and
+imported libraries are per process) and prints one JSON line at the end; the driver
+collects those lines. :class:`TreeMeter` measures what a child and every process it
+started (DataLoader workers) cost: CPU seconds and peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
+
+
+def machine() -> str:
+    """One line naming the CPU, the cores this process may use, and Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores available, Python {platform.python_version()}"
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> dict[str, Any]:
+    """Run one child; its last stdout line is a JSON object, or the result is ``{"error": ...}``."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = out.stdout.strip().splitlines()
+    if out.returncode == 0 and lines:
+        try:
+            return json.loads(lines[-1])
+        except json.JSONDecodeError:
+            pass
+    tail = (out.stderr.strip() or out.stdout.strip())[-600:]
+    return {"error": f"exit {out.returncode}: {tail}"}
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every live process below it (from ``/proc/<pid>/task/*/children``)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    queue.extend(int(child) for child in f.read().split())
+            except OSError:
+                continue
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class TreeMeter:
+    """CPU seconds and peak proportional memory (PSS) of this process and its descendants.
+
+    PSS splits shared pages between the processes that map them, so forked DataLoader
+    workers are not charged twice for the libraries they share with their parent. A
+    background thread samples the sum every ``interval`` seconds.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="tree-meter", daemon=True)
+
+    def __enter__(self) -> TreeMeter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            total = sum(_pss_bytes(pid) for pid in _descendants(os.getpid()))
+            self.peak_bytes = max(self.peak_bytes, total)
+            if self._stop.wait(self.interval):
+                return
+
+    @staticmethod
+    def cpu_seconds() -> float:
+        """CPU time used so far by the tree's live processes (exited children are not counted)."""
+        return sum(_cpu_seconds(pid) for pid in _descendants(os.getpid()))
+
+
+def bar_chart_png(path: Path, title: str, groups: list[str], series: list[tuple[str, str, list[float | None]]],
+                  unit: str) -> None:
+    """Write a horizontal grouped bar chart: one block per series (label, colour, value per group)."""
+    font = ImageFont.load_default(size=14) if hasattr(ImageFont, "load_default") else None
+    bar_h, gap, left, right, top = 16, 10, 250, 120, 50
+    rows = len(series) * (len(groups) * bar_h + gap)
+    width, height = 900, top + rows + 60
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((10, 10), title, fill="black", font=font)
+    values = [v for _, _, vs in series for v in vs if v is not None]
+    scale = (width - left - right) / (max(values) if values else 1.0)
+    y = top
+    for label, colour, group_values in series:
+        draw.text((10, y + (len(groups) * bar_h) // 2 - 8), label, fill="black", font=font)
+        for i, (group, value) in enumerate(zip(groups, group_values, strict=True)):
+            fill = _tint(colour, 0.4 + 0.6 * (i + 1) / len(groups))  # the last group in full colour
+            if value is None:
+                draw.text((left + 4, y), f"{group}: not run", fill="gray", font=font)
+            else:
+                draw.rectangle((left, y + 1, left + value * scale, y + bar_h - 2), fill=fill)
+                draw.text((left + value * scale + 6, y), f"{value:,.0f} {unit} ({group})", fill="black", font=font)
+            y += bar_h
+        y += gap
+    image.save(path)
+
+
+def _tint(colour: str, strength: float) -> tuple[int, int, int]:
+    """``colour`` (``#rrggbb``) blended towards white; ``strength`` 1.0 is the colour itself."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(255 - (255 - c) * strength) for c in (r, g, b))  # type: ignore[return-value]
