@@ -2,8 +2,8 @@
 
 Every benchmark runs each configuration in its own child process (worker-pool sizes and
 imported libraries are per process) and prints one JSON line at the end; the driver
-collects those lines. :class:`TreeMeter` measures what a child and every process it
-started (DataLoader workers) cost: CPU seconds and peak memory.
+collects those lines, sampling the child's process tree (DataLoader workers included) for
+peak memory; :func:`tree_cpu_seconds` gives a child its own tree's CPU time.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +31,37 @@ def machine() -> str:
     return f"{cpu}, {len(os.sched_getaffinity(0))} cores available, Python {platform.python_version()}"
 
 
-def run_child(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> dict[str, Any]:
-    """Run one child; its last stdout line is a JSON object, or the result is ``{"error": ...}``."""
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    lines = out.stdout.strip().splitlines()
-    if out.returncode == 0 and lines:
+def run_child(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 900,
+              memory_interval: float = 0.5) -> dict[str, Any]:
+    """Run one child; its last stdout line is a JSON object, or the result is ``{"error": ...}``.
+
+    While it runs, the child's process tree is sampled from here every ``memory_interval``
+    seconds for its proportional memory (PSS); the peak is added as ``peak_mb``. Sampling
+    from the parent keeps its cost (a few ms per ``smaps_rollup`` read of a large process)
+    out of the child's own CPU time.
+    """
+    peak = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as child:
+        reader = threading.Thread(target=lambda: outputs.extend(child.communicate()), daemon=True)
+        outputs: list[str] = []
+        reader.start()
+        deadline = time.monotonic() + timeout
+        while reader.is_alive() and time.monotonic() < deadline:
+            peak = max(peak, sum(_pss_bytes(pid) for pid in _descendants(child.pid)))
+            reader.join(memory_interval)
+        if reader.is_alive():
+            child.kill()
+            reader.join()
+            return {"error": f"timed out after {timeout:.0f} s"}
+    stdout, stderr = outputs
+    lines = stdout.strip().splitlines()
+    if child.returncode == 0 and lines:
         try:
-            return json.loads(lines[-1])
+            return {**json.loads(lines[-1]), "peak_mb": peak / 2**20}
         except json.JSONDecodeError:
             pass
-    tail = (out.stderr.strip() or out.stdout.strip())[-600:]
-    return {"error": f"exit {out.returncode}: {tail}"}
+    tail = (stderr.strip() or stdout.strip())[-600:]
+    return {"error": f"exit {child.returncode}: {tail}"}
 
 
 def _descendants(pid: int) -> list[int]:
@@ -85,39 +103,9 @@ def _pss_bytes(pid: int) -> int:
     return 0
 
 
-class TreeMeter:
-    """CPU seconds and peak proportional memory (PSS) of this process and its descendants.
-
-    PSS splits shared pages between the processes that map them, so forked DataLoader
-    workers are not charged twice for the libraries they share with their parent. A
-    background thread samples the sum every ``interval`` seconds.
-    """
-
-    def __init__(self, interval: float = 0.1) -> None:
-        self.interval = interval
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="tree-meter", daemon=True)
-
-    def __enter__(self) -> TreeMeter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while True:
-            total = sum(_pss_bytes(pid) for pid in _descendants(os.getpid()))
-            self.peak_bytes = max(self.peak_bytes, total)
-            if self._stop.wait(self.interval):
-                return
-
-    @staticmethod
-    def cpu_seconds() -> float:
-        """CPU time used so far by the tree's live processes (exited children are not counted)."""
-        return sum(_cpu_seconds(pid) for pid in _descendants(os.getpid()))
+def tree_cpu_seconds() -> float:
+    """CPU time used so far by this process and its live descendants (exited children are not counted)."""
+    return sum(_cpu_seconds(pid) for pid in _descendants(os.getpid()))
 
 
 def bar_chart_png(path: Path, title: str, groups: list[str], series: list[tuple[str, str, list[float | None]]],

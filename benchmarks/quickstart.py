@@ -28,8 +28,9 @@ Method: the driver writes the ImageNet-like synthetic set once (``dataio._synthe
 ``--rounds`` rounds; a round runs every (loader, workers) pair once, each in its own
 child process, in turn — so loaders are interleaved and share the machine's drift. A child
 times the first batch from loader construction (imports done), finishes that warm-up
-epoch, then times ``--epochs`` epochs, measuring the CPU seconds and the peak PSS of its
-process tree. The table reports the median over rounds. A loader that cannot run (a
+epoch, then times ``--epochs`` epochs and the CPU seconds its process tree spent on them;
+the driver samples the tree's proportional memory (PSS, so forked DataLoader workers are not
+charged twice for shared pages) every 0.5 s for the peak. The table reports the median over rounds. A loader that cannot run (a
 package missing) is reported with the reason.
 
     python benchmarks/quickstart.py --images 1024 --rounds 3 --workers 1 2 --plot docs/benchmark_cpu.png
@@ -53,7 +54,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
-from _harness import TreeMeter, bar_chart_png, machine, run_child  # noqa: E402
+from _harness import bar_chart_png, machine, run_child, tree_cpu_seconds  # noqa: E402
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -254,19 +255,17 @@ def child(args: argparse.Namespace) -> None:
     import torch  # noqa: F401
 
     paths = sorted(str(p) for p in Path(args.data).glob("*.jpg"))[: args.images]
-    with TreeMeter() as meter:
-        started = time.perf_counter()
-        loader = LOADERS[args.loader][1](paths, args.workers, args.batch_size)
-        batches = iter(loader)
-        count = _count(next(batches))
-        first_batch = time.perf_counter() - started
-        count += sum(_count(b) for b in batches)  # the rest of the warm-up epoch
-        cpu_before, start = meter.cpu_seconds(), time.perf_counter()
-        images = sum(_count(b) for _ in range(args.epochs) for b in loader)
-        elapsed, cpu = time.perf_counter() - start, meter.cpu_seconds() - cpu_before
+    started = time.perf_counter()
+    loader = LOADERS[args.loader][1](paths, args.workers, args.batch_size)
+    batches = iter(loader)
+    count = _count(next(batches))
+    first_batch = time.perf_counter() - started
+    count += sum(_count(b) for b in batches)  # the rest of the warm-up epoch
+    cpu_before, start = tree_cpu_seconds(), time.perf_counter()
+    images = sum(_count(b) for _ in range(args.epochs) for b in loader)
+    elapsed, cpu = time.perf_counter() - start, tree_cpu_seconds() - cpu_before
     print(json.dumps({"loader": args.loader, "workers": args.workers, "rate": images / elapsed,
-                      "cpu_ms": 1000 * cpu / images, "peak_mb": meter.peak_bytes / 2**20,
-                      "first_batch_s": first_batch, "warmup_images": count}))
+                      "cpu_ms": 1000 * cpu / images, "first_batch_s": first_batch, "warmup_images": count}))
 
 
 def driver(args: argparse.Namespace) -> None:

@@ -12,6 +12,12 @@ installed, take over the two hot spots of image pipelines without changing any o
   AVX2): the same separable antialiased filter as Pillow's, ≈ 3× faster. Stated
   tolerance against Pillow: at most 1 level (of 255) per pixel, mean ≤ 0.05 (tested).
 
+torch runs its ops single-threaded on dataio's CPU pool threads: the pool is the
+parallelism, and torch's OpenMP team would otherwise split each copy inside a resize
+with a helper thread that then spins on a core between calls (measured: a whole core
+burnt at one worker). Only those threads' OpenMP setting changes — the process-wide
+``torch.get_num_threads()`` the training loop sees is untouched.
+
 ``DATAIO_CPU_KERNELS`` chooses: ``auto`` (the default: every library that is installed),
 ``pillow`` (the reference kernels only), or a comma-separated list of the libraries to
 use (``simplejpeg``, ``torch``). It is read when an executor is created; a library that
@@ -20,6 +26,7 @@ is asked for by name but missing is a :class:`~dataio.BackendUnavailable` error.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import threading
@@ -80,3 +87,44 @@ def _installed(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+_pool_thread = threading.local()
+
+
+def torch_in_this_thread(torch: ModuleType) -> ModuleType:
+    """``torch``, with this thread's OpenMP team limited to itself (once per thread)."""
+    if not getattr(_pool_thread, "single", False):
+        torch.get_num_threads()  # torch sets each thread's OpenMP size lazily; let it, then override
+        _set_openmp_threads_of_this_thread(1)
+        _pool_thread.single = True
+    return torch
+
+
+def _set_openmp_threads_of_this_thread(count: int) -> None:
+    """``omp_set_num_threads`` of the OpenMP runtime torch loaded (a per-thread setting)."""
+    runtime = _openmp_runtime()
+    if runtime is not None:
+        runtime.omp_set_num_threads(count)
+
+
+_runtime: list[ctypes.CDLL | None] = []
+
+
+def _openmp_runtime() -> ctypes.CDLL | None:
+    """The OpenMP library mapped into this process (torch's bundled libgomp/libiomp), or ``None``."""
+    if not _runtime:
+        found = None
+        try:
+            with open("/proc/self/maps") as maps:
+                paths = {line.split()[-1] for line in maps if "/libgomp" in line or "/libiomp" in line}
+        except OSError:
+            paths = set()
+        for path in sorted(paths):
+            try:
+                found = ctypes.CDLL(path)  # already loaded: dlopen returns the same library
+                break
+            except OSError:
+                continue
+        _runtime.append(found)
+    return _runtime[0]

@@ -147,6 +147,7 @@ class LazyImage:
             return to_hwc(self._pillow_view())
         torch = accel.selection().torch
         if torch is not None:
+            torch = accel.torch_in_this_thread(torch)
             pixels = source if isinstance(source, np.ndarray) else to_hwc(source)
             resized = resize_view(torch, pixels, self.box, self.size, self.resample)
             if resized is not None:

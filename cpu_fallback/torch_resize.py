@@ -8,13 +8,20 @@ scale, then slice", which is exact when the box starts on an output pixel of tha
 whole-image resize (true for every resize → crop chain: the crop offsets are integers).
 Other views return ``None`` and Pillow's boxed resize runs instead.
 
-A whole source whose size is not a multiple of the scale (a JPEG decoded at reduced
-DCT scale has a ceil-rounded size) is resized with an explicit ``scale_factor``, which
-torch then uses for the source positions instead of ``in / out``.
+Only the source rows and columns the kept window reads are resampled: the source is cut
+after the last one (the window's far edge plus the filter's reach), so a centre crop of a
+resize skips the trailing part of both passes. The cut source, and a whole source whose
+size is not a multiple of the scale (a JPEG decoded at reduced DCT scale has a
+ceil-rounded size), are resized with an explicit ``scale_factor``, which torch then uses
+for the source positions instead of ``in / out``; what it reads near the cut is unchanged
+because every kept pixel's filter window ends before it. torch maps an explicit
+``scale_factor`` differently when enlarging, so views that enlarge along either axis are
+resized whole, and only when the whole-image size is a whole number of pixels.
 """
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 
 import numpy as np
@@ -22,6 +29,9 @@ from PIL import Image
 
 MODES = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
 """Pillow filters with a torch equivalent."""
+
+_SUPPORT = {"bilinear": 1.0, "bicubic": 2.0}
+"""Filter radius in output pixels (scaled by the downscale factor when downscaling)."""
 
 _EPS = 1e-6
 
@@ -53,8 +63,15 @@ def resize_view(torch: ModuleType, pixels: np.ndarray, box: tuple[float, float, 
         pixels = np.array(pixels)  # torch takes neither read-only arrays nor negative strides (flips)
     src_h, src_w = pixels.shape[:2]
     full_w, full_h = _whole(src_w / sx), _whole(src_h / sy)
-    source = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)
-    if full_w is not None and full_h is not None:
+    if sx < 1.0 or sy < 1.0:  # torch's explicit scale_factor is not Pillow's mapping when enlarging
+        if full_w is None or full_h is None:
+            return None
+        keep_w, keep_h = src_w, src_h
+    else:
+        keep_w = min(src_w, _reach(left + out_w, sx, _SUPPORT[mode]))
+        keep_h = min(src_h, _reach(top + out_h, sy, _SUPPORT[mode]))
+    source = torch.from_numpy(pixels[:keep_h, :keep_w]).permute(2, 0, 1).unsqueeze(0)
+    if full_w is not None and full_h is not None and (keep_w, keep_h) == (src_w, src_h):
         resized = torch.nn.functional.interpolate(source, size=(full_h, full_w), mode=mode, antialias=True,
                                                   align_corners=False)
     else:
@@ -64,6 +81,11 @@ def resize_view(torch: ModuleType, pixels: np.ndarray, box: tuple[float, float, 
     if resized.shape[2] < top + out_h or resized.shape[3] < left + out_w:
         return None
     return resized[0, :, top:top + out_h, left:left + out_w].permute(1, 2, 0).numpy()
+
+
+def _reach(end: int, scale: float, support: float) -> int:
+    """Source pixels that output pixels ``[0, end)`` read: the last centre plus the filter radius, rounded up."""
+    return math.ceil((end - 0.5) * scale + support * max(scale, 1.0)) + 2
 
 
 def _whole(value: float) -> int | None:
