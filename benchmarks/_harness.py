@@ -112,7 +112,7 @@ def bar_chart_png(path: Path, title: str, groups: list[str], series: list[tuple[
                   unit: str) -> None:
     """Write a horizontal grouped bar chart: one block per series (label, colour, value per group)."""
     font = ImageFont.load_default(size=14) if hasattr(ImageFont, "load_default") else None
-    bar_h, gap, left, right, top = 16, 10, 250, 120, 50
+    bar_h, gap, left, right, top = 16, 10, 250, 220, 50
     rows = len(series) * (len(groups) * bar_h + gap)
     width, height = 900, top + rows + 60
     image = Image.new("RGB", (width, height), "white")

@@ -10,6 +10,7 @@ import platform
 from typing import Any
 
 from dataio._version import __version__
+from dataio.cpu_fallback import accel
 from dataio.device import discover, env_overrides, gds_info, pinning_available
 
 
@@ -19,7 +20,7 @@ def report_dict() -> dict[str, Any]:
     Returns:
         ``{"version", "platform": {"system", "machine"}, "python", "subsystems": {"nvjpeg",
         "cuda_pinning", "gds"}, "gpu_stack": {"driver", "packages"}, "executor": {"auto",
-        "reason"}, "env_overrides"}``. nvJPEG decode is available iff the GPU executor is
+        "reason"}, "cpu_kernels": {"setting", "libraries"}, "env_overrides"}``. nvJPEG decode is available iff the GPU executor is
         ready (it decodes through nvImageCodec/DALI).
     """
     caps = discover()
@@ -42,6 +43,7 @@ def report_dict() -> dict[str, Any]:
                                 "usable": p.usable, "reason": p.reason} for name, p in caps.packages.items()},
         },
         "executor": {"auto": "gpu" if caps.gpu_executor_ready else "cpu_fallback", "reason": caps.executor_reason},
+        "cpu_kernels": accel.describe(),
         "env_overrides": env_overrides(),
     }
 
@@ -77,6 +79,15 @@ def _gpu_stack_lines(stack: dict[str, Any]) -> list[str]:
             + [_package_line(name, p) for name, p in stack["packages"].items()])
 
 
+def _cpu_kernel_lines(kernels: dict[str, Any]) -> list[str]:
+    lines = [f"CPU fallback kernels (DATAIO_CPU_KERNELS={kernels['setting']}); Pillow + numpy always"]
+    for name, library in kernels["libraries"].items():
+        state = "not installed" if not library["installed"] else (
+            f"{library['version']}, {'used' if library['used'] else 'installed, not used'}")
+        lines.append(f"  {name}: {state}")
+    return lines
+
+
 def _env_lines(overrides: list[dict[str, str]]) -> list[str]:
     if not overrides:
         return ["Env overrides", "  none"]
@@ -95,7 +106,7 @@ def render_text(report: dict[str, Any]) -> str:
 
     Returns:
         ``dataio-gpu <version>``, a platform line, then the sections Subsystems, GPU stack,
-        Executor and Env overrides, without a trailing newline.
+        Executor, CPU fallback kernels and Env overrides, without a trailing newline.
     """
     executor = report["executor"]
     executor_line = f"  device='auto' runs {executor['auto']}: {executor['reason']}"
@@ -105,6 +116,7 @@ def render_text(report: dict[str, Any]) -> str:
         _subsystem_lines(report["subsystems"]),
         _gpu_stack_lines(report["gpu_stack"]),
         ["Executor", executor_line],
+        _cpu_kernel_lines(report["cpu_kernels"]),
         _env_lines(report["env_overrides"]),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections)

@@ -1,8 +1,9 @@
 """Assembling one batch: per-slot batch buffers that kernels write into, per-row outcomes.
 
 Shared by the executors. When a slot's output is static (dtype and shape known from
-the plan) its column is one preallocated array ``[rows, *shape]`` and the last kernel
-of the chain writes row ``i`` straight into ``buffer[i]``; the delivered tensor *is*
+the plan) its column is one preallocated array ``[rows, *shape]`` (recycled from the
+loader's :class:`~dataio.runtime.buffers.BufferPool` once no consumer holds it) and the
+last kernel of the chain writes row ``i`` straight into ``buffer[i]``; the delivered tensor *is*
 that buffer (failed rows are compacted in place). Other slots collect per-row values
 and are stacked once at the end, or kept as a list when rows differ in shape.
 """
@@ -16,6 +17,7 @@ import numpy as np
 from dataio.plan import SlotPlan
 from dataio.runtime.arrays import namespace, take_rows
 from dataio.runtime.batch import Column
+from dataio.runtime.buffers import BufferPool
 from dataio.runtime.rows import RowFailure
 
 
@@ -29,12 +31,13 @@ class Assembly:
         failures: per failed row position, its error dict.
     """
 
-    def __init__(self, slots: tuple[SlotPlan, ...], number: int, size: int) -> None:
+    def __init__(self, slots: tuple[SlotPlan, ...], number: int, size: int, pool: BufferPool | None = None) -> None:
         self.slots = slots
         self.number = number
         self.size = size
+        take = pool.take if pool is not None else np.empty
         self.buffers: list[np.ndarray | None] = [
-            np.empty((size, *s.output.shape), dtype=s.output.dtype) if s.output.is_static and size else None
+            take((size, *s.output.shape), s.output.dtype) if s.output.is_static and size else None
             for s in slots
         ]
         self.values: list[dict[int, Any]] = [{} for _ in slots]

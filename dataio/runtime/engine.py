@@ -29,6 +29,7 @@ from typing import Any
 from dataio.executors import Executor
 from dataio.plan import Plan
 from dataio.runtime.assembly import Assembly
+from dataio.runtime.buffers import BufferPool
 from dataio.runtime.chunks import Chunk
 from dataio.runtime.pools import cpu_pool, io_pool
 from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads, read_rows
@@ -67,8 +68,10 @@ class Epoch:
     """The state of one iteration over the records."""
 
     def __init__(self, plan: Plan, executor: Executor, chunks: Iterator[Chunk], *, epoch: int, seed: int,
-                 concurrency: int, prefetch: int, order: str, context: Any, clock: StageClock | None = None) -> None:
+                 concurrency: int, prefetch: int, order: str, context: Any, clock: StageClock | None = None,
+                 buffers: BufferPool | None = None) -> None:
         self._plan = plan
+        self._buffers = buffers
         self._clock = clock if clock is not None else StageClock()
         self._executor = executor
         self._chunks = chunks
@@ -150,7 +153,7 @@ class Epoch:
         except BaseException as exc:  # noqa: BLE001 - source failures surface from next()
             self._set_fatal(self._upcoming_number(), exc)
             return None
-        pending = _Pending(chunk, Assembly(self._plan.slots, chunk.number, len(chunk.records)))
+        pending = _Pending(chunk, Assembly(self._plan.slots, chunk.number, len(chunk.records), self._buffers))
         with self._cond:
             if self._next_number is None:
                 self._next_number = chunk.number

@@ -22,6 +22,7 @@ from dataio.runtime.assembly import Assembly
 from dataio.ops._base import BatchTransform
 from dataio.plan import Plan
 from dataio.runtime.batch import Batch, BatchContent
+from dataio.runtime.buffers import BufferPool
 from dataio.runtime.chunks import chunks
 from dataio.runtime.engine import Epoch, EpochCancelled
 from dataio.runtime.options import RunOptions, check_output_for_device, validate_run
@@ -152,6 +153,8 @@ class DataLoader:
         self._consumed = 0
         self._clock = StageClock()
         executor.clock = self._clock
+        self._buffers = BufferPool(keep=options.prefetch + 3)
+        """Batch buffers reused across batches and epochs once consumers let go (prefetch + 3 in use at most)."""
         self._active: weakref.ref[_EpochIterator] | None = None
         self._engine: Epoch | None = None  # kept so close() waits for its tasks even if the iterator is gone
         self._closed = False
@@ -185,7 +188,8 @@ class DataLoader:
         batches = chunks(self._plan.shape, stream, skip_records=cursor.skip, first_number=cursor.batch_offset)
         epoch = Epoch(self._plan, self._executor, batches,
                       epoch=self._epoch, seed=self._seed, concurrency=options.concurrency,
-                      prefetch=options.prefetch, order=options.order, context=options.context, clock=self._clock)
+                      prefetch=options.prefetch, order=options.order, context=options.context, clock=self._clock,
+                      buffers=self._buffers)
         if self._engine is not None:
             self._engine.cancel()  # an abandoned epoch: make sure none of its work is still running
         self._engine = epoch
@@ -364,6 +368,7 @@ class DataLoader:
             active.finished = True
         if self._engine is not None:
             self._engine.cancel()  # also when the iterator was already dropped (cancelled without waiting)
+        self._buffers.clear()
 
     def __enter__(self) -> DataLoader:
         self._check_open("__enter__")

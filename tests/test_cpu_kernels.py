@@ -1,0 +1,206 @@
+"""The optional CPU kernels (simplejpeg decode, torch resize) against the Pillow reference.
+
+Stated tolerances (cpu_fallback/accel.py): simplejpeg's pixels equal Pillow's exactly;
+torch's resize is within 0.05 levels (of 255) of Pillow's on average over a set, 0.3 on
+any one image, and no pixel differs by more than 8 levels (torch's int16 filter weights
+at large downscale factors; measured ≤ 6).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import dataio
+from dataio._errors import BackendUnavailable
+from dataio.cpu_fallback import accel
+from dataio.formats.image_header import jpeg_orientation, orientation
+
+from conftest import encode
+
+pytest.importorskip("simplejpeg")
+pytest.importorskip("torch")
+
+
+def run(stage: Any, records: list[dict[str, Any]], kernels: str, monkeypatch: pytest.MonkeyPatch,
+        **loader: Any) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+    """The single slot's value per record with ``DATAIO_CPU_KERNELS=kernels``, and the row errors."""
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", kernels)
+    values: list[np.ndarray] = []
+    errors: list[dict[str, Any]] = []
+    with dataio.pipeline(stage, dataio.batch(1)).bind(records).run("numpy", device="cpu", on_failure=0,
+                                                                  **loader) as batches:
+        for batch in batches:
+            if len(batch):
+                values.append(np.asarray(batch[0][0]))
+            errors.extend(batch.errors)
+    return values, errors
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def levels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a.astype(np.int32) - b.astype(np.int32))
+
+
+@pytest.mark.parametrize("chain", [
+    lambda s: s,
+    lambda s: s.resize_short(128),  # 1/2, 1/4 DCT scales on the 300-1200 px set
+    lambda s: s.resize(h=40, w=40),  # 1/8
+])
+def test_simplejpeg_pixels_equal_pillows(jpeg_paths: list[str], monkeypatch: pytest.MonkeyPatch,
+                                         chain: Any) -> None:
+    records = [{"image": p} for p in jpeg_paths]
+    stage = chain(dataio.slot("image").decode_image())
+    fast, _ = run(stage, records, "simplejpeg", monkeypatch)
+    reference, _ = run(stage, records, "pillow", monkeypatch)
+    assert len(fast) == len(reference) == len(records)
+    for got, want in zip(fast, reference, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("turn", range(1, 9))
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_exif_orientation_from_markers_matches_pillow(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch,
+                                                       turn: int, order: str) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = turn
+    exif[0x010F] = "camera"
+    block = exif.tobytes() if order == "<" else _big_endian_exif(turn)
+    payload = encode(rgb_image, "JPEG", quality=92, exif=block)
+    with Image.open(io.BytesIO(payload)) as image:
+        assert jpeg_orientation(payload) == orientation(image) == turn
+    stage = dataio.slot("x").decode_image()
+    fast, _ = run(stage, [{"x": payload}], "simplejpeg", monkeypatch)
+    reference, _ = run(stage, [{"x": payload}], "pillow", monkeypatch)
+    np.testing.assert_array_equal(fast[0], reference[0])
+
+
+def _big_endian_exif(turn: int) -> bytes:
+    """A minimal big-endian TIFF block with IFD0 holding only the orientation (SHORT)."""
+    entry = (0x0112).to_bytes(2, "big") + (3).to_bytes(2, "big") + (1).to_bytes(4, "big")
+    entry += turn.to_bytes(2, "big") + b"\x00\x00"
+    return b"Exif\x00\x00MM\x00\x2a" + (8).to_bytes(4, "big") + (1).to_bytes(2, "big") + entry + b"\x00" * 4
+
+
+def test_malformed_markers_leave_the_orientation_to_pillow() -> None:
+    assert jpeg_orientation(b"\xff\xd8\xff\xe1\x00") is None  # a segment cut short
+    assert jpeg_orientation(b"\x89PNG\r\n") is None
+    assert jpeg_orientation(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00XX\x00\x2a\x00\x00") is None  # bad TIFF order
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+def test_grey_and_cmyk_jpegs_decode_like_pillow(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch,
+                                                mode: str) -> None:
+    payload = encode(rgb_image.convert(mode), "JPEG", quality=90)
+    for decoder_mode in ("rgb", "gray"):
+        stage = dataio.slot("x").decode_image(mode=decoder_mode)
+        fast, _ = run(stage, [{"x": payload}], "simplejpeg", monkeypatch)
+        reference, _ = run(stage, [{"x": payload}], "pillow", monkeypatch)
+        np.testing.assert_array_equal(fast[0], reference[0])
+
+
+def test_corrupt_jpeg_fails_with_pillows_wording(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = encode(rgb_image, "JPEG")
+    broken = payload[:200] + b"\x00" * 50
+    _, fast = run(dataio.slot("x").decode_image(), [{"x": broken}], "simplejpeg", monkeypatch)
+    _, reference = run(dataio.slot("x").decode_image(), [{"x": broken}], "pillow", monkeypatch)
+    assert [e["message"] for e in fast] == [e["message"] for e in reference] and fast
+
+
+def test_caps_are_enforced_before_simplejpeg_decodes(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = encode(rgb_image, "JPEG")
+    _, errors = run(dataio.slot("x").decode_image(max_pixels=1000), [{"x": payload}], "simplejpeg", monkeypatch)
+    assert errors and "max_pixels=1000" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("chain", [
+    lambda s: s.resize_short(256).center_crop(h=224, w=224),
+    lambda s: s.resize(h=100, w=150),
+    lambda s: s.resize(h=100, w=150, interp="bilinear"),
+    lambda s: s.fit_to_bucket(h=64, w=96),
+    lambda s: s.random_resized_crop(h=64, w=48),
+    lambda s: s.center_crop(h=200, w=120).resize(h=50, w=40),
+    lambda s: s.resize_long(1400),  # enlarging
+])
+def test_torch_resize_is_within_the_stated_tolerance_of_pillow(jpeg_paths: list[str],
+                                                               monkeypatch: pytest.MonkeyPatch, chain: Any) -> None:
+    records = [{"image": p} for p in jpeg_paths]
+    stage = chain(dataio.slot("image").decode_image())
+    fast, _ = run(stage, records, "torch", monkeypatch, seed=5)
+    reference, _ = run(stage, records, "pillow", monkeypatch, seed=5)
+    per_image = [levels(a, b) for a, b in zip(fast, reference, strict=True)]
+    assert np.mean([d.mean() for d in per_image]) <= 0.05
+    assert max(d.mean() for d in per_image) <= 0.3
+    assert max(int(d.max()) for d in per_image) <= 8
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_torch_resize_handles_every_channel_count(monkeypatch: pytest.MonkeyPatch, channels: int) -> None:
+    rng = np.random.default_rng(channels)
+    pixels = rng.integers(0, 256, size=(90, 130, channels), dtype=np.uint8)
+    stage = dataio.slot("x").decode_npy().resize(h=37, w=51)
+    fast, _ = run(stage, [{"x": npy(pixels)}], "torch", monkeypatch)
+    reference, _ = run(stage, [{"x": npy(pixels)}], "pillow", monkeypatch)
+    assert fast[0].shape == reference[0].shape == (37, 51, channels)
+    assert levels(fast[0], reference[0]).max() <= 4
+
+
+def test_flipped_and_read_only_inputs_are_resized(monkeypatch: pytest.MonkeyPatch) -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, size=(60, 80, 3), dtype=np.uint8)
+    stage = dataio.slot("x").decode_npy().hflip(prob=1.0).resize(h=30, w=40)  # npy arrays are read-only views
+    fast, errors = run(stage, [{"x": npy(pixels)}], "torch", monkeypatch)
+    reference, _ = run(stage, [{"x": npy(pixels)}], "pillow", monkeypatch)
+    assert not errors and levels(fast[0], reference[0]).max() <= 4
+
+
+def test_pool_threads_do_not_change_torchs_thread_count(jpeg_paths: list[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    run(dataio.slot("image").decode_image().resize_short(64), [{"image": p} for p in jpeg_paths], "auto",
+        monkeypatch)
+    thread.start()
+    thread.join()
+    assert torch.get_num_threads() == before and seen == [before]
+
+
+def test_kernel_selection_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", "pillow")
+    assert accel.selection().names == ()
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", "simplejpeg")
+    assert accel.selection().names == ("simplejpeg",)
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", "auto")
+    assert accel.selection().names == ("simplejpeg", "torch")
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", "simplejpeg,opencv")
+    with pytest.raises(ValueError, match="unknown kernel library opencv"):
+        accel.selection()
+
+
+def test_a_named_kernel_that_is_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def without_simplejpeg(name: str, *args: Any) -> Any:
+        if name == "simplejpeg":
+            raise ImportError("No module named 'simplejpeg'")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_simplejpeg)
+    monkeypatch.setattr(accel, "_selections", {})
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", "simplejpeg")
+    with pytest.raises(BackendUnavailable, match=r"dataio-gpu\[fast\]"):
+        accel.selection()
