@@ -47,3 +47,18 @@ def test_error_classes_derive_from_builtins() -> None:
     assert issubclass(dataio.DecodeError, ValueError)
     assert issubclass(dataio.BackendUnavailable, ImportError)
     assert issubclass(dataio.DeviceUnavailable, RuntimeError)
+
+
+def test_every_package_directory_is_in_the_distribution() -> None:
+    """A wheel (non-editable install) ships exactly the packages pyproject.toml lists."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    for package, directory in config["package-dir"].items():
+        for sub in (root / directory).rglob("*.py"):
+            relative = sub.parent.relative_to(root / directory)
+            if "__pycache__" not in relative.parts:
+                assert ".".join((package, *relative.parts)) in listed, f"{sub} is not packaged"
