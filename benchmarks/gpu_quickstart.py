@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -35,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from _harness import machine, run_child  # noqa: E402
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 LOADERS = ("dataio", "dali", "torchvision")
@@ -127,14 +129,12 @@ def driver(args: argparse.Namespace) -> None:
     from dataio._synthetic import write_jpeg_set
 
     data = Path(args.data)
-    write_jpeg_set(data, args.images)
+    write_jpeg_set(data, args.images, sizes="imagenet")
     results = []
     for loader in args.loaders:
         cmd = [sys.executable, __file__, "--child", "--loader", loader, "--data", str(data), "--images",
                str(args.images), "--runs", str(args.runs), "--batch-size", str(args.batch_size)]
-        out = subprocess.run(cmd + (["--smoke"] if args.smoke else []), capture_output=True, text=True)
-        lines = out.stdout.strip().splitlines()
-        result = json.loads(lines[-1]) if lines else {"loader": loader, "error": out.stderr.strip()[-500:]}
+        result = {"loader": loader, **run_child(cmd + (["--smoke"] if args.smoke else []))}
         if "rates" in result:
             result["median"] = statistics.median(result["rates"])
             print(f"{loader:>12}: median {result['median']:8.1f} img/s on {result['device']}  "
@@ -144,8 +144,8 @@ def driver(args: argparse.Namespace) -> None:
         results.append(result)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"images": args.images, "runs": args.runs, "batch_size": args.batch_size, "smoke": args.smoke,
-               "results": results}
+    summary = {"machine": machine(), "images": args.images, "runs": args.runs, "batch_size": args.batch_size,
+               "smoke": args.smoke, "results": results}
     (out_dir / "gpu_quickstart.json").write_text(json.dumps(summary, indent=2))
     print(table(results))
 

@@ -153,8 +153,9 @@ class DataLoader:
         self._consumed = 0
         self._clock = StageClock()
         executor.clock = self._clock
-        self._buffers = BufferPool(keep=options.prefetch + 3)
-        """Batch buffers reused across batches and epochs once consumers let go (prefetch + 3 in use at most)."""
+        self._buffers = BufferPool(keep=options.prefetch + 2)
+        """Batch buffers reused once consumers let go: ``prefetch`` being filled, the one being delivered and
+        the one the training step still holds."""
         self._active: weakref.ref[_EpochIterator] | None = None
         self._engine: Epoch | None = None  # kept so close() waits for its tasks even if the iterator is gone
         self._closed = False
