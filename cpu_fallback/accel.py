@@ -29,6 +29,7 @@ is asked for by name but missing is a :class:`~dataio.BackendUnavailable` error.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import os
 import threading
@@ -114,15 +115,22 @@ def _installed(name: str) -> bool:
         return False
 
 
-_pool_thread = threading.local()
+POOL_THREAD_PREFIX = "dataio-"
+"""Names of dataio's pool threads (``dataio-cpu_N``, ``dataio-io_N``), the only ones whose OpenMP size is set."""
+
+_thread_state = threading.local()
 
 
 def torch_in_this_thread(torch: ModuleType) -> ModuleType:
-    """``torch``, with this thread's OpenMP team limited to itself (once per thread)."""
-    if not getattr(_pool_thread, "single", False):
-        torch.get_num_threads()  # torch sets each thread's OpenMP size lazily; let it, then override
-        _set_openmp_threads_of_this_thread(1)
-        _pool_thread.single = True
+    """``torch``; on a dataio pool thread, with that thread's OpenMP team limited to itself (once).
+
+    Other threads (a caller running kernels inline) keep whatever torch setting they have.
+    """
+    if not getattr(_thread_state, "checked", False):
+        if threading.current_thread().name.startswith(POOL_THREAD_PREFIX):
+            torch.get_num_threads()  # torch sets each thread's OpenMP size lazily; let it, then override
+            _set_openmp_threads_of_this_thread(1)
+        _thread_state.checked = True
     return torch
 
 
@@ -133,23 +141,17 @@ def _set_openmp_threads_of_this_thread(count: int) -> None:
         runtime.omp_set_num_threads(count)
 
 
-_runtime: list[ctypes.CDLL | None] = []
-
-
+@functools.cache
 def _openmp_runtime() -> ctypes.CDLL | None:
     """The OpenMP library mapped into this process (torch's bundled libgomp/libiomp), or ``None``."""
-    if not _runtime:
-        found = None
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "/libgomp" in line or "/libiomp" in line}
+    except OSError:  # not Linux: torch's own setting stays
+        return None
+    for path in sorted(paths):
         try:
-            with open("/proc/self/maps") as maps:
-                paths = {line.split()[-1] for line in maps if "/libgomp" in line or "/libiomp" in line}
+            return ctypes.CDLL(path)  # already loaded: dlopen returns the same library
         except OSError:
-            paths = set()
-        for path in sorted(paths):
-            try:
-                found = ctypes.CDLL(path)  # already loaded: dlopen returns the same library
-                break
-            except OSError:
-                continue
-        _runtime.append(found)
-    return _runtime[0]
+            continue
+    return None

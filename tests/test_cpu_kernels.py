@@ -204,3 +204,21 @@ def test_a_named_kernel_that_is_missing_names_the_extra(monkeypatch: pytest.Monk
     monkeypatch.setenv("DATAIO_CPU_KERNELS", "simplejpeg")
     with pytest.raises(BackendUnavailable, match=r"dataio-gpu\[fast\]"):
         accel.selection()
+
+
+def test_only_pool_threads_run_torch_single_threaded() -> None:
+    import torch
+
+    from dataio.runtime.pools import cpu_pool
+
+    def threads_after_setup() -> int:
+        accel.torch_in_this_thread(torch)
+        return torch.get_num_threads()
+
+    default = torch.get_num_threads()
+    assert cpu_pool().submit(threads_after_setup).result() == 1
+    seen: list[int] = []
+    other = threading.Thread(target=lambda: seen.append(threads_after_setup()), name="user-thread")
+    other.start()
+    other.join()
+    assert seen == [default] and torch.get_num_threads() == default
