@@ -70,16 +70,26 @@ def run_demo(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
     with tempfile.TemporaryDirectory(prefix="dataio-demo-") as scratch:
         root = args.dir or scratch
-        print(f"making {args.images} synthetic JPEGs (300-1200 px, quality 90) in {root} ...", flush=True)
-        paths = write_jpeg_set(root, args.images)
+        print(f"making {args.images} synthetic JPEGs (ImageNet-shaped, quality 90) in {root} ...", flush=True)
+        paths = write_jpeg_set(root, args.images, sizes="imagenet")
         records = [{"image": p} for p in paths]
         output = _output()
         with quickstart_pipeline(args.batch_size).bind(records).run(output, device=args.device) as loader:
-            print(f"executor: {loader.executor} on {loader.device}; output: {output}", flush=True)
+            print(f"executor: {loader.executor} on {loader.device}; output: {output}{_kernels(loader)}", flush=True)
             samples, elapsed, shape = _measure(loader, args.epochs, len(records))
     print(f"dataio {dataio.__version__}: {samples} images in {elapsed:.2f} s = {samples / elapsed:.1f} samples/s "
           f"(batch {args.batch_size}, batch tensor {shape})")
     return 0
+
+
+def _kernels(loader: dataio.DataLoader) -> str:
+    """``; CPU kernels: ...`` for the CPU fallback (which optional libraries it runs), else empty."""
+    if loader.executor != "cpu_fallback":
+        return ""
+    from dataio.cpu_fallback import accel
+
+    names = accel.selection().names
+    return f"; CPU kernels: {', '.join(names) if names else 'Pillow + numpy'}"
 
 
 def _measure(loader: dataio.DataLoader, epochs: int, per_epoch: int) -> tuple[int, float, list[int]]:
