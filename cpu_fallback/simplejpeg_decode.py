@@ -59,7 +59,8 @@ def decode_jpeg(simplejpeg: ModuleType, op: ImageDecoder, data: bytes | memoryvi
         return None
     output = _COLOURSPACES.get((op.mode, colourspace))
     turn = jpeg_orientation(data)
-    if output is None or turn is None or stored_w * stored_h > Image.MAX_IMAGE_PIXELS:
+    bomb_limit = Image.MAX_IMAGE_PIXELS  # above it Pillow warns or refuses: let it
+    if output is None or turn is None or (bomb_limit is not None and stored_w * stored_h > bomb_limit):
         return None
     height, width = oriented_hw((stored_w, stored_h), turn)
     channels = op.channels if op.channels is not None else (3 if output == "RGB" else 1)

@@ -222,3 +222,15 @@ def test_only_pool_threads_run_torch_single_threaded() -> None:
     other.start()
     other.join()
     assert seen == [default] and torch.get_num_threads() == default
+
+
+@pytest.mark.parametrize("limit", [None, 100])
+def test_pillows_decompression_bomb_setting_is_honoured(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch,
+                                                        limit: int | None) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    payload = encode(rgb_image, "JPEG")
+    fast, fast_errors = run(dataio.slot("x").decode_image(), [{"x": payload}], "simplejpeg", monkeypatch)
+    reference, errors = run(dataio.slot("x").decode_image(), [{"x": payload}], "pillow", monkeypatch)
+    assert [e["message"] for e in fast_errors] == [e["message"] for e in errors]
+    assert len(fast) == len(reference) and all(np.array_equal(a, b) for a, b in zip(fast, reference, strict=True))
+    assert bool(errors) == (limit is not None)  # 97x131 is more than twice 100 pixels: Pillow refuses it
