@@ -23,7 +23,8 @@ burnt at one worker). Only those threads' OpenMP setting changes — the process
 ``DATAIO_CPU_KERNELS`` chooses: ``auto`` (the default: every library that is installed),
 ``pillow`` (the reference kernels only), or a comma-separated list of the libraries to
 use (``simplejpeg``, ``torch``). It is read when an executor is created; a library that
-is asked for by name but missing is a :class:`~dataio.BackendUnavailable` error.
+is asked for by name but missing is a :class:`~dataio.BackendUnavailable` error at
+``run()``, an unknown name a ``RuntimeWarning`` (once per setting) and ``auto``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import functools
 import importlib.util
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -80,8 +82,10 @@ def _select(setting: str) -> Selection:
     names = [name.strip() for name in setting.split(",") if name.strip()]
     unknown = sorted(set(names) - set(LIBRARIES))
     if unknown:
-        raise ValueError(f"{ENV}={setting!r}: unknown kernel library {', '.join(unknown)} "
-                         f"(expected 'auto', 'pillow' or a comma-separated subset of {', '.join(LIBRARIES)})")
+        warnings.warn(f"{ENV}={setting!r}: unknown kernel library {', '.join(unknown)} (expected 'auto', "
+                      f"'pillow' or a comma-separated subset of {', '.join(LIBRARIES)}); using 'auto'",
+                      RuntimeWarning, stacklevel=2)
+        return _select("auto")
     return Selection(**{name: require(name, f"{ENV}={setting}") for name in names})
 
 

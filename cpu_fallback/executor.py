@@ -26,6 +26,7 @@ from dataio.runtime.records import INACTIVE
 from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import RowFailure, UserCodeError, describe_exception
 
+from dataio.cpu_fallback import accel
 from dataio.cpu_fallback.geometry import draft_target
 from dataio.cpu_fallback.kernels import KERNELS
 from dataio.cpu_fallback.lazy_image import LazyImage
@@ -101,6 +102,7 @@ class CpuExecutor:
     def __init__(self, plan: Plan, device: str = "cpu") -> None:
         self.plan = plan
         self.device = device
+        accel.selection()  # a missing named library fails run(), not every row; libraries load here
         self.programs = [SlotProgram(slot) for slot in plan.slots]
         self.clock = StageClock()
         """Where decode/transform times go (the loader hands over its own)."""
