@@ -8,7 +8,7 @@ subsampling. Two size profiles:
   which exercises downscaling paths.
 - ``"imagenet"``: ImageNet's shape — three in four images are web-photo sizes with a
   500 px long side (500×375, 500×333, 500×400, 500×500, either orientation), 8 % are
-  smaller, 17 % have a short side of 512–900 px. Mean ≈ 530×490, the workload the CPU
+  smaller, 17 % have a short side of 512–900 px. Mean ≈ 525×480, the workload the CPU
   throughput benchmark is stated on.
 
 Generation is seeded, so a set is the same on every machine.
