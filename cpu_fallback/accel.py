@@ -12,7 +12,11 @@ installed, take over the two hot spots of image pipelines without changing any o
   AVX2): the same separable antialiased filter as Pillow's, ≈ 3× faster. Stated
   tolerance against Pillow: mean ≤ 0.05 levels (of 255) over a set, ≤ 0.3 on any one
   image, no pixel beyond 8 levels (int16 weights at large downscale factors; measured
-  ≤ 6) — tested in ``tests/test_cpu_kernels.py``.
+  ≤ 6) — tested in ``tests/test_cpu_kernels.py`` on photo-like images. A view that
+  enlarges and is then cropped is computed as resize-then-crop (the ops one by one);
+  Pillow's boxed resize departs from that near the box edges (by up to ≈ 20 levels on
+  pure noise), so there the two kernels differ more and torch is the one that matches
+  the op-by-op result.
 
 torch runs its ops single-threaded on dataio's CPU pool threads: the pool is the
 parallelism, and torch's OpenMP team would otherwise split each copy inside a resize
@@ -22,9 +26,10 @@ burnt at one worker). Only those threads' OpenMP setting changes — the process
 
 ``DATAIO_CPU_KERNELS`` chooses: ``auto`` (the default: every library that is installed),
 ``pillow`` (the reference kernels only), or a comma-separated list of the libraries to
-use (``simplejpeg``, ``torch``). It is read when an executor is created; a library that
-is asked for by name but missing is a :class:`~dataio.BackendUnavailable` error at
-``run()``, an unknown name a ``RuntimeWarning`` (once per setting) and ``auto``.
+use (``simplejpeg``, ``torch``). Set it before ``run()``: the executor checks it there
+(a library asked for by name but missing is a :class:`~dataio.BackendUnavailable` error,
+an unknown name a ``RuntimeWarning`` and ``auto``), and the kernels look it up per image
+(one dictionary lookup), so changing it mid-epoch changes kernels from the next image on.
 """
 
 from __future__ import annotations
@@ -75,18 +80,26 @@ def selection() -> Selection:
 
 
 def _select(setting: str) -> Selection:
-    if setting == "pillow":
-        return Selection()
-    if setting == "auto":
+    names = _asked(setting)
+    if names is None:  # auto
         return Selection(**{name: importlib.import_module(name) for name in LIBRARIES if _installed(name)})
-    names = [name.strip() for name in setting.split(",") if name.strip()]
+    return Selection(**{name: require(name, f"{ENV}={setting}") for name in names})
+
+
+def _asked(setting: str) -> tuple[str, ...] | None:
+    """The libraries a setting names, or ``None`` for "every installed one" (auto, or an unknown name)."""
+    if setting == "auto":
+        return None
+    if setting == "pillow":
+        return ()
+    names = tuple(name.strip() for name in setting.split(",") if name.strip())
     unknown = sorted(set(names) - set(LIBRARIES))
     if unknown:
         warnings.warn(f"{ENV}={setting!r}: unknown kernel library {', '.join(unknown)} (expected 'auto', "
                       f"'pillow' or a comma-separated subset of {', '.join(LIBRARIES)}); using 'auto'",
-                      RuntimeWarning, stacklevel=2)
-        return _select("auto")
-    return Selection(**{name: require(name, f"{ENV}={setting}") for name in names})
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return names
 
 
 def describe() -> dict[str, object]:
@@ -99,8 +112,11 @@ def describe() -> dict[str, object]:
     from importlib import metadata
 
     setting = os.environ.get(ENV, "auto").strip().lower() or "auto"
-    asked = set(LIBRARIES) if setting == "auto" else set() if setting == "pillow" else {
-        name.strip() for name in setting.split(",")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the loader warns when it runs; the report only shows
+        asked = _asked(setting)
+    if asked is None:
+        asked = LIBRARIES
     libraries = {}
     for name in LIBRARIES:
         installed = _installed(name)
@@ -133,27 +149,31 @@ def torch_in_this_thread(torch: ModuleType) -> ModuleType:
     if not getattr(_thread_state, "checked", False):
         if threading.current_thread().name.startswith(POOL_THREAD_PREFIX):
             torch.get_num_threads()  # torch sets each thread's OpenMP size lazily; let it, then override
-            _set_openmp_threads_of_this_thread(1)
+            _set_openmp_threads_of_this_thread(torch, 1)
         _thread_state.checked = True
     return torch
 
 
-def _set_openmp_threads_of_this_thread(count: int) -> None:
+def _set_openmp_threads_of_this_thread(torch: ModuleType, count: int) -> None:
     """``omp_set_num_threads`` of the OpenMP runtime torch loaded (a per-thread setting)."""
-    runtime = _openmp_runtime()
+    runtime = _openmp_runtime(os.path.dirname(torch.__file__))
     if runtime is not None:
         runtime.omp_set_num_threads(count)
 
 
 @functools.cache
-def _openmp_runtime() -> ctypes.CDLL | None:
-    """The OpenMP library mapped into this process (torch's bundled libgomp/libiomp), or ``None``."""
+def _openmp_runtime(torch_dir: str) -> ctypes.CDLL | None:
+    """torch's OpenMP library (libgomp/libiomp) among those mapped into this process, or ``None``.
+
+    Another package may bring its own copy under another name (e.g. scikit-learn's); the one
+    under torch's directory comes first, then one from the system.
+    """
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "/libgomp" in line or "/libiomp" in line}
     except OSError:  # not Linux: torch's own setting stays
         return None
-    for path in sorted(paths):
+    for path in sorted(paths, key=lambda p: (not p.startswith(torch_dir), ".libs/" in p, p)):
         try:
             return ctypes.CDLL(path)  # already loaded: dlopen returns the same library
         except OSError:

@@ -96,9 +96,10 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
     violation = op.cap_violation(height, width, _output_channels(op, image))
     if violation is not None:
         raise RowFailure("decode", _OP, f"{label}: {violation}")
+    scale = 1
     if draft_target is not None and image.format in ("JPEG", "MPO"):
-        _draft(image, orientation, draft_target(height, width))
-    return LazyImage.decoded(_pillow_pixels(image, orientation, op, label), width, height)
+        scale = _draft(image, orientation, draft_target(height, width))
+    return LazyImage.decoded(_pillow_pixels(image, orientation, op, label), width, height, scale)
 
 
 def _pillow_pixels(image: Image.Image, orientation: int, op: ImageDecoder, label: str) -> Image.Image:
@@ -121,16 +122,22 @@ def _output_channels(op: ImageDecoder, image: Image.Image) -> int:
     return 4 if _has_alpha(image) else 3
 
 
-def _draft(image: Image.Image, orientation: int, target: tuple[int, int] | None) -> None:
+def _draft(image: Image.Image, orientation: int, target: tuple[int, int] | None) -> int:
+    """Have Pillow decode ``image`` at the DCT scale :func:`draft_scale` picks; returns its denominator."""
     if target is None:
-        return
+        return 1
     th, tw = target
     if orientation in (5, 6, 7, 8):  # the draft request is in stored (unrotated) pixels
         th, tw = tw, th
     width, height = image.size
     scale = draft_scale(width, height, tw, th)
-    if scale > 1:
-        image.draft(None, (width // scale, height // scale))  # Pillow then picks exactly 1/scale
+    if scale == 1:
+        return 1
+    drafted = image.draft(None, (width // scale, height // scale))  # Pillow then picks exactly 1/scale
+    if drafted is None:
+        return 1  # Pillow declined (e.g. a multi-tile image)
+    _, box = drafted  # (0, 0, W/s, H/s): the scale Pillow applied
+    return round(width / box[2])
 
 
 def draft_scale(width: int, height: int, target_width: int, target_height: int) -> int:

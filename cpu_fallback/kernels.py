@@ -11,10 +11,11 @@ from dataio.executors import Kernel, KernelTable
 from dataio.cpu_fallback import audio, augment, custom, detection, geometry, layout, payloads, pixels
 from dataio.cpu_fallback.image_decode import decode_image
 
+_RESAMPLE = "torch uint8 antialiased interpolate or Pillow Image.resize (fused box)"
 _AFFINE = Kernel(pixels.channel_affine_kernel, "numpy multiply-add through a CHW view into the batch buffer")
 
 KERNELS: dict[str, Kernel] = {
-    "decoders.image": Kernel(decode_image, "Pillow Image.open/draft, then simplejpeg or Pillow load (libjpeg-turbo)"),
+    "decoders.image": Kernel(decode_image, "simplejpeg for plain JPEGs when installed, else Pillow (libjpeg-turbo)"),
     "decoders.bytes": Kernel(payloads.bytes_decoder, "numpy.frombuffer"),
     "decoders.text": Kernel(payloads.text_decoder, "bytes.decode (utf-8)"),
     "decoders.json": Kernel(payloads.json_decoder, "json.loads"),
@@ -24,12 +25,11 @@ KERNELS: dict[str, Kernel] = {
     "decoders.passthrough": Kernel(payloads.passthrough_decoder, "the record value as is"),
     "decoders.audio": Kernel(audio.audio_decoder, "soundfile (libsndfile) + numpy resampling",
                              requires=("soundfile",)),
-    "transforms.resize": Kernel(geometry.resize_kernel, "torch uint8 antialiased interpolate or Pillow Image.resize (fused box)"),
-    "transforms.resize_short": Kernel(geometry.resize_kernel, "torch uint8 antialiased interpolate or Pillow Image.resize (fused box)"),
-    "transforms.resize_long": Kernel(geometry.resize_kernel, "torch uint8 antialiased interpolate or Pillow Image.resize (fused box)"),
-    "transforms.fit_to_bucket": Kernel(geometry.fit_to_bucket_kernel, "torch uint8 antialiased interpolate or Pillow Image.resize (fused box)"),
-    "transforms.random_resized_crop": Kernel(geometry.random_resized_crop_kernel,
-                                             "Pillow Image.crop + Image.resize"),
+    "transforms.resize": Kernel(geometry.resize_kernel, _RESAMPLE),
+    "transforms.resize_short": Kernel(geometry.resize_kernel, _RESAMPLE),
+    "transforms.resize_long": Kernel(geometry.resize_kernel, _RESAMPLE),
+    "transforms.fit_to_bucket": Kernel(geometry.fit_to_bucket_kernel, _RESAMPLE),
+    "transforms.random_resized_crop": Kernel(geometry.random_resized_crop_kernel, f"view crop, then {_RESAMPLE}"),
     "transforms.center_crop": Kernel(geometry.center_crop_kernel, "view box / numpy slice (+zero pad)"),
     "transforms.crop": Kernel(geometry.crop_kernel, "view box / numpy slice"),
     "transforms.random_crop": Kernel(geometry.random_crop_kernel, "view box / numpy slice"),

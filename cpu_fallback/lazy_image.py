@@ -72,17 +72,15 @@ class LazyImage:
         return cls(source, (0, 0, w, h), (w, h), None)
 
     @classmethod
-    def decoded(cls, source: Image.Image | np.ndarray, width: int, height: int) -> LazyImage:
-        """The decoder's view of ``source``, an image of ``width`` × ``height`` possibly decoded smaller.
+    def decoded(cls, source: Image.Image | np.ndarray, width: int, height: int, scale: int) -> LazyImage:
+        """The decoder's view of ``source``: an image of ``width`` × ``height`` decoded at DCT scale 1/``scale``.
 
-        Decoded at reduced DCT scale s, drafted pixel i covers source pixels [s·i, s·i + s), so
-        the full-size view is the box (0, 0, W/s, H/s) of the drafted pixels (not their
+        Decoded at reduced scale s, drafted pixel i covers source pixels [s·i, s·i + s), so the
+        full-size view is the box (0, 0, W/s, H/s) of the drafted pixels (not their
         ceil-rounded size), resampled back to full size unless a resize follows.
         """
-        decoded_width = _source_size(source)[0]
-        if decoded_width == width:
+        if scale == 1:
             return cls.of(source)
-        scale = max(1, round(width / decoded_width))
         return cls(source, (0, 0, width / scale, height / scale), (width, height), Image.Resampling.BICUBIC,
                    is_draft=True)
 

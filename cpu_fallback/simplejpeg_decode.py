@@ -79,7 +79,7 @@ def decode_jpeg(simplejpeg: ModuleType, op: ImageDecoder, data: bytes | memoryvi
         return None
     if pixels.shape[:2] != (decoded_h, decoded_w):
         return None
-    return LazyImage.decoded(orient_array(pixels, turn), width, height)
+    return LazyImage.decoded(orient_array(pixels, turn), width, height, scale)
 
 
 def orient_array(pixels: np.ndarray, orientation: int) -> np.ndarray:

@@ -244,3 +244,39 @@ def test_a_missing_named_kernel_fails_run_not_the_rows(jpeg_paths: list[str],
     pipe = dataio.pipeline(dataio.slot("image").decode_image().resize_short(64), dataio.batch(2))
     with pytest.raises(BackendUnavailable, match="no_such_kernel_library"):
         pipe.bind([{"image": p} for p in jpeg_paths]).run("numpy", device="cpu")
+
+
+@pytest.mark.parametrize("kernels", ["pillow", "simplejpeg"])
+def test_small_jpegs_drafted_at_one_eighth_keep_their_geometry(monkeypatch: pytest.MonkeyPatch, kernels: str) -> None:
+    from dataio._synthetic import synthetic_image
+
+    payload = encode(synthetic_image(np.random.default_rng(1), 52, 52), "JPEG")  # 1/8 scale decodes 7 px
+    values, errors = run(dataio.slot("x").decode_image().resize(h=4, w=4), [{"x": payload}], kernels, monkeypatch)
+    with Image.open(io.BytesIO(payload)) as source:
+        full = np.asarray(source.convert("RGB").resize((4, 4), Image.Resampling.BICUBIC))
+    # a 4x4 output of a 1/8 draft is coarser than the set-level tolerance; a misplaced box failed the row
+    assert not errors and values[0].shape == (4, 4, 3) and levels(values[0], full).mean() <= 4.0
+
+
+@pytest.mark.filterwarnings("ignore:Metadata Warning:UserWarning")  # Pillow on the malformed tag
+@pytest.mark.parametrize("case", ["xmp only", "exif without the tag, and xmp", "short with count 3", "bad magic"])
+def test_orientation_sources_pillow_reads_differently_are_left_to_pillow(monkeypatch: pytest.MonkeyPatch,
+                                                                        case: str) -> None:
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 256, size=(16, 24, 3), dtype=np.uint8))
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    exif = Image.Exif()
+    exif[0x010F] = "camera"
+    options: dict[str, Any] = {"xmp only": {"xmp": xmp},
+                               "exif without the tag, and xmp": {"xmp": xmp, "exif": exif.tobytes()}}.get(case, {})
+    if case == "short with count 3":
+        entry = (0x0112).to_bytes(2, "big") + (3).to_bytes(2, "big") + (3).to_bytes(4, "big") + (26).to_bytes(4, "big")
+        options = {"exif": b"Exif\x00\x00MM\x00\x2a" + (8).to_bytes(4, "big") + (1).to_bytes(2, "big") + entry
+                   + b"\x00" * 4 + b"\x00\x06\x00\x06\x00\x06"}
+    if case == "bad magic":
+        options = {"exif": _big_endian_exif(6).replace(b"MM\x00\x2a", b"MM\x00\x00")}
+    payload = encode(image, "JPEG", quality=95, **options)
+    assert jpeg_orientation(payload) is None
+    fast, _ = run(dataio.slot("x").decode_image(), [{"x": payload}], "simplejpeg", monkeypatch)
+    reference, _ = run(dataio.slot("x").decode_image(), [{"x": payload}], "pillow", monkeypatch)
+    np.testing.assert_array_equal(fast[0], reference[0])

@@ -73,20 +73,25 @@ def read_header(data: bytes | memoryview, formats: tuple[str, ...] | None = None
 
 _SOI = b"\xff\xd8"
 _EXIF = b"Exif\x00\x00"
-_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn and TEM carry no length
+_XMP = b"http://ns.adobe.com/xap/1.0/\x00"
+_RESTART_MARKERS = frozenset(range(0xD0, 0xD8))  # RSTn carry no length
 
 
 def jpeg_orientation(data: bytes | memoryview) -> int | None:
     """The EXIF orientation of a JPEG read from its marker segments, without Pillow.
 
     Reads the first ``APP1`` segment that starts with ``Exif\\0\\0`` (where Pillow reads it)
-    and IFD0's orientation tag. Returns 1 when there is no EXIF or no such tag, and
-    ``None`` when the markers or the EXIF block cannot be walked (callers then ask Pillow,
-    so both paths agree on malformed files).
+    and IFD0's orientation tag. Returns 1 when there is neither EXIF nor XMP metadata, or
+    EXIF without the tag and no XMP, and ``None`` whenever Pillow might decide otherwise:
+    markers or EXIF that cannot be walked or hold an unusual tag (wrong type or count), and
+    an XMP segment without an EXIF orientation (Pillow then reads ``tiff:Orientation`` from
+    the XMP). Callers ask Pillow on ``None``, so both paths agree.
     """
     view = memoryview(data)
     if bytes(view[:2]) != _SOI:
         return None
+    exif: int | None = 0  # 0: no EXIF segment seen yet
+    has_xmp = False
     position = 2
     while position + 4 <= len(view):
         if view[position] != 0xFF:
@@ -95,25 +100,37 @@ def jpeg_orientation(data: bytes | memoryview) -> int | None:
         if marker == 0xFF:  # fill byte
             position += 1
             continue
-        if marker in _STANDALONE_MARKERS:
+        if marker in _RESTART_MARKERS:
             position += 2
             continue
-        if marker in (0xDA, 0xD9):  # start of scan / end of image: no EXIF before the pixels
-            return 1
+        if marker in (0xDA, 0xD9):  # start of scan / end of image: the metadata is behind us
+            break
         length = int.from_bytes(view[position + 2:position + 4], "big")
         if length < 2:
             return None
-        if marker == 0xE1 and bytes(view[position + 4:position + 10]) == _EXIF:
-            return _tiff_orientation(bytes(view[position + 10:position + 2 + length]))
+        if marker == 0xE1:
+            segment = bytes(view[position + 4:position + 2 + length])
+            if segment.startswith(_EXIF) and exif == 0:
+                exif = _tiff_orientation(segment[len(_EXIF):])
+                if exif is None:
+                    return None
+            elif segment.startswith(_XMP):
+                has_xmp = True
         position += 2 + length
-    return None
+    else:
+        return None  # ran off the end before the scan
+    if exif:  # the EXIF tag wins over XMP
+        return exif
+    return None if has_xmp else 1
 
 
 def _tiff_orientation(tiff: bytes) -> int | None:
-    """The orientation tag of IFD0 in a TIFF-structured EXIF block (1 when absent)."""
+    """IFD0's orientation in a TIFF-structured EXIF block: its value, 0 when absent, ``None`` when unusual."""
     if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
         return None
     order = "little" if tiff[:2] == b"II" else "big"
+    if int.from_bytes(tiff[2:4], order) != 42:
+        return None
     ifd = int.from_bytes(tiff[4:8], order)
     if ifd + 2 > len(tiff):
         return None
@@ -124,9 +141,11 @@ def _tiff_orientation(tiff: bytes) -> int | None:
         if int.from_bytes(tiff[entry:entry + 2], order) != ORIENTATION_TAG:
             continue
         kind = int.from_bytes(tiff[entry + 2:entry + 4], order)
+        if int.from_bytes(tiff[entry + 4:entry + 8], order) != 1:
+            return None  # not a single value: leave it to Pillow
         if kind == 3:  # SHORT, left-justified in the value field
-            return int.from_bytes(tiff[entry + 8:entry + 10], order)
+            return int.from_bytes(tiff[entry + 8:entry + 10], order) or None
         if kind == 4:  # LONG
-            return int.from_bytes(tiff[entry + 8:entry + 12], order)
+            return int.from_bytes(tiff[entry + 8:entry + 12], order) or None
         return None
-    return 1
+    return 0
