@@ -30,10 +30,11 @@ child process, in turn — so loaders are interleaved and share the machine's dr
 times the first batch from loader construction (the loader's imports done), finishes that warm-up
 epoch, then times ``--epochs`` epochs and the CPU seconds its process tree spent on them;
 the driver samples the tree's proportional memory (PSS, so forked DataLoader workers are not
-charged twice for shared pages) every 0.5 s for the peak. The table reports the median over rounds. A loader that cannot run (a
-package missing) is reported with the reason.
+charged twice for shared pages) every 0.5 s for the peak. The table reports the median over
+rounds. A loader that cannot run (a package missing) is reported with the reason.
 
-    python benchmarks/quickstart.py --images 1024 --rounds 3 --workers 1 2 --plot docs/benchmark_cpu.png
+    python benchmarks/quickstart.py --images 1024 --rounds 3 --workers 1 2 \
+        --plot docs/benchmark_cpu.png --tables docs/benchmark_cpu.md
 """
 
 from __future__ import annotations
@@ -306,14 +307,24 @@ def driver(args: argparse.Namespace) -> None:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "quickstart.json").write_text(json.dumps(report, indent=2))
-    publish(report, out_dir, args.plot)
+    publish(report, out_dir, args.plot, args.tables)
 
 
-def publish(report: dict[str, Any], out_dir: Path, plot_path: str | None) -> None:
-    """Write the Markdown tables (and the PNG chart) of a run's report, and print the tables."""
+def publish(report: dict[str, Any], out_dir: Path, plot_path: str | None, tables_path: str | None) -> None:
+    """Write the Markdown tables (and the PNG chart) of a run's report, and print the tables.
+
+    ``tables_path`` also gets them, headed by the run's machine and parameters (for ``docs/``).
+    """
     summary, workers = report["results"], report["workers"]
     text = "\n\n".join([table(summary, workers, report["not_run"]), targets(summary)])
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "quickstart.md").write_text(text + "\n")
+    if tables_path:
+        heading = (f"# Quick-start pipeline on the CPU: last run\n\nWritten by `benchmarks/quickstart.py` "
+                   f"(see [benchmark.md](benchmark.md)). Machine: {report['machine']}; {report['images']} images, "
+                   f"{report['rounds']} rounds of {report['epochs']} timed epochs, batch {report['batch_size']}, "
+                   f"workers {', '.join(map(str, workers))}.\n\n")
+        Path(tables_path).write_text(heading + text + "\n")
     if plot_path:
         plot(summary, workers, Path(plot_path))
     print(text)
@@ -402,11 +413,13 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT / "_data" / "imagenet_like"))
     parser.add_argument("--out", default=str(ROOT / "_results"))
     parser.add_argument("--plot", default=None, help="write the PNG chart here (e.g. docs/benchmark_cpu.png)")
+    parser.add_argument("--tables", default=None,
+                        help="write the Markdown tables here too (e.g. docs/benchmark_cpu.md)")
     parser.add_argument("--report", default=None, metavar="JSON",
                         help="only rebuild the tables and chart from a saved quickstart.json")
     args = parser.parse_args()
     if args.report:
-        publish(json.loads(Path(args.report).read_text()), Path(args.out), args.plot)
+        publish(json.loads(Path(args.report).read_text()), Path(args.out), args.plot, args.tables)
     elif args.child:
         args.workers = args.workers[0]
         child(args)

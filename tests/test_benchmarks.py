@@ -17,7 +17,7 @@ def test_cpu_benchmark_runs_its_loaders_and_reports_missing_peers(tmp_path: Path
     pytest.importorskip("torch")
     cmd = [sys.executable, str(BENCHMARKS / "quickstart.py"), "--images", "16", "--rounds", "1", "--epochs", "1",
            "--workers", "1", "--batch-size", "8", "--data", str(tmp_path / "data"), "--out", str(tmp_path),
-           "--plot", str(tmp_path / "plot.png"),
+           "--plot", str(tmp_path / "plot.png"), "--tables", str(tmp_path / "tables.md"),
            "--loaders", "dataio", "dataio-pillow", "torch-pil", "pil-threads", "decode-pillow", "spdl"]
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
     report = json.loads((tmp_path / "quickstart.json").read_text())
@@ -26,7 +26,7 @@ def test_cpu_benchmark_runs_its_loaders_and_reports_missing_peers(tmp_path: Path
         assert result["rate"] > 0 and result["cpu_ms"] > 0 and result["peak_mb"] > 0
     assert "spdl@1" in report["results"] or "spdl" in report["not_run"]  # run, or reported with the reason
     assert "| dataio CPU fallback | 1 |" in (tmp_path / "quickstart.md").read_text()
-    assert (tmp_path / "plot.png").stat().st_size > 0
+    assert (tmp_path / "plot.png").stat().st_size > 0 and "Machine:" in (tmp_path / "tables.md").read_text()
 
 
 @pytest.mark.slow
