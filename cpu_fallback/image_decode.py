@@ -81,7 +81,7 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
     """
     simplejpeg = accel.selection().simplejpeg
     if simplejpeg is not None:
-        fast = decode_jpeg(simplejpeg, op, data, draft_target, draft_scale)
+        fast = decode_jpeg(simplejpeg, op, data, draft_target, stored_draft_scale)
         if fast is not None:
             return fast
     try:
@@ -123,14 +123,9 @@ def _output_channels(op: ImageDecoder, image: Image.Image) -> int:
 
 
 def _draft(image: Image.Image, orientation: int, target: tuple[int, int] | None) -> int:
-    """Have Pillow decode ``image`` at the DCT scale :func:`draft_scale` picks; returns its denominator."""
-    if target is None:
-        return 1
-    th, tw = target
-    if orientation in (5, 6, 7, 8):  # the draft request is in stored (unrotated) pixels
-        th, tw = tw, th
+    """Have Pillow decode ``image`` at the DCT scale :func:`stored_draft_scale` picks; returns its denominator."""
     width, height = image.size
-    scale = draft_scale(width, height, tw, th)
+    scale = stored_draft_scale(width, height, orientation, target)
     if scale == 1:
         return 1
     drafted = image.draft(None, (width // scale, height // scale))  # Pillow then picks exactly 1/scale
@@ -138,6 +133,16 @@ def _draft(image: Image.Image, orientation: int, target: tuple[int, int] | None)
         return 1  # Pillow declined (e.g. a multi-tile image)
     _, box = drafted  # (0, 0, W/s, H/s): the scale Pillow applied
     return round(width / box[2])
+
+
+def stored_draft_scale(width: int, height: int, orientation: int, target: tuple[int, int] | None) -> int:
+    """The DCT scale for a JPEG stored as ``width`` × ``height`` whose upright image is resized to ``target`` (h, w)."""
+    if target is None:
+        return 1
+    th, tw = target
+    if orientation in (5, 6, 7, 8):  # the target is upright; the JPEG's pixels are stored turned
+        th, tw = tw, th
+    return draft_scale(width, height, tw, th)
 
 
 def draft_scale(width: int, height: int, target_width: int, target_height: int) -> int:

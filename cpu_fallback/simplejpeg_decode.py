@@ -49,7 +49,7 @@ def decode_jpeg(simplejpeg: ModuleType, op: ImageDecoder, data: bytes | memoryvi
         op: the decoder.
         data: the payload.
         draft_target: ``(h, w) -> (h, w)`` of the following resize, or ``None``.
-        draft_scale: ``(width, height, target_width, target_height) -> 1|2|4|8``.
+        draft_scale: ``(stored width, stored height, orientation, target (h, w) or None) -> 1|2|4|8``.
     """
     if bytes(data[:2]) != b"\xff\xd8":
         return None
@@ -66,11 +66,8 @@ def decode_jpeg(simplejpeg: ModuleType, op: ImageDecoder, data: bytes | memoryvi
     channels = op.channels if op.channels is not None else (3 if output == "RGB" else 1)
     if op.cap_violation(height, width, channels) is not None:
         return None
-    scale = 1
     target = draft_target(height, width) if draft_target is not None else None  # type: ignore[operator]
-    if target is not None:
-        th, tw = target if turn not in (5, 6, 7, 8) else target[::-1]
-        scale = draft_scale(stored_w, stored_h, tw, th)  # type: ignore[operator]
+    scale = draft_scale(stored_w, stored_h, turn, target)  # type: ignore[operator]
     decoded_h, decoded_w = -(-stored_h // scale), -(-stored_w // scale)
     try:
         pixels = simplejpeg.decode_jpeg(data, colorspace=output, min_factor=scale, min_height=decoded_h,
