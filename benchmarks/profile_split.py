@@ -22,7 +22,7 @@ import collections
 from pathlib import Path
 
 STAGES = (
-    ("decode", ("decode_jpeg", "decode_image", "ImageFile.load", "_pillow_pixels", "convert_mode")),
+    ("decode", ("JpegRegions.pixels", "decode_jpeg", "decode_image", "ImageFile.load", "_pillow_pixels", "convert_mode")),
     ("resize", ("resize_view", "_pillow_view", "Image.resize", "LazyImage.materialise", "interpolate")),  # materialise_image too
     ("crop", ("center_crop_kernel", "LazyImage.cropped", "_window", "Image.crop")),
     ("normalize", ("affine_to_chw", "lut_to_chw", "channel_affine_kernel")),
@@ -48,6 +48,8 @@ def split(path: Path) -> dict[str, collections.Counter[str]]:
     counts: dict[str, collections.Counter[str]] = {"pool": collections.Counter(), "other": collections.Counter()}
     for line in path.read_text().splitlines():
         stack, _, number = line.rpartition(" ")
+        if not number.isdigit():  # a stack py-spy cut short
+            continue
         frames = stack.split(";")
         kind = "pool" if "dataio-cpu" in frames[0] else "other"
         stage = stage_of(frames[1:])

@@ -1,9 +1,15 @@
 """Optional faster CPU kernels behind the same ops, chosen from what is installed.
 
-Pillow + numpy are the reference kernels and always present. Two libraries, when
-installed, take over the two hot spots of image pipelines without changing any op:
+Pillow + numpy are the reference kernels and always present. Three optional kernel
+libraries, when available, take over the hot spots of image pipelines without changing
+any op:
 
-- **JPEG decoding: simplejpeg** (libjpeg-turbo, decodes straight into a numpy array with
+- **JPEG region decoding: libjpeg** — dataio's own extension
+  (:mod:`dataio.cpu_fallback._libjpeg`, built at install when a C compiler and
+  libjpeg-turbo's headers are present). It decodes only the part of the image the
+  following resize/crop reads (:mod:`dataio.cpu_fallback.jpeg_regions`); pixels there are
+  identical to Pillow's (tested). It supersedes simplejpeg when both are there.
+- **JPEG decoding: simplejpeg**, where libjpeg is not built (libjpeg-turbo, decodes straight into a numpy array with
   the GIL released). Same library and settings as Pillow's decoder (accurate integer
   IDCT, fancy upsampling, the same power-of-two DCT scales for the draft), so the pixels
   are identical (tested); it skips Pillow's RGB→RGBX unpacking and the copy out of
@@ -24,12 +30,12 @@ with a helper thread that then spins on a core between calls (measured: a whole 
 burnt at one worker). Only those threads' OpenMP setting changes — the process-wide
 ``torch.get_num_threads()`` the training loop sees is untouched.
 
-``DATAIO_CPU_KERNELS`` chooses: ``auto`` (the default: every library that is installed),
+``DATAIO_CPU_KERNELS`` chooses: ``auto`` (the default: every library that is available),
 ``pillow`` (the reference kernels only), or a comma-separated list of the libraries to
-use (``simplejpeg``, ``torch``). Set it before ``run()``: the executor checks it there
-(a library asked for by name but missing is a :class:`~dataio.BackendUnavailable` error,
-an unknown name a ``RuntimeWarning`` and ``auto``), and the kernels look it up per image
-(one dictionary lookup), so changing it mid-epoch changes kernels from the next image on.
+use (``libjpeg``, ``simplejpeg``, ``torch``). Set it before ``run()``: the executor checks
+it there (a library asked for by name but missing is a :class:`~dataio.BackendUnavailable`
+error, an unknown name a ``RuntimeWarning`` and ``auto``), and the kernels look it up per
+image (one dictionary lookup), so changing it mid-epoch changes kernels from the next image on.
 """
 
 from __future__ import annotations
@@ -44,16 +50,29 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from dataio._deps import require
+from dataio._errors import BackendUnavailable
 
 ENV = "DATAIO_CPU_KERNELS"
-LIBRARIES = ("simplejpeg", "torch")
+LIBRARIES = ("libjpeg", "simplejpeg", "torch")
 """The optional kernel libraries, in the order ``python -m dataio`` reports them."""
+
+_MODULES = {"libjpeg": "dataio.cpu_fallback._libjpeg", "simplejpeg": "simplejpeg", "torch": "torch"}
+"""Kernel library name → the module that provides it."""
+
+MISSING = {"libjpeg": "not built (needs a C compiler and libjpeg-turbo's headers when dataio is installed)",
+           "simplejpeg": "not installed", "torch": "not installed"}
+"""How ``python -m dataio`` words a kernel library that is not available."""
+
+LIBJPEG_HINT = ("dataio's libjpeg extension is compiled when dataio is installed from source with a C compiler "
+                "and libjpeg-turbo's headers present (Debian/Ubuntu: apt-get install libjpeg-dev); "
+                "install them, then reinstall dataio")
 
 
 @dataclass(frozen=True, slots=True)
 class Selection:
     """The optional kernels in use (``None`` where the reference kernel runs)."""
 
+    libjpeg: ModuleType | None = None
     simplejpeg: ModuleType | None = None
     torch: ModuleType | None = None
 
@@ -82,8 +101,25 @@ def selection() -> Selection:
 def _select(setting: str) -> Selection:
     names = _asked(setting)
     if names is None:  # auto
-        return Selection(**{name: importlib.import_module(name) for name in LIBRARIES if _installed(name)})
-    return Selection(**{name: require(name, f"{ENV}={setting}") for name in names})
+        chosen = _used(tuple(name for name in LIBRARIES if is_available(name)))
+        return Selection(**{name: importlib.import_module(_MODULES[name]) for name in chosen})
+    loaded = {name: _load(name, f"{ENV}={setting}") for name in names}  # each named library must be there
+    return Selection(**{name: loaded[name] for name in _used(names)})
+
+
+def _used(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The libraries whose kernels run, given those available: libjpeg supersedes simplejpeg (both decode JPEGs)."""
+    return tuple(name for name in names if not (name == "simplejpeg" and "libjpeg" in names))
+
+
+def _load(name: str, feature: str) -> ModuleType:
+    """Import a kernel library asked for by name, or raise :class:`~dataio.BackendUnavailable`."""
+    if name != "libjpeg":
+        return require(name, feature)
+    try:
+        return importlib.import_module(_MODULES[name])
+    except ImportError as exc:
+        raise BackendUnavailable(f"{feature} asks for libjpeg, which is not built ({exc}): {LIBJPEG_HINT}") from exc
 
 
 def _asked(setting: str) -> tuple[str, ...] | None:
@@ -103,7 +139,7 @@ def _asked(setting: str) -> tuple[str, ...] | None:
 
 
 def describe() -> dict[str, object]:
-    """What ``python -m dataio`` reports, without importing the libraries.
+    """What ``python -m dataio`` reports, without importing simplejpeg or torch.
 
     Returns:
         ``{"setting": str, "libraries": {name: {"installed", "version", "used"}}}``; ``used``
@@ -115,22 +151,29 @@ def describe() -> dict[str, object]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the loader warns when it runs; the report only shows
         asked = _asked(setting)
-    if asked is None:
-        asked = LIBRARIES
+    available = tuple(name for name in (LIBRARIES if asked is None else asked) if is_available(name))
+    used = _used(available)
     libraries = {}
     for name in LIBRARIES:
-        installed = _installed(name)
+        installed = is_available(name)
         try:
-            version = metadata.version(name) if installed else None
-        except metadata.PackageNotFoundError:
+            version = _version(name, metadata) if installed else None
+        except (metadata.PackageNotFoundError, ImportError):
             version = None
-        libraries[name] = {"installed": installed, "version": version, "used": installed and name in asked}
+        libraries[name] = {"installed": installed, "version": version, "used": name in used}
     return {"setting": setting, "libraries": libraries}
 
 
-def _installed(name: str) -> bool:
+def _version(name: str, metadata: ModuleType) -> str:
+    if name == "libjpeg":  # dataio's own extension: report the libjpeg-turbo it was built against
+        return "libjpeg-turbo " + importlib.import_module(_MODULES[name]).LIBJPEG_TURBO_VERSION
+    return metadata.version(name)
+
+
+def is_available(name: str) -> bool:
+    """Whether kernel library ``name`` (one of :data:`LIBRARIES`) can be imported here (without importing it)."""
     try:
-        return importlib.util.find_spec(name) is not None
+        return importlib.util.find_spec(_MODULES[name]) is not None
     except (ImportError, ValueError):
         return False
 

@@ -28,6 +28,7 @@ from dataio.runtime.rows import RowFailure, UserCodeError, describe_exception
 
 from dataio.cpu_fallback import accel
 from dataio.cpu_fallback.geometry import draft_target
+from dataio.cpu_fallback.jpeg_regions import JpegRegions
 from dataio.cpu_fallback.kernels import KERNELS
 from dataio.cpu_fallback.lazy_image import LazyImage
 from dataio.cpu_fallback.pixels import affine_coefficients, affine_to_chw
@@ -57,11 +58,14 @@ class SlotProgram:
         op: Any = self.decoder
         stage = "decode"
         started = time.perf_counter()
+        deferred = None  # a JPEG decoded when its view is materialised: that time is decode time
         try:
             if self.is_image:
                 draft = draft_target(self.draft_op, ctx) if self.draft_op is not None else None
                 value = self.decode(op, data, ctx.label, draft)
                 hw = (value.height, value.width)
+                if isinstance(value.source, JpegRegions):
+                    deferred = value.source
                 value = _image_output(op, value, out if not self.steps else None)
             else:
                 value, hw = self.decode(op, data, ctx), None
@@ -78,7 +82,10 @@ class SlotProgram:
         except Exception as exc:  # noqa: BLE001 - a kernel failure is this row's, named by op
             raise RowFailure(stage, op.qualname, f"{ctx.label}: {describe_exception(exc)}") from exc
         finally:
-            clock.add(stage, time.perf_counter() - started)
+            late = deferred.decode_seconds if deferred is not None else 0.0
+            clock.add(stage, time.perf_counter() - started - late)
+            if late:
+                clock.add("decode", late, calls=0)
         return value, hw
 
 

@@ -1,9 +1,9 @@
 """``decoders.image`` on the CPU: Pillow (libjpeg-turbo) with DCT-domain downscaling.
 
-Plain JPEGs go to simplejpeg first when it is selected
-(:mod:`dataio.cpu_fallback.simplejpeg_decode`: same pixels, no Pillow call); everything
-else, and everything simplejpeg declines, is decoded by Pillow here, which also words
-every error.
+Plain JPEGs go to dataio's libjpeg extension or simplejpeg first when one is selected
+(:mod:`dataio.cpu_fallback.plain_jpeg`: same pixels, no Pillow call; the extension decodes
+only the region later ops read); everything else, and everything those decline, is
+decoded by Pillow here, which also words every error.
 
 The decode is lazy about geometry: it returns a :class:`LazyImage`, so a following
 resize/crop is applied in one resampling call. When the next op is a resize to a smaller
@@ -21,6 +21,7 @@ over ``fill_color``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from PIL import Image, UnidentifiedImageError
 
 from dataio.cpu_fallback import accel
 from dataio.cpu_fallback.lazy_image import LazyImage
-from dataio.cpu_fallback.simplejpeg_decode import decode_jpeg
+from dataio.cpu_fallback.plain_jpeg import decode_jpeg
 from dataio.formats.image_header import TRANSPOSE, oriented_hw
 from dataio.formats.image_header import orientation as header_orientation
 from dataio.ops.decoders import ImageDecoder
@@ -79,18 +80,13 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
     Raises:
         RowFailure: undecodable or truncated data, an unsupported mode, a cap exceeded.
     """
-    simplejpeg = accel.selection().simplejpeg
-    if simplejpeg is not None:
-        fast = decode_jpeg(simplejpeg, op, data, draft_target, stored_draft_scale)
+    kernels = accel.selection()
+    if kernels.libjpeg is not None or kernels.simplejpeg is not None:
+        fast = decode_jpeg(kernels, op, data, draft_target, stored_draft_scale,
+                           functools.partial(_pillow_jpeg_at, op, data, label))
         if fast is not None:
             return fast
-    try:
-        image = Image.open(io.BytesIO(data), formats=FORMATS)
-    except UnidentifiedImageError:
-        raise RowFailure("decode", _OP, f"{label}: not a decodable image (supported: "
-                                        f"{', '.join(FORMATS)})") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise RowFailure("decode", _OP, f"{label}: {exc}") from None
+    image = _open(data, label)
     orientation = header_orientation(image)
     height, width = oriented_hw(image.size, orientation)
     violation = op.cap_violation(height, width, _output_channels(op, image))
@@ -100,6 +96,29 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
     if draft_target is not None and image.format in ("JPEG", "MPO"):
         scale = _draft(image, orientation, draft_target(height, width))
     return LazyImage.decoded(_pillow_pixels(image, orientation, op, label), width, height, scale)
+
+
+def _open(data: bytes | memoryview, label: str) -> Image.Image:
+    """Pillow's lazily decoding image of ``data``; undecodable data is the row's error."""
+    try:
+        return Image.open(io.BytesIO(data), formats=FORMATS)
+    except UnidentifiedImageError:
+        raise RowFailure("decode", _OP, f"{label}: not a decodable image (supported: "
+                                        f"{', '.join(FORMATS)})") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise RowFailure("decode", _OP, f"{label}: {exc}") from None
+
+
+def _pillow_jpeg_at(op: ImageDecoder, data: bytes | memoryview, label: str, scale: int) -> Image.Image:
+    """An upright plain JPEG decoded by Pillow at DCT scale 1/``scale``, in the decoder's mode.
+
+    The region decoder's fallback: it has already checked the header, orientation and caps.
+    """
+    image = _open(data, label)
+    if scale > 1:
+        width, height = image.size
+        image.draft(None, (width // scale, height // scale))
+    return _pillow_pixels(image, 1, op, label)
 
 
 def _pillow_pixels(image: Image.Image, orientation: int, op: ImageDecoder, label: str) -> Image.Image:

@@ -15,7 +15,7 @@ _RESAMPLE = "torch uint8 antialiased interpolate or Pillow Image.resize (fused b
 _AFFINE = Kernel(pixels.channel_affine_kernel, "numpy multiply-add through a CHW view into the batch buffer")
 
 KERNELS: dict[str, Kernel] = {
-    "decoders.image": Kernel(decode_image, "simplejpeg for plain JPEGs when installed, else Pillow (libjpeg-turbo)"),
+    "decoders.image": Kernel(decode_image, "plain JPEGs: dataio's libjpeg region decoder or simplejpeg when available; else Pillow (libjpeg-turbo)"),
     "decoders.bytes": Kernel(payloads.bytes_decoder, "numpy.frombuffer"),
     "decoders.text": Kernel(payloads.text_decoder, "bytes.decode (utf-8)"),
     "decoders.json": Kernel(payloads.json_decoder, "json.loads"),

@@ -7,17 +7,23 @@ of a boxed resize at source position ``box0 + (x + 0.5) · scale`` — the same 
 as resizing the whole image and cropping — so fusing does not change the result
 beyond float rounding of the filter weights.
 
-The source is a Pillow image or an ``HWC uint8`` array (what the simplejpeg decoder
-returns). Bilinear/bicubic views run on torch's uint8 antialiased resize when it is
-selected (:mod:`dataio.cpu_fallback.accel`), everything else on Pillow.
+The source is a Pillow image, an ``HWC uint8`` array (what the simplejpeg decoder
+returns), or a JPEG not decoded yet (:class:`~dataio.cpu_fallback.jpeg_regions.JpegRegions`):
+then materialising decodes just the source rows and columns the view reads — its box
+widened by the pending filter's reach — and computes the view from those. Bilinear/bicubic
+views run on torch's uint8 antialiased resize when it is selected
+(:mod:`dataio.cpu_fallback.accel`), everything else on Pillow.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from PIL import Image
 
 from dataio.cpu_fallback import accel
+from dataio.cpu_fallback.jpeg_regions import JpegRegions
 from dataio.cpu_fallback.torch_resize import resize_view
 
 FILTERS = {
@@ -26,6 +32,14 @@ FILTERS = {
     "bicubic": Image.Resampling.BICUBIC,
     "lanczos": Image.Resampling.LANCZOS,
 }
+_SUPPORT = {
+    Image.Resampling.NEAREST: 0.5,
+    Image.Resampling.BILINEAR: 1.0,
+    Image.Resampling.BICUBIC: 2.0,
+    Image.Resampling.LANCZOS: 3.0,
+}
+"""Each filter's radius in output pixels (times the downscale factor when downscaling), as Pillow's."""
+
 _MODE_OF_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 _ALPHA_MODES = ("RGBA", "LA")
 
@@ -48,7 +62,7 @@ class LazyImage:
 
     Attributes:
         source: the decoded pixels, a Pillow image or an ``HWC uint8`` array (possibly
-            decoded at reduced DCT scale).
+            decoded at reduced DCT scale), or a :class:`JpegRegions` decoded on materialising.
         box: ``(x0, y0, x1, y1)`` region of ``source`` the value covers (floats allowed).
         size: ``(width, height)`` of the value.
         resample: the pending Pillow filter, or ``None`` when ``box`` maps 1:1 onto ``size``.
@@ -56,7 +70,7 @@ class LazyImage:
 
     __slots__ = ("source", "box", "size", "resample", "is_draft")
 
-    def __init__(self, source: Image.Image | np.ndarray, box: tuple[float, float, float, float],
+    def __init__(self, source: Image.Image | np.ndarray | JpegRegions, box: tuple[float, float, float, float],
                  size: tuple[int, int], resample: int | None, *, is_draft: bool = False) -> None:
         self.source = source
         self.box = box
@@ -66,13 +80,13 @@ class LazyImage:
         """True for the decoder's view of a JPEG decoded at reduced DCT scale (``box`` maps it to full size)."""
 
     @classmethod
-    def of(cls, source: Image.Image | np.ndarray) -> LazyImage:
+    def of(cls, source: Image.Image | np.ndarray | JpegRegions) -> LazyImage:
         """The whole of ``source``, nothing pending."""
         w, h = _source_size(source)
         return cls(source, (0, 0, w, h), (w, h), None)
 
     @classmethod
-    def decoded(cls, source: Image.Image | np.ndarray, width: int, height: int, scale: int) -> LazyImage:
+    def decoded(cls, source: Image.Image | np.ndarray | JpegRegions, width: int, height: int, scale: int) -> LazyImage:
         """The decoder's view of ``source``: an image of ``width`` × ``height`` decoded at DCT scale 1/``scale``.
 
         Decoded at reduced scale s, drafted pixel i covers source pixels [s·i, s·i + s), so the
@@ -101,6 +115,8 @@ class LazyImage:
     def channels(self) -> int:
         if isinstance(self.source, np.ndarray):
             return self.source.shape[2]
+        if isinstance(self.source, JpegRegions):
+            return self.source.channels
         return len(self.source.getbands())
 
     @property
@@ -138,11 +154,13 @@ class LazyImage:
     def materialise(self) -> np.ndarray:
         """The value as an ``HWC uint8`` array (one resample or slice, or the source itself)."""
         source = self.source
+        if isinstance(source, JpegRegions):
+            source = source.pixels(*self._reads())
         if self.resample is None:
             if isinstance(source, np.ndarray):
                 x0, y0, x1, y1 = (int(v) for v in self.box)
                 return source[y0:y1, x0:x1]
-            return to_hwc(self._pillow_view())
+            return to_hwc(self._pillow_view(source))
         torch = accel.selection().torch
         if torch is not None:
             torch = accel.torch_in_this_thread(torch)
@@ -150,11 +168,27 @@ class LazyImage:
             resized = resize_view(torch, pixels, self.box, self.size, self.resample)
             if resized is not None:
                 return resized
-        return to_hwc(self._pillow_view())
+        return to_hwc(self._pillow_view(source))
 
-    def _pillow_view(self) -> Image.Image:
+    def _reads(self) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)``: the source pixels the view is computed from.
+
+        The box itself when nothing is resampled; else the box widened by the filter's reach
+        (Pillow's and torch's filter windows both lie inside it). An axis the view enlarges is
+        read whole: torch computes such views from the whole source (see torch_resize).
+        """
+        x0, y0, x1, y1 = self.box
+        if self.resample is None:
+            return math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)
+        (w, h), support = self.size, _SUPPORT.get(self.resample, 3.0)
+        src_w, src_h = _source_size(self.source)
+        left, right = _axis_reads(x0, x1, w, support, src_w)
+        top, bottom = _axis_reads(y0, y1, h, support, src_h)
+        return left, top, right, bottom
+
+    def _pillow_view(self, source: Image.Image | np.ndarray) -> Image.Image:
         """The value computed by Pillow (one boxed resize or crop, or the image itself)."""
-        image = self.source if isinstance(self.source, Image.Image) else to_pil(self.source)
+        image = source if isinstance(source, Image.Image) else to_pil(source)
         w, h = image.size
         if self.resample is None:
             if self.box == (0, 0, w, h):
@@ -168,8 +202,19 @@ class LazyImage:
         return image.resize(self.size, self.resample, box=self.box)
 
 
-def _source_size(source: Image.Image | np.ndarray) -> tuple[int, int]:
-    """``(width, height)`` of a Pillow image or an ``HWC`` array."""
+def _axis_reads(start: float, end: float, size: int, support: float, extent: int) -> tuple[int, int]:
+    """Source range ``[lo, hi)`` that ``size`` outputs resampled from ``[start, end)`` read (whole if enlarging)."""
+    scale = (end - start) / size
+    if scale < 1.0:
+        return 0, extent
+    reach = support * scale
+    return max(0, math.floor(start + 0.5 * scale - reach)), min(extent, math.ceil(end - 0.5 * scale + reach) + 1)
+
+
+def _source_size(source: Image.Image | np.ndarray | JpegRegions) -> tuple[int, int]:
+    """``(width, height)`` of a Pillow image, an ``HWC`` array or a JPEG not decoded yet."""
     if isinstance(source, np.ndarray):
         return source.shape[1], source.shape[0]
+    if isinstance(source, JpegRegions):
+        return source.width, source.height
     return source.size

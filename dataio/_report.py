@@ -82,7 +82,7 @@ def _gpu_stack_lines(stack: dict[str, Any]) -> list[str]:
 def _cpu_kernel_lines(kernels: dict[str, Any]) -> list[str]:
     lines = [f"CPU fallback kernels (DATAIO_CPU_KERNELS={kernels['setting']}); Pillow + numpy always"]
     for name, library in kernels["libraries"].items():
-        state = "not installed" if not library["installed"] else (
+        state = accel.MISSING.get(name, "not installed") if not library["installed"] else (
             f"{library['version']}, {'used' if library['used'] else 'installed, not used'}")
         lines.append(f"  {name}: {state}")
     return lines

@@ -440,7 +440,7 @@ def resolve_device(device: Any) -> tuple[str, str]:
 DATAIO_KNOBS: dict[str, tuple[str, str]] = {
     "DATAIO_CPU_WORKERS": ("available CPUs, min 2", "size of the shared CPU decode/transform pool"),
     "DATAIO_IO_WORKERS": ("available CPUs, min 4", "size of the shared async IO runtime"),
-    "DATAIO_CPU_KERNELS": ("auto", "CPU-fallback kernels: auto, pillow, or a list of simplejpeg,torch"),
+    "DATAIO_CPU_KERNELS": ("auto", "CPU-fallback kernels: auto, pillow, or a list of libjpeg,simplejpeg,torch"),
     "DATAIO_OBJECT_SHARDS": ("8", "independent HTTP client shards per object-store backend"),
     "DATAIO_S3_HTTP_VERSION": ("h1", "object-store transport: h1 or auto (HTTP/1.1); h2 is refused"),
 }

@@ -1,15 +1,17 @@
-"""Shared fixtures: synthetic JPEG sets, in-memory images of every mode, thread checks."""
+"""Shared fixtures: synthetic JPEG sets, in-memory images of every mode, thread checks; a kernel-run helper."""
 
 from __future__ import annotations
 
 import io
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import dataio
 from dataio._synthetic import synthetic_image, write_jpeg_set
 
 pytest_plugins = ["storage_servers"]  # real S3 / GCS servers on 127.0.0.1 for the IO tests
@@ -59,3 +61,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("gpu") is not None:
             item.add_marker(skip)
+
+
+def run_kernels(stage: Any, records: list[dict[str, Any]], kernels: str, monkeypatch: pytest.MonkeyPatch,
+                **loader: Any) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+    """The single slot's value per record with ``DATAIO_CPU_KERNELS=kernels``, and the row errors."""
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", kernels)
+    values: list[np.ndarray] = []
+    errors: list[dict[str, Any]] = []
+    with dataio.pipeline(stage, dataio.batch(1)).bind(records).run("numpy", device="cpu", on_failure=0,
+                                                                  **loader) as batches:
+        for batch in batches:
+            if len(batch):
+                values.append(np.asarray(batch[0][0]))
+            errors.extend(batch.errors)
+    return values, errors

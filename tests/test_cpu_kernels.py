@@ -1,6 +1,6 @@
-"""The optional CPU kernels (simplejpeg decode, torch resize) against the Pillow reference.
+"""The optional CPU kernels (libjpeg / simplejpeg decode, torch resize) against the Pillow reference.
 
-Stated tolerances (cpu_fallback/accel.py): simplejpeg's pixels equal Pillow's exactly;
+Stated tolerances (cpu_fallback/accel.py): both JPEG kernels' pixels equal Pillow's exactly;
 torch's resize is within 0.05 levels (of 255) of Pillow's on average over a set, 0.3 on
 any one image, and no pixel differs by more than 8 levels (torch's int16 filter weights
 at large downscale factors; measured ≤ 6).
@@ -21,25 +21,15 @@ from dataio._errors import BackendUnavailable
 from dataio.cpu_fallback import accel
 from dataio.formats.image_header import jpeg_orientation, orientation
 
-from conftest import encode
+from conftest import encode, run_kernels as run
 
 pytest.importorskip("simplejpeg")
 pytest.importorskip("torch")
 
-
-def run(stage: Any, records: list[dict[str, Any]], kernels: str, monkeypatch: pytest.MonkeyPatch,
-        **loader: Any) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
-    """The single slot's value per record with ``DATAIO_CPU_KERNELS=kernels``, and the row errors."""
-    monkeypatch.setenv("DATAIO_CPU_KERNELS", kernels)
-    values: list[np.ndarray] = []
-    errors: list[dict[str, Any]] = []
-    with dataio.pipeline(stage, dataio.batch(1)).bind(records).run("numpy", device="cpu", on_failure=0,
-                                                                  **loader) as batches:
-        for batch in batches:
-            if len(batch):
-                values.append(np.asarray(batch[0][0]))
-            errors.extend(batch.errors)
-    return values, errors
+JPEG_KERNELS = ["simplejpeg", pytest.param("libjpeg", marks=pytest.mark.skipif(
+    not accel.is_available("libjpeg"),
+    reason="dataio's libjpeg extension is not built (tests/test_jpeg_regions.py says when it must be)"))]
+"""The JPEG kernels every decode test runs with; each must give Pillow's pixels and errors."""
 
 
 def npy(array: np.ndarray) -> bytes:
@@ -57,11 +47,12 @@ def levels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lambda s: s.resize_short(128),  # 1/2, 1/4 DCT scales on the 300-1200 px set
     lambda s: s.resize(h=40, w=40),  # 1/8
 ])
-def test_simplejpeg_pixels_equal_pillows(jpeg_paths: list[str], monkeypatch: pytest.MonkeyPatch,
-                                         chain: Any) -> None:
+@pytest.mark.parametrize("kernel", JPEG_KERNELS)
+def test_jpeg_kernel_pixels_equal_pillows(jpeg_paths: list[str], monkeypatch: pytest.MonkeyPatch,
+                                          chain: Any, kernel: str) -> None:
     records = [{"image": p} for p in jpeg_paths]
     stage = chain(dataio.slot("image").decode_image())
-    fast, _ = run(stage, records, "simplejpeg", monkeypatch)
+    fast, _ = run(stage, records, kernel, monkeypatch)
     reference, _ = run(stage, records, "pillow", monkeypatch)
     assert len(fast) == len(reference) == len(records)
     for got, want in zip(fast, reference, strict=True):
@@ -70,8 +61,9 @@ def test_simplejpeg_pixels_equal_pillows(jpeg_paths: list[str], monkeypatch: pyt
 
 @pytest.mark.parametrize("turn", range(1, 9))
 @pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("kernel", JPEG_KERNELS)
 def test_exif_orientation_from_markers_matches_pillow(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch,
-                                                       turn: int, order: str) -> None:
+                                                       turn: int, order: str, kernel: str) -> None:
     exif = Image.Exif()
     exif[0x0112] = turn
     exif[0x010F] = "camera"
@@ -79,10 +71,10 @@ def test_exif_orientation_from_markers_matches_pillow(rgb_image: Image.Image, mo
     payload = encode(rgb_image, "JPEG", quality=92, exif=block)
     with Image.open(io.BytesIO(payload)) as image:
         assert jpeg_orientation(payload) == orientation(image) == turn
-    stage = dataio.slot("x").decode_image()
-    fast, _ = run(stage, [{"x": payload}], "simplejpeg", monkeypatch)
-    reference, _ = run(stage, [{"x": payload}], "pillow", monkeypatch)
-    np.testing.assert_array_equal(fast[0], reference[0])
+    for stage in (dataio.slot("x").decode_image(), dataio.slot("x").decode_image().center_crop(h=40, w=60)):
+        fast, _ = run(stage, [{"x": payload}], kernel, monkeypatch)
+        reference, _ = run(stage, [{"x": payload}], "pillow", monkeypatch)
+        np.testing.assert_array_equal(fast[0], reference[0])
 
 
 def _big_endian_exif(turn: int) -> bytes:
@@ -99,27 +91,32 @@ def test_malformed_markers_leave_the_orientation_to_pillow() -> None:
 
 
 @pytest.mark.parametrize("mode", ["L", "CMYK"])
+@pytest.mark.parametrize("kernel", JPEG_KERNELS)
 def test_grey_and_cmyk_jpegs_decode_like_pillow(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch,
-                                                mode: str) -> None:
+                                                mode: str, kernel: str) -> None:
     payload = encode(rgb_image.convert(mode), "JPEG", quality=90)
     for decoder_mode in ("rgb", "gray"):
         stage = dataio.slot("x").decode_image(mode=decoder_mode)
-        fast, _ = run(stage, [{"x": payload}], "simplejpeg", monkeypatch)
+        fast, _ = run(stage, [{"x": payload}], kernel, monkeypatch)
         reference, _ = run(stage, [{"x": payload}], "pillow", monkeypatch)
         np.testing.assert_array_equal(fast[0], reference[0])
 
 
-def test_corrupt_jpeg_fails_with_pillows_wording(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kernel", JPEG_KERNELS)
+def test_corrupt_jpeg_fails_with_pillows_wording(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch,
+                                                 kernel: str) -> None:
     payload = encode(rgb_image, "JPEG")
     broken = payload[:200] + b"\x00" * 50
-    _, fast = run(dataio.slot("x").decode_image(), [{"x": broken}], "simplejpeg", monkeypatch)
+    _, fast = run(dataio.slot("x").decode_image(), [{"x": broken}], kernel, monkeypatch)
     _, reference = run(dataio.slot("x").decode_image(), [{"x": broken}], "pillow", monkeypatch)
     assert [e["message"] for e in fast] == [e["message"] for e in reference] and fast
 
 
-def test_caps_are_enforced_before_simplejpeg_decodes(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kernel", JPEG_KERNELS)
+def test_caps_are_enforced_before_a_jpeg_kernel_decodes(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch,
+                                                        kernel: str) -> None:
     payload = encode(rgb_image, "JPEG")
-    _, errors = run(dataio.slot("x").decode_image(max_pixels=1000), [{"x": payload}], "simplejpeg", monkeypatch)
+    _, errors = run(dataio.slot("x").decode_image(max_pixels=1000), [{"x": payload}], kernel, monkeypatch)
     assert errors and "max_pixels=1000" in errors[0]["message"]
 
 
@@ -182,11 +179,19 @@ def test_kernel_selection_is_read_from_the_environment(monkeypatch: pytest.Monke
     assert accel.selection().names == ()
     monkeypatch.setenv("DATAIO_CPU_KERNELS", "simplejpeg")
     assert accel.selection().names == ("simplejpeg",)
-    monkeypatch.setenv("DATAIO_CPU_KERNELS", "auto")
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", "simplejpeg , torch")
     assert accel.selection().names == ("simplejpeg", "torch")
+    available = tuple(name for name in accel.LIBRARIES if accel.is_available(name))
+    assert {"simplejpeg", "torch"} <= set(available)
+    if "libjpeg" in available:  # it supersedes simplejpeg
+        available = tuple(name for name in available if name != "simplejpeg")
+        monkeypatch.setenv("DATAIO_CPU_KERNELS", "libjpeg,simplejpeg")
+        assert accel.selection().names == ("libjpeg",)
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", "auto")
+    assert accel.selection().names == available
     monkeypatch.setenv("DATAIO_CPU_KERNELS", "simplejpeg,opencv")
     with pytest.warns(RuntimeWarning, match="unknown kernel library opencv.*using 'auto'"):
-        assert accel.selection().names == ("simplejpeg", "torch")
+        assert accel.selection().names == available
 
 
 def test_a_named_kernel_that_is_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -225,11 +230,12 @@ def test_only_pool_threads_run_torch_single_threaded() -> None:
 
 
 @pytest.mark.parametrize("limit", [None, 100])
+@pytest.mark.parametrize("kernel", JPEG_KERNELS)
 def test_pillows_decompression_bomb_setting_is_honoured(rgb_image: Image.Image, monkeypatch: pytest.MonkeyPatch,
-                                                        limit: int | None) -> None:
+                                                        limit: int | None, kernel: str) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
     payload = encode(rgb_image, "JPEG")
-    fast, fast_errors = run(dataio.slot("x").decode_image(), [{"x": payload}], "simplejpeg", monkeypatch)
+    fast, fast_errors = run(dataio.slot("x").decode_image(), [{"x": payload}], kernel, monkeypatch)
     reference, errors = run(dataio.slot("x").decode_image(), [{"x": payload}], "pillow", monkeypatch)
     assert [e["message"] for e in fast_errors] == [e["message"] for e in errors]
     assert len(fast) == len(reference) and all(np.array_equal(a, b) for a, b in zip(fast, reference, strict=True))
@@ -246,7 +252,7 @@ def test_a_missing_named_kernel_fails_run_not_the_rows(jpeg_paths: list[str],
         pipe.bind([{"image": p} for p in jpeg_paths]).run("numpy", device="cpu")
 
 
-@pytest.mark.parametrize("kernels", ["pillow", "simplejpeg"])
+@pytest.mark.parametrize("kernels", ["pillow", *JPEG_KERNELS])
 def test_small_jpegs_drafted_at_one_eighth_keep_their_geometry(monkeypatch: pytest.MonkeyPatch, kernels: str) -> None:
     from dataio._synthetic import synthetic_image
 
@@ -260,8 +266,9 @@ def test_small_jpegs_drafted_at_one_eighth_keep_their_geometry(monkeypatch: pyte
 
 @pytest.mark.filterwarnings("ignore:Metadata Warning:UserWarning")  # Pillow on the malformed tag
 @pytest.mark.parametrize("case", ["xmp only", "exif without the tag, and xmp", "short with count 3", "bad magic"])
+@pytest.mark.parametrize("kernel", JPEG_KERNELS)
 def test_orientation_sources_pillow_reads_differently_are_left_to_pillow(monkeypatch: pytest.MonkeyPatch,
-                                                                        case: str) -> None:
+                                                                        case: str, kernel: str) -> None:
     image = Image.fromarray(np.random.default_rng(2).integers(0, 256, size=(16, 24, 3), dtype=np.uint8))
     xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
            b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
@@ -277,6 +284,6 @@ def test_orientation_sources_pillow_reads_differently_are_left_to_pillow(monkeyp
         options = {"exif": _big_endian_exif(6).replace(b"MM\x00\x2a", b"MM\x00\x00")}
     payload = encode(image, "JPEG", quality=95, **options)
     assert jpeg_orientation(payload) is None
-    fast, _ = run(dataio.slot("x").decode_image(), [{"x": payload}], "simplejpeg", monkeypatch)
+    fast, _ = run(dataio.slot("x").decode_image(), [{"x": payload}], kernel, monkeypatch)
     reference, _ = run(dataio.slot("x").decode_image(), [{"x": payload}], "pillow", monkeypatch)
     np.testing.assert_array_equal(fast[0], reference[0])

@@ -26,8 +26,9 @@ class ImageDecoder(Decoder):
     """Decode an image (JPEG/PNG/WebP/BMP/PNM/TGA/GIF/ICO/QOI/TIFF) into a tensor.
 
     EXIF orientation is applied. Palette, CMYK, 16-bit and alpha sources are converted to
-    ``mode``. The CPU fallback decodes with Pillow, or simplejpeg for plain JPEGs when installed
-    (identical pixels); the GPU executor with nvImageCodec.
+    ``mode``. The CPU fallback decodes with Pillow, or for plain JPEGs with dataio's libjpeg
+    extension (only the region later ops read) or simplejpeg when available (identical
+    pixels); the GPU executor with nvImageCodec.
 
     Args:
         mode: ``"rgb"`` (3 channels), ``"rgba"`` (4) or ``"gray"``/``"grayscale"``/``"luma"`` (1).
