@@ -25,7 +25,7 @@ STAGES = (
     ("decode", ("JpegRegions.pixels", "decode_jpeg", "decode_image", "ImageFile.load", "_pillow_pixels", "convert_mode")),
     ("resize", ("resize_view", "_pillow_view", "Image.resize", "LazyImage.materialise", "interpolate")),  # materialise_image too
     ("crop", ("center_crop_kernel", "LazyImage.cropped", "_window", "Image.crop")),
-    ("normalize", ("affine_to_chw", "lut_to_chw", "channel_affine_kernel")),
+    ("normalize", ("affine_to_chw", "affine_to_chw", "lut_to_chw", "channel_affine_kernel")),
     ("read", ("read_payload", "_read_path", "read_rows", "read_payloads")),
     ("collate/deliver", ("Assembly.put", "Assembly.collate", "_EpochIterator.__next__", "from_dlpack",
                          "BatchContent", "Batch._materialise")),

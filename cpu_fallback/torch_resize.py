@@ -17,6 +17,10 @@ for the source positions instead of ``in / out``; what it reads near the cut is 
 because every kept pixel's filter window ends before it. torch maps an explicit
 ``scale_factor`` differently when enlarging, so views that enlarge along either axis are
 resized whole, and only when the whole-image size is a whole number of pixels.
+
+The resize writes into a channels-last (``HWC``) output tensor: torch's kernel works on
+interleaved pixels, and left to itself it returns planar ``CHW`` and re-packs every pixel
+into it (≈ 30 % of the resize). The values are the same as ``interpolate``'s (tested).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from PIL import Image
 
 MODES = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
 """Pillow filters with a torch equivalent."""
+
+_ANTIALIASED_OPS = {"bilinear": "_upsample_bilinear2d_aa", "bicubic": "_upsample_bicubic2d_aa"}
+"""The aten ops behind ``interpolate(..., antialias=True)``; they take a preallocated output."""
 
 _SUPPORT = {"bilinear": 1.0, "bicubic": 2.0}
 """Filter radius in output pixels (scaled by the downscale factor when downscaling)."""
@@ -72,15 +79,23 @@ def resize_view(torch: ModuleType, pixels: np.ndarray, box: tuple[float, float, 
         keep_h = min(src_h, _reach(top + out_h, sy, _SUPPORT[mode]))
     source = torch.from_numpy(pixels[:keep_h, :keep_w]).permute(2, 0, 1).unsqueeze(0)
     if full_w is not None and full_h is not None and (keep_w, keep_h) == (src_w, src_h):
-        resized = torch.nn.functional.interpolate(source, size=(full_h, full_w), mode=mode, antialias=True,
-                                                  align_corners=False)
-    else:
-        resized = torch.nn.functional.interpolate(source, scale_factor=(1.0 / sy, 1.0 / sx), mode=mode,
-                                                  antialias=True, align_corners=False,
-                                                  recompute_scale_factor=False)
-    if resized.shape[2] < top + out_h or resized.shape[3] < left + out_w:
+        size, scales = (full_h, full_w), (None, None)
+    else:  # interpolate's own output size for an explicit scale_factor (recompute_scale_factor=False)
+        scales = (1.0 / sy, 1.0 / sx)
+        size = (math.floor(float(keep_h) * scales[0]), math.floor(float(keep_w) * scales[1]))
+    if size[0] < top + out_h or size[1] < left + out_w:
         return None
+    resized = _resample(torch, mode, source, size, scales)
     return resized[0, :, top:top + out_h, left:left + out_w].permute(1, 2, 0).numpy()
+
+
+def _resample(torch: ModuleType, mode: str, source: object, size: tuple[int, int],
+              scales: tuple[float | None, float | None]) -> object:
+    """``interpolate(source, size, mode, antialias=True)`` (with torch's ``scale_factor`` when given), channels-last."""
+    height, width = size
+    out = torch.empty((1, height, width, source.shape[1]), dtype=torch.uint8).permute(0, 3, 1, 2)
+    op = getattr(torch.ops.aten, _ANTIALIASED_OPS[mode])
+    return op(source, [height, width], False, scales[0], scales[1], out=out)
 
 
 def _reach(end: int, scale: float, support: float) -> int:

@@ -287,3 +287,24 @@ def test_orientation_sources_pillow_reads_differently_are_left_to_pillow(monkeyp
     fast, _ = run(dataio.slot("x").decode_image(), [{"x": payload}], kernel, monkeypatch)
     reference, _ = run(dataio.slot("x").decode_image(), [{"x": payload}], "pillow", monkeypatch)
     np.testing.assert_array_equal(fast[0], reference[0])
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_channels_last_resampling_equals_interpolate(mode: str, channels: int) -> None:
+    import torch
+
+    from dataio.cpu_fallback.torch_resize import _resample
+
+    rng = np.random.default_rng(channels)
+    source = torch.from_numpy(rng.integers(0, 256, size=(157, 203, channels), dtype=np.uint8)).permute(2, 0, 1)[None]
+    factor = 1 / 1.4648
+    for size, scales in (((61, 80), (None, None)), ((int(157 * factor), int(203 * factor)), (factor, factor)),
+                         ((300, 400), (None, None))):
+        got = _resample(torch, mode, source, size, scales)
+        if scales[0] is None:
+            want = torch.nn.functional.interpolate(source, size=size, mode=mode, antialias=True, align_corners=False)
+        else:
+            want = torch.nn.functional.interpolate(source, scale_factor=scales, mode=mode, antialias=True,
+                                                   align_corners=False, recompute_scale_factor=False)
+        assert got.is_contiguous(memory_format=torch.channels_last) and torch.equal(got, want)

@@ -39,7 +39,7 @@ def test_the_extension_is_built_where_it_can_be() -> None:
     """CI has a compiler and libjpeg-dev: the extension must be there, or every test below would skip."""
     if not _can_build_extensions():
         pytest.skip("no C compiler or no libjpeg headers here: the extension is optional")
-    assert accel.is_available("libjpeg"), accel.LIBJPEG_HINT
+    assert accel.is_available("libjpeg"), accel.BUILD_HINTS["libjpeg"]
 
 
 libjpeg = pytest.importorskip("dataio.cpu_fallback._libjpeg", reason="dataio's libjpeg extension is not built")

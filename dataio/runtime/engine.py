@@ -272,7 +272,8 @@ class Epoch:
     def _leave(self) -> None:
         with self._cond:
             self._running -= 1
-            self._cond.notify_all()
+            if self._cancelled:  # only cancel() waits for running tasks; waking the consumer per row costs switches
+                self._cond.notify_all()
 
     def _finish_record(self, pending: _Pending) -> None:
         with self._cond:
