@@ -85,17 +85,22 @@ def resize_view(torch: ModuleType, pixels: np.ndarray, box: tuple[float, float, 
         size = (math.floor(float(keep_h) * scales[0]), math.floor(float(keep_w) * scales[1]))
     if size[0] < top + out_h or size[1] < left + out_w:
         return None
-    resized = _resample(torch, mode, source, size, scales)
-    return resized[0, :, top:top + out_h, left:left + out_w].permute(1, 2, 0).numpy()
+    resized = np.empty((*size, pixels.shape[2]), dtype=np.uint8)
+    _resample(torch, mode, source, torch.from_numpy(resized).permute(2, 0, 1).unsqueeze(0), scales)
+    return resized[top:top + out_h, left:left + out_w]
 
 
-def _resample(torch: ModuleType, mode: str, source: object, size: tuple[int, int],
+def _resample(torch: ModuleType, mode: str, source: object, out: object,
               scales: tuple[float | None, float | None]) -> object:
-    """``interpolate(source, size, mode, antialias=True)`` (with torch's ``scale_factor`` when given), channels-last."""
-    height, width = size
-    out = torch.empty((1, height, width, source.shape[1]), dtype=torch.uint8).permute(0, 3, 1, 2)
-    op = getattr(torch.ops.aten, _ANTIALIASED_OPS[mode])
-    return op(source, [height, width], False, scales[0], scales[1], out=out)
+    """``interpolate(source, out's size, mode, antialias=True)`` into ``out`` (with torch's ``scale_factor`` when given).
+
+    ``out`` is a channels-last ``1CHW`` view; the aten op behind ``interpolate`` fills it
+    without the Python wrapper (``torch._C._nn``, which releases the GIL; ``torch.ops.aten``
+    on a torch that lacks it).
+    """
+    name = _ANTIALIASED_OPS[mode]
+    op = getattr(torch._C._nn, name, None) or getattr(torch.ops.aten, name)
+    return op(source, list(out.shape[2:]), False, scales[0], scales[1], out=out)
 
 
 def _reach(end: int, scale: float, support: float) -> int:
