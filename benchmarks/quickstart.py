@@ -7,7 +7,8 @@ antialiased) → centre crop 224 × 224 → normalize with the ImageNet mean/std
 Loaders (``--loaders``):
 
 - ``dataio``: the README quick-start pipeline on the CPU fallback, the optional kernels
-  (simplejpeg, torch) selected as installed; ``DATAIO_CPU_WORKERS=N``.
+  (libjpeg, pixels, torch; simplejpeg where libjpeg is not built) selected as available;
+  ``DATAIO_CPU_WORKERS=N``.
 - ``dataio-pillow``: the same with ``DATAIO_CPU_KERNELS=pillow`` (Pillow + numpy only).
 - ``dali-cpu``: a hand-written DALI pipeline on DALI's CPU operators (``device_id=None``,
   ``num_threads=N``): ``readers.file`` → ``decoders.image`` → ``resize(resize_shorter)``
