@@ -124,17 +124,28 @@ typedef struct {
 static int pixels_getbuffer(PyObject *self, Py_buffer *view, int flags)
 {
     Pixels *p = (Pixels *)self;
-    view->obj = Py_NewRef(self);
+    if ((flags & PyBUF_F_CONTIGUOUS) == PyBUF_F_CONTIGUOUS && p->shape[1] * p->shape[2] > 1) {
+        PyErr_SetString(PyExc_BufferError, "decoded pixels are C-contiguous (HWC), not Fortran-contiguous");
+        view->obj = NULL;
+        return -1;
+    }
     view->buf = p->pixels;
     view->len = p->shape[0] * p->shape[1] * p->shape[2];
     view->readonly = 0;
     view->itemsize = 1;
     view->format = (flags & PyBUF_FORMAT) ? "B" : NULL;
-    view->ndim = 3;
-    view->shape = (flags & PyBUF_ND) ? p->shape : NULL;
-    view->strides = (flags & PyBUF_STRIDES) ? p->strides : NULL;
+    if (flags & PyBUF_ND) {
+        view->ndim = 3;
+        view->shape = p->shape;
+        view->strides = (flags & PyBUF_STRIDES) ? p->strides : NULL;
+    } else { /* a plain byte buffer, as PyBuffer_FillInfo gives */
+        view->ndim = 1;
+        view->shape = NULL;
+        view->strides = NULL;
+    }
     view->suboffsets = NULL;
     view->internal = NULL;
+    view->obj = Py_NewRef(self);
     return 0;
 }
 
@@ -156,9 +167,10 @@ static PyTypeObject PixelsType = {
     .tp_doc = "Decoded HWC uint8 pixels (a writable buffer; wrap with numpy.asarray).",
 };
 
-/* What decode_region hands back; the caller's copy survives a longjmp (it is address-taken). */
+/* What decode_region hands back. The pointer is volatile: it is set after setjmp and freed
+ * after a longjmp, so it must not live only in a register. */
 typedef struct {
-    unsigned char *pixels;
+    unsigned char *volatile pixels;
     JDIMENSION rows, cols;
     int channels;
 } Region;
@@ -194,6 +206,8 @@ static const char *decode_region(struct jpeg_decompress_struct *cinfo, ErrorMana
         jpeg_crop_scanline(cinfo, &xoffset, &cropped); /* widened to whole iMCU columns */
     pixel = (size_t)cinfo->output_components;
     stride = (size_t)width * pixel;
+    if ((size_t)height > (size_t)PY_SSIZE_T_MAX / stride)
+        return "the decoded image is too large for this platform";
     region->pixels = malloc((size_t)height * stride);
     if (region->pixels == NULL)
         return "out of memory";
@@ -238,19 +252,29 @@ static PyObject *decode(PyObject *module, PyObject *args)
 {
     Py_buffer data;
     int scale, grey;
-    unsigned int x0, y0, x1, y1;
+    Py_ssize_t x0, y0, x1, y1;
     struct jpeg_decompress_struct cinfo;
     ErrorManager err;
     Region region = {NULL, 0, 0, 0};
     const char *failure = NULL;
     Pixels *result;
 
-    if (!PyArg_ParseTuple(args, "y*ipIIII:decode", &data, &scale, &grey, &x0, &y0, &x1, &y1))
+    if (!PyArg_ParseTuple(args, "y*ipnnnn:decode", &data, &scale, &grey, &x0, &y0, &x1, &y1))
         return NULL;
     if (scale != 1 && scale != 2 && scale != 4 && scale != 8) {
         PyBuffer_Release(&data);
         return PyErr_Format(PyExc_ValueError, "scale must be 1, 2, 4 or 8, not %d", scale);
     }
+    if (x0 < 0 || y0 < 0 || x1 < 0 || y1 < 0) {
+        PyBuffer_Release(&data);
+        return PyErr_Format(PyExc_ValueError, "region coordinates must be >= 0, not (%zd, %zd, %zd, %zd)",
+                            x0, y0, x1, y1);
+    }
+    /* JPEG sides are at most 65535 pixels: larger coordinates clamp to the image */
+    if (x0 > JPEG_MAX_DIMENSION) x0 = JPEG_MAX_DIMENSION;
+    if (y0 > JPEG_MAX_DIMENSION) y0 = JPEG_MAX_DIMENSION;
+    if (x1 > JPEG_MAX_DIMENSION) x1 = JPEG_MAX_DIMENSION;
+    if (y1 > JPEG_MAX_DIMENSION) y1 = JPEG_MAX_DIMENSION;
     init_decompress(&cinfo, &err);
     Py_BEGIN_ALLOW_THREADS
     if (setjmp(err.escape)) {
@@ -258,7 +282,7 @@ static PyObject *decode(PyObject *module, PyObject *args)
     } else {
         jpeg_create_decompress(&cinfo);
         failure = decode_region(&cinfo, &err, (const unsigned char *)data.buf, (size_t)data.len, scale, grey,
-                                x0, y0, x1, y1, &region);
+                                (JDIMENSION)x0, (JDIMENSION)y0, (JDIMENSION)x1, (JDIMENSION)y1, &region);
     }
     jpeg_destroy_decompress(&cinfo);
     Py_END_ALLOW_THREADS

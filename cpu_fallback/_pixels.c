@@ -9,8 +9,9 @@
  * interleaved RGB (what resizes and decoders return: the channels are split with byte
  * shuffles) and for planar channels. Other layouts and CPUs take a plain loop.
  *
- * Values: within 1 ulp of x * scale + bias computed exactly with FMA, 2 ulp without (numpy's
- * two passes are 2 ulp too). The GIL is released while the loop runs.
+ * Values: within 1 ulp (with FMA; 2 without, like numpy's two passes) of the exact
+ * x * scale + bias, ulps taken at the terms' magnitude |x * scale| + |bias| (where the bias
+ * nearly cancels, relative to the result it is more). The GIL is released while the loop runs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -59,6 +59,7 @@ class SlotProgram:
         stage = "decode"
         started = time.perf_counter()
         deferred = None  # a JPEG decoded when its view is materialised: that time is decode time
+        booked = 0.0  # of the deferred decode's time, what the decode stage already counted
         try:
             if self.is_image:
                 draft = draft_target(self.draft_op, ctx) if self.draft_op is not None else None
@@ -67,6 +68,7 @@ class SlotProgram:
                 if isinstance(value.source, JpegRegions):
                     deferred = value.source
                 value = _image_output(op, value, out if not self.steps else None)
+                booked = deferred.decode_seconds if deferred is not None else 0.0
             else:
                 value, hw = self.decode(op, data, ctx), None
             decoded = time.perf_counter()
@@ -82,7 +84,7 @@ class SlotProgram:
         except Exception as exc:  # noqa: BLE001 - a kernel failure is this row's, named by op
             raise RowFailure(stage, op.qualname, f"{ctx.label}: {describe_exception(exc)}") from exc
         finally:
-            late = deferred.decode_seconds if deferred is not None else 0.0
+            late = deferred.decode_seconds - booked if deferred is not None and stage != "decode" else 0.0
             clock.add(stage, time.perf_counter() - started - late)
             if late:
                 clock.add("decode", late, calls=0)

@@ -28,7 +28,12 @@ import numpy as np
 from PIL import Image
 
 MARGIN = 2
-"""Extra pixels decoded on every side of a requested region (libjpeg's cropped edge column differs)."""
+"""Extra pixels decoded on every side of a requested region.
+
+libjpeg's fancy upsampling treats a cropped edge as the image's edge, so the column next to
+it differs from a whole decode; and a cropped width of two pixels leaves one chroma sample,
+for which its first-column code reads one sample past the crop. Two pixels cover both
+(found by fuzzing: one is not enough)."""
 
 
 class JpegRegions:
@@ -43,7 +48,7 @@ class JpegRegions:
     __slots__ = ("libjpeg", "data", "scale", "grey", "width", "height", "channels", "fallback", "decode_seconds")
 
     def __init__(self, libjpeg: ModuleType, data: bytes | memoryview, scale: int, grey: bool, width: int,
-                 height: int, fallback: Callable[[], Image.Image]) -> None:
+                 height: int, fallback: Callable[[int], Image.Image]) -> None:
         """
         Args:
             libjpeg: the extension module.
@@ -51,8 +56,8 @@ class JpegRegions:
             scale: DCT scale denominator, 1, 2, 4 or 8.
             grey: decode to one channel instead of RGB.
             width, height: the decoded size libjpeg will produce at ``scale``.
-            fallback: Pillow's decode of the same payload at the same scale and mode, used when
-                the extension fails; raises the row's error when Pillow fails too.
+            fallback: Pillow's decode of the payload at a given DCT scale, in the decoder's
+                mode, used when the extension fails; raises the row's error when Pillow fails too.
         """
         self.libjpeg = libjpeg
         self.data = data
@@ -75,7 +80,7 @@ class JpegRegions:
                 decoded = self.libjpeg.decode(self.data, self.scale, self.grey, max(0, x0 - MARGIN),
                                               max(0, y0 - MARGIN), x1 + MARGIN, y1 + MARGIN)
             except ValueError:
-                return self.fallback()
+                return self.fallback(self.scale)
             return np.asarray(decoded)
         finally:
             self.decode_seconds += time.perf_counter() - started

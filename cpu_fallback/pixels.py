@@ -58,7 +58,7 @@ def affine_to_chw(pixels: np.ndarray, coefficients: tuple[np.ndarray, np.ndarray
         out = np.empty((c, h, w), dtype=np.float32)
     scale, bias = coefficients
     fused = accel.selection().pixels
-    if fused is not None and out.flags.c_contiguous:
+    if fused is not None and c <= 4 and out.flags.c_contiguous and out.flags.aligned:
         fused.affine_to_chw(pixels, out, scale, bias)
         return out
     np.multiply(pixels.transpose(2, 0, 1), scale, out=out)

@@ -88,8 +88,7 @@ def decode_jpeg(kernels: Selection, op: ImageDecoder, data: bytes | memoryview,
     decoded_h, decoded_w = -(-stored_h // scale), -(-stored_w // scale)
     grey = output == "GRAY"
     if kernels.libjpeg is not None and turn == 1 and bytes(data[-2:]) == _EOI:
-        regions = JpegRegions(kernels.libjpeg, data, scale, grey, decoded_w, decoded_h,
-                              lambda: pillow_at_scale(scale))
+        regions = JpegRegions(kernels.libjpeg, data, scale, grey, decoded_w, decoded_h, pillow_at_scale)
         return LazyImage.decoded(regions, width, height, scale)
     pixels = _decode_whole(kernels, data, scale, grey, decoded_w, decoded_h)
     if pixels is None or pixels.shape[:2] != (decoded_h, decoded_w):

@@ -80,7 +80,7 @@ def test_region_pixels_equal_pillows_whole_decode(scale: int, progressive: bool,
         assert not pixels[:max(0, y0 - MARGIN)].any() and not pixels[y1 + MARGIN:].any()  # those rows are not decoded
 
 
-def _no_fallback() -> Image.Image:
+def _no_fallback(scale: int) -> Image.Image:
     raise AssertionError("the extension refused a valid JPEG")
 
 
@@ -166,7 +166,12 @@ def test_corrupted_payloads_give_the_pillow_paths_values_and_errors(monkeypatch:
         np.testing.assert_array_equal(got, want)
 
 
-def test_deferred_decoding_is_counted_as_decode_time(jpeg_paths: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("stage", [
+    lambda: dataio.slot("image").decode_image().resize_short(64).center_crop(h=48, w=48),  # decoded in a transform
+    lambda: dataio.slot("image").decode_image(normalize="unit", layout="chw"),  # decoded by the decoder itself
+])
+def test_deferred_decoding_is_counted_as_decode_time(jpeg_paths: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                     stage: Any) -> None:
     real = libjpeg.decode
 
     def slow(*args: Any) -> Any:
@@ -175,14 +180,23 @@ def test_deferred_decoding_is_counted_as_decode_time(jpeg_paths: list[str], monk
 
     monkeypatch.setattr(libjpeg, "decode", slow)
     monkeypatch.setenv("DATAIO_CPU_KERNELS", "libjpeg")
-    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize_short(64).center_crop(h=48, w=48),
-                           dataio.batch(4))
+    pipe = dataio.pipeline(stage(), dataio.batch(4))
     loader = pipe.bind([{"image": p} for p in jpeg_paths]).run("numpy", device="cpu")
     with loader:
         assert sum(len(batch) for batch in loader) == len(jpeg_paths)
         stages = loader.stats()["stages"]
-    slept = 0.02 * len(jpeg_paths)  # spent inside the views' materialisation, a transform step
-    assert stages["decode"]["seconds"] >= slept > stages["transform"]["seconds"]
+    slept = 0.02 * len(jpeg_paths)
+    assert stages["decode"]["seconds"] >= slept > stages["transform"]["seconds"] >= 0.0
+
+
+@pytest.mark.parametrize("sampling", ["4:2:2", "4:2:0"])
+def test_two_pixel_wide_regions_and_the_right_edge(sampling: str) -> None:
+    payload = encode(_photo(123, 61), "JPEG", quality=90, subsampling=sampling)
+    reference = _pillow_decode(payload, 1, False)
+    regions = JpegRegions(libjpeg, payload, 1, False, 123, 61, fallback=_no_fallback)
+    for x0 in (0, 1, 15, 16, 17, 60, 119, 120, 121):
+        pixels = regions.pixels(x0, 10, x0 + 2, 50)
+        np.testing.assert_array_equal(pixels[10:50, x0:x0 + 2], reference[10:50, x0:x0 + 2])
 
 
 def test_the_extension_refuses_bad_arguments_and_data() -> None:
@@ -191,6 +205,9 @@ def test_the_extension_refuses_bad_arguments_and_data() -> None:
         libjpeg.decode(payload, 3, False, 0, 0, 10, 10)
     with pytest.raises(ValueError, match="region is empty"):
         libjpeg.decode(payload, 1, False, 50, 0, 60, 10)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        libjpeg.decode(payload, 1, False, -1, 0, 10, 10)
+    assert np.asarray(libjpeg.decode(payload, 1, False, 0, 0, 2**40, 2**40)).shape == (30, 40, 3)  # clamped
     with pytest.raises(ValueError):
         libjpeg.decode(b"\xff\xd8 not a jpeg", 1, False, 0, 0, 10, 10)
     with pytest.raises(ValueError, match="not a readable JPEG header"):
@@ -205,3 +222,12 @@ def test_decoded_pixels_are_a_writable_array_that_outlives_the_payload() -> None
     assert pixels.shape == (24, 32, 3) and pixels.flags.writeable and pixels.dtype == np.uint8
     pixels[0, 0] = 7
     assert pixels[0, 0, 0] == 7
+
+
+def test_decoded_pixels_serve_every_buffer_consumer() -> None:
+    import hashlib
+
+    decoded = libjpeg.decode(encode(_photo(40, 30), "JPEG"), 1, False, 0, 0, 40, 30)
+    view = memoryview(decoded)
+    assert (view.shape, view.format, view.readonly) == ((30, 40, 3), "B", False)
+    assert hashlib.sha256(decoded).digest() == hashlib.sha256(np.asarray(decoded).tobytes()).digest()  # a flat request

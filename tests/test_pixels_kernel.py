@@ -105,6 +105,22 @@ def test_bad_arguments_are_refused() -> None:
         pixels.affine_to_chw(image, np.empty((3, 4, 5), np.float32)[:, :, ::-1], scale, bias)
 
 
+def test_layouts_the_kernel_does_not_take_go_to_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataio.cpu_fallback.pixels import affine_to_chw
+
+    monkeypatch.setenv("DATAIO_CPU_KERNELS", "pixels")
+    rng = np.random.default_rng(9)
+    five = rng.integers(0, 256, size=(6, 7, 5), dtype=np.uint8)
+    scale, bias = np.full((5, 1, 1), 0.5, np.float32), np.full((5, 1, 1), -1.0, np.float32)
+    assert_affine_close(affine_to_chw(five, (scale, bias), None), *_exact(five, scale, bias))  # five channels
+    rgb = rng.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
+    unaligned = np.empty(3 * 6 * 7 * 4 + 1, np.uint8)[1:].view(np.float32).reshape(3, 6, 7)
+    assert not unaligned.flags.aligned
+    result = affine_to_chw(rgb, _coefficients(3), unaligned)
+    assert result is unaligned
+    assert_affine_close(result, *_exact(rgb, *_coefficients(3)))
+
+
 @pytest.mark.parametrize("stage", [
     lambda: dataio.slot("image").decode_image().resize_short(96).center_crop(h=80, w=80).normalize("imagenet"),
     lambda: dataio.slot("image").decode_image().center_crop(h=64, w=72).hflip(prob=1.0).normalize("clip"),
