@@ -21,7 +21,6 @@ over ``fill_color``.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import io
 from collections.abc import Callable
@@ -82,8 +81,7 @@ def decode_image(op: ImageDecoder, data: bytes | memoryview, label: str,
     """
     kernels = accel.selection()
     if kernels.libjpeg is not None or kernels.simplejpeg is not None:
-        fast = decode_jpeg(kernels, op, data, draft_target, stored_draft_scale,
-                           functools.partial(_pillow_jpeg_at, op, data, label))
+        fast = decode_jpeg(kernels, op, data, label, draft_target, stored_draft_scale, pillow_jpeg_at)
         if fast is not None:
             return fast
     image = _open(data, label)
@@ -109,15 +107,16 @@ def _open(data: bytes | memoryview, label: str) -> Image.Image:
         raise RowFailure("decode", _OP, f"{label}: {exc}") from None
 
 
-def _pillow_jpeg_at(op: ImageDecoder, data: bytes | memoryview, label: str, scale: int) -> Image.Image:
+def pillow_jpeg_at(op: ImageDecoder, data: bytes | memoryview, label: str, scale: int) -> Image.Image:
     """An upright plain JPEG decoded by Pillow at DCT scale 1/``scale``, in the decoder's mode.
 
     The region decoder's fallback: it has already checked the header, orientation and caps.
     """
     image = _open(data, label)
-    if scale > 1:
-        width, height = image.size
-        image.draft(None, (width // scale, height // scale))
+    applied = _draft_at(image, scale)
+    if applied != scale:  # the view's geometry assumes 1/scale: never hand back other pixels
+        raise RowFailure("decode", _OP, f"{label}: Pillow decodes this JPEG at DCT scale 1/{applied}, "
+                                        f"not the 1/{scale} its header allows")
     return _pillow_pixels(image, 1, op, label)
 
 
@@ -144,9 +143,14 @@ def _output_channels(op: ImageDecoder, image: Image.Image) -> int:
 def _draft(image: Image.Image, orientation: int, target: tuple[int, int] | None) -> int:
     """Have Pillow decode ``image`` at the DCT scale :func:`stored_draft_scale` picks; returns its denominator."""
     width, height = image.size
-    scale = stored_draft_scale(width, height, orientation, target)
+    return _draft_at(image, stored_draft_scale(width, height, orientation, target))
+
+
+def _draft_at(image: Image.Image, scale: int) -> int:
+    """Have Pillow decode ``image`` at DCT scale 1/``scale``; returns the denominator it applied."""
     if scale == 1:
         return 1
+    width, height = image.size
     drafted = image.draft(None, (width // scale, height // scale))  # Pillow then picks exactly 1/scale
     if drafted is None:
         return 1  # Pillow declined (e.g. a multi-tile image)

@@ -24,7 +24,7 @@ from PIL import Image
 
 from dataio.cpu_fallback import accel
 from dataio.cpu_fallback.jpeg_regions import JpegRegions
-from dataio.cpu_fallback.torch_resize import resize_view
+from dataio.cpu_fallback.torch_resize import filter_span, resize_view
 
 FILTERS = {
     "nearest": Image.Resampling.NEAREST,
@@ -32,14 +32,6 @@ FILTERS = {
     "bicubic": Image.Resampling.BICUBIC,
     "lanczos": Image.Resampling.LANCZOS,
 }
-_SUPPORT = {
-    Image.Resampling.NEAREST: 0.5,
-    Image.Resampling.BILINEAR: 1.0,
-    Image.Resampling.BICUBIC: 2.0,
-    Image.Resampling.LANCZOS: 3.0,
-}
-"""Each filter's radius in output pixels (times the downscale factor when downscaling), as Pillow's."""
-
 _MODE_OF_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 _ALPHA_MODES = ("RGBA", "LA")
 
@@ -180,10 +172,9 @@ class LazyImage:
         x0, y0, x1, y1 = self.box
         if self.resample is None:
             return math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)
-        (w, h), support = self.size, _SUPPORT.get(self.resample, 3.0)
-        src_w, src_h = _source_size(self.source)
-        left, right = _axis_reads(x0, x1, w, support, src_w)
-        top, bottom = _axis_reads(y0, y1, h, support, src_h)
+        (w, h), src_size = self.size, _source_size(self.source)
+        left, right = _axis_reads(x0, x1, w, self.resample, src_size[0])
+        top, bottom = _axis_reads(y0, y1, h, self.resample, src_size[1])
         return left, top, right, bottom
 
     def _pillow_view(self, source: Image.Image | np.ndarray) -> Image.Image:
@@ -202,13 +193,12 @@ class LazyImage:
         return image.resize(self.size, self.resample, box=self.box)
 
 
-def _axis_reads(start: float, end: float, size: int, support: float, extent: int) -> tuple[int, int]:
+def _axis_reads(start: float, end: float, size: int, resample: int, extent: int) -> tuple[int, int]:
     """Source range ``[lo, hi)`` that ``size`` outputs resampled from ``[start, end)`` read (whole if enlarging)."""
-    scale = (end - start) / size
-    if scale < 1.0:
+    if end - start < size:
         return 0, extent
-    reach = support * scale
-    return max(0, math.floor(start + 0.5 * scale - reach)), min(extent, math.ceil(end - 0.5 * scale + reach) + 1)
+    lo, hi = filter_span(start, end, size, resample)
+    return max(0, math.floor(lo)), min(extent, math.ceil(hi) + 1)
 
 
 def _source_size(source: Image.Image | np.ndarray | JpegRegions) -> tuple[int, int]:

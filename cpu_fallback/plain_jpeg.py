@@ -21,6 +21,7 @@ exceeded and data the library rejects, so errors keep one wording.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -53,19 +54,23 @@ _EOI = b"\xff\xd9"
 DraftScale = Callable[[int, int, int, tuple[int, int] | None], int]
 """``(stored width, stored height, orientation, target (h, w) or None) -> 1|2|4|8``."""
 
+PillowAtScale = Callable[[ImageDecoder, bytes | memoryview, str, int], Image.Image]
+"""``(decoder, payload, label, scale) ->`` Pillow's upright decode at DCT scale 1/``scale``."""
 
-def decode_jpeg(kernels: Selection, op: ImageDecoder, data: bytes | memoryview,
+
+def decode_jpeg(kernels: Selection, op: ImageDecoder, data: bytes | memoryview, label: str,
                 draft_target: Callable[[int, int], tuple[int, int] | None] | None, draft_scale: DraftScale,
-                pillow_at_scale: Callable[[int], Image.Image]) -> LazyImage | None:
+                pillow_at_scale: PillowAtScale) -> LazyImage | None:
     """The decoded view of a plain JPEG, or ``None`` to leave it to the Pillow path.
 
     Args:
         kernels: the selected kernels; ``kernels.libjpeg`` or ``kernels.simplejpeg`` is set.
         op: the decoder.
         data: the payload.
+        label: how errors name the payload.
         draft_target: ``(h, w) -> (h, w)`` of the following resize, or ``None``.
         draft_scale: picks the DCT scale.
-        pillow_at_scale: Pillow's upright decode of ``data`` at a given DCT scale, in the
+        pillow_at_scale: Pillow's upright decode of a plain JPEG at a given DCT scale, in the
             decoder's mode (the region decoder's fallback for data it refuses).
     """
     if bytes(data[:2]) != b"\xff\xd8":
@@ -88,7 +93,8 @@ def decode_jpeg(kernels: Selection, op: ImageDecoder, data: bytes | memoryview,
     decoded_h, decoded_w = -(-stored_h // scale), -(-stored_w // scale)
     grey = output == "GRAY"
     if kernels.libjpeg is not None and turn == 1 and bytes(data[-2:]) == _EOI:
-        regions = JpegRegions(kernels.libjpeg, data, scale, grey, decoded_w, decoded_h, pillow_at_scale)
+        regions = JpegRegions(kernels.libjpeg, data, scale, grey, decoded_w, decoded_h,
+                              functools.partial(pillow_at_scale, op, data, label))
         return LazyImage.decoded(regions, width, height, scale)
     pixels = _decode_whole(kernels, data, scale, grey, decoded_w, decoded_h)
     if pixels is None or pixels.shape[:2] != (decoded_h, decoded_w):

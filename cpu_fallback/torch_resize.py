@@ -37,8 +37,13 @@ MODES = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicub
 _ANTIALIASED_OPS = {"bilinear": "_upsample_bilinear2d_aa", "bicubic": "_upsample_bicubic2d_aa"}
 """The aten ops behind ``interpolate(..., antialias=True)``; they take a preallocated output."""
 
-_SUPPORT = {"bilinear": 1.0, "bicubic": 2.0}
-"""Filter radius in output pixels (scaled by the downscale factor when downscaling)."""
+FILTER_SUPPORT = {
+    Image.Resampling.NEAREST: 0.5,
+    Image.Resampling.BILINEAR: 1.0,
+    Image.Resampling.BICUBIC: 2.0,
+    Image.Resampling.LANCZOS: 3.0,
+}
+"""Each filter's radius in output pixels (times the downscale factor when downscaling), as Pillow's and torch's."""
 
 _EPS = 1e-6
 
@@ -75,8 +80,8 @@ def resize_view(torch: ModuleType, pixels: np.ndarray, box: tuple[float, float, 
             return None
         keep_w, keep_h = src_w, src_h
     else:
-        keep_w = min(src_w, _reach(left + out_w, sx, _SUPPORT[mode]))
-        keep_h = min(src_h, _reach(top + out_h, sy, _SUPPORT[mode]))
+        keep_w = min(src_w, math.ceil(filter_span(0.0, (left + out_w) * sx, left + out_w, resample)[1]) + 2)
+        keep_h = min(src_h, math.ceil(filter_span(0.0, (top + out_h) * sy, top + out_h, resample)[1]) + 2)
     source = torch.from_numpy(pixels[:keep_h, :keep_w]).permute(2, 0, 1).unsqueeze(0)
     if full_w is not None and full_h is not None and (keep_w, keep_h) == (src_w, src_h):
         size, scales = (full_h, full_w), (None, None)
@@ -103,9 +108,15 @@ def _resample(torch: ModuleType, mode: str, source: object, out: object,
     return op(source, list(out.shape[2:]), False, scales[0], scales[1], out=out)
 
 
-def _reach(end: int, scale: float, support: float) -> int:
-    """Source pixels that output pixels ``[0, end)`` read: the last centre plus the filter radius, rounded up."""
-    return math.ceil((end - 0.5) * scale + support * max(scale, 1.0)) + 2
+def filter_span(start: float, end: float, size: int, resample: int) -> tuple[float, float]:
+    """Source span ``(lo, hi)`` that ``size`` outputs resampled from ``[start, end)`` read.
+
+    The first and last output centres, ``start + 0.5·s`` and ``end − 0.5·s`` (``s`` the
+    scale), widened by the filter's radius; callers round outwards and add their margin.
+    """
+    scale = (end - start) / size
+    reach = FILTER_SUPPORT[resample] * max(scale, 1.0)
+    return start + 0.5 * scale - reach, end - 0.5 * scale + reach
 
 
 def _whole(value: float) -> int | None:
