@@ -19,6 +19,7 @@ from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 from dataio.ops._base import TensorSpec
 from dataio.runtime.assembly import Assembly
+from dataio.runtime.options import RunOptions
 from dataio.runtime.batch import BatchContent
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rowprep import PreparedRow
@@ -108,13 +109,13 @@ class CpuExecutor:
 
     name = "cpu_fallback"
 
-    def __init__(self, plan: Plan, device: str = "cpu") -> None:
+    def __init__(self, plan: Plan, options: RunOptions) -> None:
         self.plan = plan
-        self.device = device
+        self.device = "cpu"
         accel.selection()  # a missing named library fails run(), not every row; libraries load here
         self.programs = [SlotProgram(slot) for slot in plan.slots]
         self.clock = StageClock()
-        """Where decode/transform times go (the loader hands over its own)."""
+        """Where decode/transform times go; the runtime adds its own stages to the same clock."""
 
     def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
         """Run every active slot of ``row`` into ``assembly``; a failing slot fails the row."""
@@ -156,9 +157,9 @@ class CpuExecutor:
         KERNELS[op.qualname].fn(op, slots, content, specs, rng)
 
 
-def create_executor(plan: Plan, device: str) -> CpuExecutor:
-    """The CPU executor for ``plan`` (``device`` is always ``"cpu"``)."""
-    return CpuExecutor(plan, device)
+def create_executor(plan: Plan, options: RunOptions) -> CpuExecutor:
+    """The CPU executor for ``plan`` under the resolved run ``options`` (batches in host memory)."""
+    return CpuExecutor(plan, options)
 
 
 def kernel_table() -> Any:

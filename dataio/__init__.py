@@ -54,7 +54,8 @@ from dataio.ops._base import BatchTransform, Decoder, Transform
 from dataio.ops.cond import Cond, Param, col
 from dataio.plan import Plan
 from dataio.runtime.batch import Batch
-from dataio.runtime.loader import BoundPipeline, DataLoader
+from dataio.binding import BoundPipeline
+from dataio.runtime.loader import DataLoader
 from dataio.io import (
     HeadInfo, Reader, Stream, Writer, configure_credentials, configure_endpoint, configure_transport, delete, exists,
     glob, head, ls, read, reader, stream, write, writer,

@@ -302,6 +302,25 @@ def pinning_available() -> tuple[bool, str | None]:
     return driver.available, None if driver.available else f"no CUDA driver: {driver.reason}"
 
 
+def pinned_batches_available() -> tuple[bool, str | None]:
+    """Whether ``run(pin_memory=True)`` can page-lock host batches: :func:`pinning_available` and a CUDA
+    build of torch, which allocates them. torch is imported only when the driver is usable.
+
+    Returns:
+        ``(True, None)``, else ``(False, reason)``.
+    """
+    available, reason = pinning_available()
+    if not available:
+        return False, reason
+    if not _module_found("torch"):
+        return False, "torch is not installed (pinned batches are allocated by torch: pip install 'dataio-gpu[torch]')"
+    import torch
+
+    if torch.version.cuda is None:
+        return False, f"torch {torch.__version__} is a CPU-only build"
+    return True, None
+
+
 # --------------------------------------------------------------------------- the executor choice
 
 

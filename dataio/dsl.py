@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from dataio._errors import PlanError
-from dataio._identity import callable_identity
+from dataio._symbolic import Symbolic
 from dataio._validate import as_bool, as_int, as_name
 from dataio.ops import decoders as D
 from dataio.ops import transforms as T
@@ -23,28 +23,25 @@ from dataio.ops._base import OP_REGISTRY, BatchTransform, Decoder, Transform
 from dataio.ops.cond import Cond, Param, _as_cond
 from dataio.ops.conditional import as_arm
 from dataio.ops.custom import CustomOp, CustomTransform, declared_output
+from dataio.plan import (
+    DEFAULT_PREFETCH,
+    BatchStage,
+    CollateStage,
+    GroupByStage,
+    MapStage,
+    Plan,
+    ShapeStage,
+    compile_plan,
+)
 
 if TYPE_CHECKING:
-    from dataio.plan import Plan
-    from dataio.runtime.loader import BoundPipeline
+    from dataio.binding import BoundPipeline
 
-
-class _Symbolic:
-    """Mixin: a description refuses to act as a value (DALI's DataNode rule)."""
-
-    __slots__ = ()
-
-    def __bool__(self) -> bool:
-        raise TypeError(
-            f"{type(self).__name__} is a pipeline description, not data: it has no truth value. "
-            "Bind records and iterate the loader to get values."
-        )
-
-    def __iter__(self) -> Any:
-        raise TypeError(
-            f"{type(self).__name__} is a pipeline description, not data: it cannot be iterated. "
-            "Use pipeline(...).bind(records).run() and iterate the loader."
-        )
+__all__ = [
+    "DEFAULT_PREFETCH", "BatchStage", "CollateStage", "GroupByStage", "MapStage", "Pipeline", "ShapeStage",
+    "SlotStage", "SlotsBuilder", "WhenBuilder", "batch", "chain", "collate", "custom_op", "group_by", "map",
+    "pipeline", "slot", "slots",
+]
 
 
 def _shorthand(factory: Callable[..., Transform]) -> Callable[..., SlotStage]:
@@ -64,7 +61,7 @@ def _shorthand(factory: Callable[..., Transform]) -> Callable[..., SlotStage]:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class SlotStage(_Symbolic):
+class SlotStage(Symbolic):
     """One slot: a name, a decoder and a chain of transforms. Immutable; methods return new stages.
 
     Build with :func:`slot` (named) or :func:`chain` (unbound, to share a sequence).
@@ -304,7 +301,7 @@ class SlotStage(_Symbolic):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class WhenBuilder(_Symbolic):
+class WhenBuilder(Symbolic):
     """``slot.when(cond)`` / ``.elif_(cond)``: waits for ``.then(*ops)``."""
 
     stage: SlotStage
@@ -394,7 +391,7 @@ def chain() -> SlotStage:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class SlotsBuilder(_Symbolic):
+class SlotsBuilder(Symbolic):
     """Several slots with one shared chain; expands inside ``pipeline(...)``."""
 
     names: tuple[str, ...]
@@ -430,54 +427,9 @@ def slots(names: Sequence[str]) -> SlotsBuilder:
 
 # -- shape stages ----------------------------------------------------------------
 
-DEFAULT_PREFETCH = 4
-
 
 def _prefetch(func: str, value: Any) -> int | None:
     return None if value is None else as_int(func, "prefetch", value, minimum=1)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class BatchStage(_Symbolic):
-    """Consecutive groups of ``size`` records (API.md §2.3)."""
-
-    size: int
-    drop_last: bool = False
-    prefetch: int | None = None
-
-    kind = "batch"
-
-    def describe(self) -> dict[str, Any]:
-        return {"shape": "batch", "size": self.size, "drop_last": self.drop_last}
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class CollateStage(_Symbolic):
-    """Each upstream item is already a batch (an iterable of records)."""
-
-    prefetch: int | None = None
-
-    kind = "collate"
-
-    def describe(self) -> dict[str, Any]:
-        return {"shape": "collate"}
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class GroupByStage(_Symbolic):
-    """A batch ends whenever the key of the next record differs from the current one."""
-
-    key: str | int | Callable[[Any], Hashable]
-    prefetch: int | None = None
-
-    kind = "group_by"
-
-    def describe(self) -> dict[str, Any]:
-        key = self.key if isinstance(self.key, (str, int)) else callable_identity(self.key)
-        return {"shape": "group_by", "key": key}
-
-
-ShapeStage = BatchStage | CollateStage | GroupByStage
 
 
 def batch(size: int, *, drop_last: bool = False, prefetch: int | None = None) -> BatchStage:
@@ -536,18 +488,6 @@ def custom_op(
     return CustomOp(fn, name if name is not None else getattr(fn, "__name__", ""), version, output)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class MapStage(_Symbolic):
-    """A Python hook: per record before the shape stage, per batch after it."""
-
-    op: Callable[..., Any] | CustomOp | BatchTransform
-
-    def describe(self) -> dict[str, Any]:
-        if isinstance(self.op, BatchTransform):
-            return {"map": self.op.describe()}
-        return {"map": callable_identity(self.op)}
-
-
 def map(op: Callable[..., Any] | CustomOp | BatchTransform) -> MapStage:  # noqa: A001 - contract name
     """A Python hook stage: ``op(record) -> record`` before the shape stage; after it,
     a :class:`~dataio.BatchTransform` runs natively and a callable receives the batch."""
@@ -560,7 +500,7 @@ def map(op: Callable[..., Any] | CustomOp | BatchTransform) -> MapStage:  # noqa
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Pipeline(_Symbolic):
+class Pipeline(Symbolic):
     """A validated pipeline: per-record maps, slots, one shape stage, per-batch maps.
 
     Reusable: bind it to records as often as needed with :meth:`bind`.
@@ -574,9 +514,9 @@ class Pipeline(_Symbolic):
 
     def bind(self, records: Any) -> BoundPipeline:
         """Attach records (a re-iterable, a ``RecordSource`` or a zero-arg factory)."""
-        from dataio.runtime.loader import BoundPipeline
+        from dataio.binding import BoundPipeline
 
-        return BoundPipeline(self, records)
+        return BoundPipeline(self.plan, records)
 
     @property
     def signature(self) -> str:
@@ -599,8 +539,6 @@ def pipeline(*stages: Any) -> Pipeline:
             an op fed an incompatible input.
         TypeError: a stage that is not a dataio stage.
     """
-    from dataio.plan import compile_plan
-
     record_maps: list[MapStage] = []
     slot_stages: list[SlotStage] = []
     batch_maps: list[MapStage] = []

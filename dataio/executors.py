@@ -12,17 +12,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from dataio._errors import DeviceUnavailable
 
 if TYPE_CHECKING:
-    from dataio.ops._base import TensorSpec
     from dataio.plan import Plan
-    from dataio.runtime.assembly import Assembly
-    from dataio.runtime.batch import BatchContent
-    from dataio.runtime.rowprep import PreparedRow
-    from dataio.runtime.stats import StageClock
+    from dataio.runtime.options import RunOptions
+    from dataio.runtime.protocol import Executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,35 +65,6 @@ class KernelTable:
         return qualname in self.kernels
 
 
-class Executor(Protocol):
-    """What the runtime needs from an executor."""
-
-    name: str
-    device: str
-    clock: StageClock
-    """Stage timings the executor adds to (``loader.stats()``); the loader sets its own."""
-
-    def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
-        """Run (or stage) one read row's slot chains into ``assembly`` (called on pool threads)."""
-
-    def finish_batch(self, assembly: Assembly) -> None:
-        """A batch's rows were all processed: start batch-level work (e.g. feed a device graph).
-
-        Called on the thread that finished the last row; it should not wait for that work.
-        """
-
-    def complete_batch(self, assembly: Assembly) -> None:
-        """Finish the batch-level work before delivery (consumer thread): afterwards every
-        row's outcome and value is in ``assembly``."""
-
-    def place(self, content: BatchContent) -> None:
-        """Move the batch's columns to where this executor delivers them (consumer thread)."""
-
-    def run_batch_transform(self, op: Any, slots: dict[str, int], content: BatchContent,
-                            specs: list[TensorSpec], rng: Any) -> None:
-        """Apply one native batch transform to ``content`` (consumer thread)."""
-
-
 _PACKAGES = {"cpu_fallback": "dataio.cpu_fallback", "gpu": "dataio.gpu"}
 
 
@@ -118,14 +86,10 @@ def kernel_table_for(device: str | None) -> tuple[str, KernelTable]:
     return f"{executor} ({where})", _package(executor).kernel_table()
 
 
-def create_executor(plan: Plan, device: str | None) -> Executor:
-    """The executor for ``run(device=device)``.
+def create_executor(plan: Plan, options: RunOptions) -> Executor:
+    """The executor ``options.executor`` names, created with the resolved run options.
 
     Raises:
-        DeviceUnavailable: a CUDA device was asked for and the GPU stack is not usable.
-        PlanError / TypeError: an invalid ``device`` value.
+        BackendUnavailable: a library the plan's kernels need is missing (named with its extra).
     """
-    from dataio.device import resolve_device
-
-    executor, where = resolve_device(device)
-    return _package(executor).create_executor(plan, where)
+    return _package(options.executor).create_executor(plan, options)

@@ -1,5 +1,10 @@
 """The plan: the backend-neutral, validated form of a pipeline that executors run.
 
+The plan IR owns its stage types: the shape stages (:class:`BatchStage`,
+:class:`CollateStage`, :class:`GroupByStage`), :class:`MapStage` and the validated
+:class:`SlotPlan`. The DSL (:mod:`dataio.dsl`) only builds them; the runtime and the
+executors read them and never import the DSL.
+
 :func:`compile_plan` is the one place cross-op validation happens: each slot's chain
 is walked from its decoder's output description through every transform's
 :meth:`~dataio.Transform.infer`, so an op fed the wrong dtype/layout fails here,
@@ -11,15 +16,90 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dataio._errors import PlanError
+from dataio._identity import callable_identity
+from dataio._symbolic import Symbolic
 from dataio.ops._base import BatchTransform, Decoder, TensorSpec, Transform
 from dataio.ops.cond import Cond
+from dataio.ops.custom import CustomOp
 
-if TYPE_CHECKING:
-    from dataio.dsl import MapStage, ShapeStage, SlotStage
+DEFAULT_PREFETCH = 4
+"""Batches admitted ahead of the consumer when the shape stage does not say (``batch(prefetch=...)``)."""
+
+
+# -- shape stages -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BatchStage(Symbolic):
+    """Consecutive groups of ``size`` records; built by ``dataio.batch(...)``."""
+
+    size: int
+    drop_last: bool = False
+    prefetch: int | None = None
+
+    kind = "batch"
+
+    def describe(self) -> dict[str, Any]:
+        return {"shape": "batch", "size": self.size, "drop_last": self.drop_last}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CollateStage(Symbolic):
+    """Each upstream item is already a batch (an iterable of records); built by ``dataio.collate()``."""
+
+    prefetch: int | None = None
+
+    kind = "collate"
+
+    def describe(self) -> dict[str, Any]:
+        return {"shape": "collate"}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupByStage(Symbolic):
+    """A batch ends whenever the key of the next record differs; built by ``dataio.group_by(...)``."""
+
+    key: str | int | Callable[[Any], Hashable]
+    prefetch: int | None = None
+
+    kind = "group_by"
+
+    def describe(self) -> dict[str, Any]:
+        key = self.key if isinstance(self.key, (str, int)) else callable_identity(self.key)
+        return {"shape": "group_by", "key": key}
+
+
+ShapeStage = BatchStage | CollateStage | GroupByStage
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MapStage(Symbolic):
+    """A Python hook: per record before the shape stage, per batch after it; built by ``dataio.map(...)``."""
+
+    op: Callable[..., Any] | CustomOp | BatchTransform
+
+    def describe(self) -> dict[str, Any]:
+        if isinstance(self.op, BatchTransform):
+            return {"map": self.op.describe()}
+        return {"map": callable_identity(self.op)}
+
+
+class SlotDeclaration(Protocol):
+    """What :func:`compile_plan` reads of a declared slot (the DSL's ``SlotStage`` is one)."""
+
+    name: str | None
+    optional: bool
+    decoder: Decoder | None
+    transforms: tuple[Transform, ...]
+    skip: Cond | None
+
+
+# -- slots and the plan -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +170,7 @@ class Plan:
             device: as ``run(device=...)``: ``"auto"``, ``"cpu"``/``None``, ``"cuda[:N]"``.
                 ``"cuda"`` explains the GPU executor's split even on a machine without a GPU.
         """
-        from dataio.executors import kernel_table_for
+        from dataio.executors import kernel_table_for  # the selector: executors are above the plan
 
         executor, table = kernel_table_for(device)
         lines = [f"plan {self.signature[:16]} on {executor}"]
@@ -125,7 +205,7 @@ def _describe(record_maps: Any, slots: Any, shape: Any, batch_maps: Any) -> dict
     }
 
 
-def _slot_description(slot: SlotPlan | SlotStage) -> dict[str, Any]:
+def _slot_description(slot: SlotPlan | SlotDeclaration) -> dict[str, Any]:
     return {
         "slot": slot.name,
         "optional": slot.optional,
@@ -137,7 +217,7 @@ def _slot_description(slot: SlotPlan | SlotStage) -> dict[str, Any]:
 
 def compile_plan(
     record_maps: tuple[MapStage, ...],
-    slots: tuple[SlotStage, ...],
+    slots: tuple[SlotDeclaration, ...],
     shape: ShapeStage,
     batch_maps: tuple[MapStage, ...],
 ) -> Plan:
@@ -153,7 +233,7 @@ def compile_plan(
     return Plan(record_maps, planned, shape, batch_maps, signature)
 
 
-def _plan_slot(stage: SlotStage) -> SlotPlan:
+def _plan_slot(stage: SlotDeclaration) -> SlotPlan:
     assert stage.decoder is not None and stage.name is not None  # checked by pipeline()
     specs = [stage.decoder.output_spec()]
     for position, transform in enumerate(stage.transforms):

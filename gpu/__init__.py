@@ -28,8 +28,8 @@ def kernel_table() -> object:
     return table()
 
 
-def create_executor(plan: object, device: str) -> object:
-    """The GPU executor for ``plan`` on ``device`` (imports DALI lazily, when a graph is built)."""
+def create_executor(plan: object, options: object) -> object:
+    """The GPU executor for ``plan`` under the resolved run ``options`` (imports DALI lazily, when a graph is built)."""
     from dataio.gpu.executor import create_executor as create
 
-    return create(plan, device)  # type: ignore[arg-type]
+    return create(plan, options)  # type: ignore[arg-type]

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from dataio.cpu_fallback.executor import CpuExecutor
-from dataio.dsl import DEFAULT_PREFETCH
 from dataio.formats.image_header import read_header
 from dataio.ops._base import TensorSpec
 from dataio.plan import Plan
@@ -40,9 +39,9 @@ from dataio.runtime.assembly import Assembly
 from dataio.runtime.batch import BatchContent
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.records import INACTIVE
+from dataio.runtime.options import RunOptions
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.rows import RowFailure
-from dataio.runtime.stats import StageClock
 
 from dataio.gpu.delivery import Delivery
 from dataio.gpu.graph import SlotGraph, build_pipeline, feed, graph_slots
@@ -119,7 +118,8 @@ class GpuExecutor:
 
     Args:
         plan: the compiled plan.
-        device: ``"cuda:N"`` (or a label such as ``"cpu"`` in CPU mode).
+        options: the resolved run options: ``device`` (``"cuda:N"``, or ``"cpu"`` in CPU mode) and
+            ``prefetch`` (DALI's queue depth, already bounded by ``max_prefetch_bytes``).
         on_gpu: place the graph's ops on the GPU; ``False`` runs DALI's CPU operators.
         delivery: where columns live; default device memory on the GPU, the batch's host
             buffers in CPU mode.
@@ -128,30 +128,23 @@ class GpuExecutor:
 
     name = "gpu"
 
-    def __init__(self, plan: Plan, device: str, *, on_gpu: bool = True, delivery: Delivery | None = None,
+    def __init__(self, plan: Plan, options: RunOptions, *, on_gpu: bool = True, delivery: Delivery | None = None,
                  num_threads: int = 2) -> None:
         self.plan = plan
-        self.device = device
+        self.device = options.device
         self.on_gpu = on_gpu
-        self.cpu = CpuExecutor(plan)
+        self.cpu = CpuExecutor(plan, options)
+        self.clock = self.cpu.clock
+        """Stage times, shared with the CPU kernels this executor runs."""
         self.graphs = {g.index: g for g in graph_slots(plan)}
-        self._device_id = int(device.partition(":")[2] or 0) if on_gpu else None
+        self._device_id = int(self.device.partition(":")[2] or 0) if on_gpu else None
         if delivery is None:
             delivery = Delivery.device(self._device_id) if self._device_id is not None else Delivery.host()
         self.delivery = delivery
         self._num_threads = num_threads
-        self._depth = plan.shape.prefetch or DEFAULT_PREFETCH
+        self._depth = options.prefetch
         self._batch_size = getattr(plan.shape, "size", 1)
         self.stats = GraphStats()
-
-    @property
-    def clock(self) -> StageClock:
-        """Stage times (shared with the CPU kernels this executor runs)."""
-        return self.cpu.clock
-
-    @clock.setter
-    def clock(self, value: StageClock) -> None:
-        self.cpu.clock = value
 
     # -- per row (pool threads) -------------------------------------------------------------
 
@@ -301,6 +294,6 @@ def _feed_slot(graph: SlotGraph, payloads: list[Any], samples: list[SamplePlan],
     feed(pipeline, [graph], [payloads], [samples])
 
 
-def create_executor(plan: Plan, device: str) -> GpuExecutor:
-    """The GPU executor for ``plan`` on ``device`` (``"cuda:N"``)."""
-    return GpuExecutor(plan, device)
+def create_executor(plan: Plan, options: RunOptions) -> GpuExecutor:
+    """The GPU executor for ``plan`` on ``options.device`` (``"cuda:N"``)."""
+    return GpuExecutor(plan, options)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import dataio
-from dataio.runtime import loader as loader_module
+from dataio.runtime.loader import DataLoader
+from dataio.runtime.options import validate_run
 from graph_chains import GRAPH_CHAINS, LEVELS, graph_chain_pipeline
 
 pytest.importorskip("nvidia.dali")
@@ -29,15 +30,13 @@ def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, 
     if executor_kind == "cpu":
         with bound.run("numpy", device="cpu", **options) as loader:
             return list(loader)
-    run_options = loader_module.validate_run(
+    run_options = validate_run(
         pipe.plan, output="numpy", concurrency=options.get("concurrency", "auto"), on_failure=options.get("on_failure", "skip"),
         log_errors=False, order=None, seed=options.get("seed"), context=None, pin_memory="auto", ragged="list",
         device="cpu", emit_empty_batches=True, max_prefetch_bytes=None)
-    executor = GpuExecutor(pipe.plan, "cpu", on_gpu=False, delivery=delivery)
+    executor = GpuExecutor(pipe.plan, run_options, on_gpu=False, delivery=delivery)
     LAST["executor"] = executor
-    native = loader_module.bind_batch_transforms(pipe.plan)
-    with loader_module.DataLoader(bound, run_options, executor, native, dataio.ShardSpec(id=0, of=1),
-                                  _token=loader_module._TOKEN) as loader:
+    with DataLoader(pipe.plan, bound.records, run_options, executor, dataio.ShardSpec(id=0, of=1)) as loader:
         return list(loader)
 
 

@@ -8,6 +8,10 @@ delivered array, a torch tensor made from it through DLPack or ``from_numpy``, a
 (numpy views reference the array that owns the memory) — keeps the count up, so a
 buffer in use is never written. When every kept buffer is busy, a new one is allocated.
 This is the test ``numpy.ndarray.resize`` uses to refuse resizing a referenced array.
+
+With ``pinned=True`` (``run(pin_memory=True)``) buffers are page-locked host memory that
+torch allocates (``torch.empty(..., pin_memory=True)``), seen through numpy: a host batch
+then reaches a CUDA device with an asynchronous copy (``batch.to("cuda", non_blocking=True)``).
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ class BufferPool:
 
     _FREE = _count_when_free()
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, *, pinned: bool = False) -> None:
         self.keep = keep
+        self.pinned = pinned
         self._buffers: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
         self._lock = threading.Lock()
 
@@ -43,7 +48,7 @@ class BufferPool:
             index = self._free_index(kept)
             if index is not None:
                 return kept[index]
-            buffer = np.empty(shape, dtype=dtype)
+            buffer = _pinned(shape, dtype) if self.pinned else np.empty(shape, dtype=dtype)
             if len(kept) < self.keep:
                 kept.append(buffer)
             return buffer
@@ -59,3 +64,11 @@ class BufferPool:
         """Drop every kept buffer (their memory goes once consumers let go of them)."""
         with self._lock:
             self._buffers.clear()
+
+
+def _pinned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A page-locked host array (torch's CUDA host allocator), as numpy; the array keeps the tensor alive."""
+    import torch
+
+    template = torch.from_numpy(np.empty(0, dtype=dtype))
+    return torch.empty(tuple(shape), dtype=template.dtype, pin_memory=True).numpy()

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dataio.dsl import BatchStage, CollateStage, GroupByStage, ShapeStage
+from dataio.plan import BatchStage, CollateStage, GroupByStage, ShapeStage
 
 
 @dataclass(frozen=True, slots=True)

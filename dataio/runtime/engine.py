@@ -26,12 +26,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from dataio.executors import Executor
 from dataio.plan import Plan
 from dataio.runtime.assembly import Assembly
 from dataio.runtime.buffers import BufferPool
 from dataio.runtime.chunks import Chunk
 from dataio.runtime.pools import cpu_pool, io_pool
+from dataio.runtime.protocol import Executor
 from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads, read_rows
 from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import UserCodeError

@@ -1,7 +1,7 @@
-"""``BoundPipeline`` and ``DataLoader``: binding records, running epochs, judging row failures.
+"""``DataLoader``: running epochs of a plan over records, judging row failures.
 
-:meth:`BoundPipeline.run` validates every option, picks the executor and returns a
-:class:`DataLoader`. Iterating the loader runs one epoch through an
+The loader takes ``(plan, records, options, executor)`` — options validated and the
+executor chosen by :meth:`dataio.binding.BoundPipeline.run`. Iterating it runs one epoch through an
 :class:`~dataio.runtime.engine.Epoch`; this module turns each finished batch
 assembly into what the user receives: the ``on_failure`` policy, ``log_errors``,
 the :class:`~dataio.Batch`, then the per-batch maps.
@@ -10,100 +10,29 @@ the :class:`~dataio.Batch`, then the per-batch maps.
 from __future__ import annotations
 
 import logging
-import os
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sized
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dataio._errors import PlanError, RowError
-from dataio.dsl import BatchStage, CollateStage
-from dataio.executors import Executor, create_executor
-from dataio.runtime.assembly import Assembly
 from dataio.ops._base import BatchTransform
-from dataio.plan import Plan
+from dataio.plan import BatchStage, CollateStage, Plan
+from dataio.runtime.assembly import Assembly
 from dataio.runtime.batch import Batch, BatchContent
 from dataio.runtime.buffers import BufferPool
 from dataio.runtime.chunks import chunks
 from dataio.runtime.engine import Epoch, EpochCancelled
-from dataio.runtime.options import RunOptions, check_output_for_device, validate_run
+from dataio.runtime.options import RunOptions
 from dataio.runtime.pools import cpu_pool_size
+from dataio.runtime.protocol import Executor
 from dataio.runtime.seeds import BATCH_STREAM, derive, generator
-from dataio.runtime.stats import StageClock
 from dataio.sources.base import RecordSource
 from dataio.runtime.sharding import Cursor, ShardSpec, rank_length, rank_records, resolve_shard
-
-if TYPE_CHECKING:
-    from dataio.dsl import Pipeline
 
 ROWS_LOGGER = logging.getLogger("dataio.rows")
 STATE_VERSION = 3
 _SKIPPED: Any = object()
 
-
-def check_records(records: Any) -> Any:
-    """Accept a re-iterable or a zero-argument factory (API.md §4.1); ``TypeError`` otherwise."""
-    if isinstance(records, (str, bytes, bytearray, os.PathLike)):
-        raise TypeError(f"bind(records={records!r}): a single path is not a record collection; "
-                        "pass [path] or dataio.files(...)")
-    iterable = hasattr(type(records), "__iter__") or hasattr(type(records), "__getitem__")
-    if callable(records) and iterable:
-        raise TypeError(f"bind(records=...): a {type(records).__name__} is both callable and iterable; "
-                        "pass either a re-iterable or a zero-argument factory")
-    if callable(records):
-        return records
-    if isinstance(records, Iterator):
-        raise TypeError(f"bind(records=...): a {type(records).__name__} is a one-shot iterator and cannot be "
-                        "re-iterated each epoch; pass a factory such as `lambda: gen()` or a list")
-    if not iterable:
-        raise TypeError(f"bind(records=...): expected a re-iterable (list, tuple, RecordSource, ...) or a "
-                        f"zero-argument factory; got {type(records).__name__}")
-    return records
-
-
-class BoundPipeline:
-    """A pipeline attached to records; :meth:`run` makes a loader."""
-
-    def __init__(self, pipeline: Pipeline, records: Any) -> None:
-        self.pipeline = pipeline
-        self.records = check_records(records)
-
-    def run(self, output: Any = "torch", *, concurrency: Any = "auto", on_failure: Any = "skip",
-            log_errors: Any = False, order: Any = None, shard: Any = None, seed: Any = None,
-            context: Any = None, pin_memory: Any = "auto", ragged: Any = "list", device: Any = "auto",
-            emit_empty_batches: Any = True, max_prefetch_bytes: Any = None) -> DataLoader:
-        """Validate the options and return a :class:`DataLoader` (API.md §4.2).
-
-        Args:
-            output: ``"torch"``, ``"numpy"``, ``"jax"``, ``"dlpack"`` or a callable adapter per tensor.
-            concurrency: records in flight: ``"auto"`` (``max(8, 2 × batch size)``) or an int >= 1.
-            on_failure: ``"strict"``, ``"skip"`` or the minimum survivors per batch (int >= 0).
-            log_errors: ``True`` logs each row error on ``dataio.rows``; a callable receives each dict.
-            order: ``"submit"`` (default; logical order) or ``"completion"``.
-            shard: ``None``, ``"auto"``, a :class:`~dataio.ShardSpec` or ``{"id", "of", "sticky", "pad"}``
-                (``batch()`` pipelines only; see ``docs/sharding.md``).
-            seed: run seed (u64); ``None`` ≡ 0.
-            context: ``(record) -> Any`` per admitted record; results on ``batch.context``.
-            pin_memory: ``"auto"`` or a bool (``True`` needs CUDA).
-            ragged: ``"list"``, ``"error"`` or ``"skip"`` for slots whose rows differ in shape.
-            device: ``"auto"``, ``"cpu"``/``None``, ``"cuda"`` or ``"cuda:N"`` (batches in device
-                memory; ``output="numpy"`` is then refused).
-            emit_empty_batches: with ``on_failure=0``, yield batches with no survivors.
-            max_prefetch_bytes: cap on prefetched output bytes (fixed-size outputs only).
-        """
-        options = validate_run(
-            self.pipeline.plan, output=output, concurrency=concurrency, on_failure=on_failure,
-            log_errors=log_errors, order=order, seed=seed, context=context, pin_memory=pin_memory,
-            ragged=ragged, device=device, emit_empty_batches=emit_empty_batches,
-            max_prefetch_bytes=max_prefetch_bytes,
-        )
-        spec = resolve_shard(shard)
-        if spec.is_sharded and not isinstance(self.pipeline.plan.shape, BatchStage):
-            raise PlanError(f"run(shard={spec!r}): only batch() pipelines can be sharded; collate() and group_by() "
-                            "batches are formed upstream")
-        native = bind_batch_transforms(self.pipeline.plan)
-        executor = create_executor(self.pipeline.plan, device)
-        check_output_for_device(output, executor.device)
-        return DataLoader(self, options, executor, native, spec, _token=_TOKEN)
 
 
 NativeBatchOp = tuple[BatchTransform, dict[str, int]]
@@ -125,35 +54,32 @@ def bind_batch_transforms(plan: Plan) -> list[NativeBatchOp]:
     return bound
 
 
-_TOKEN = object()
-
-
 class DataLoader:
-    """Iterate for one epoch of batches; use as a context manager (API.md §4.3).
+    """Iterate for one epoch of batches; use as a context manager (``docs/api.md``, loader).
+
+    Made by ``pipeline.bind(records).run(...)``, which validates ``options`` and creates
+    ``executor`` with them.
 
     Attributes:
         device: where batches are delivered (``"cpu"`` for the CPU fallback).
         executor: ``"cpu_fallback"`` or ``"gpu"``.
     """
 
-    def __init__(self, bound: BoundPipeline, options: RunOptions, executor: Executor,
-                 native: list[NativeBatchOp], shard: ShardSpec, *, _token: object) -> None:
-        if _token is not _TOKEN:
-            raise TypeError("DataLoader cannot be constructed directly; use pipeline.bind(records).run(...)")
-        self._bound = bound
-        self._plan = bound.pipeline.plan
+    def __init__(self, plan: Plan, records: Any, options: RunOptions, executor: Executor,
+                 shard: ShardSpec) -> None:
+        self._plan = plan
+        self._records = records
         self._options = options
         self._executor = executor
-        self._native = native
+        self._native = bind_batch_transforms(plan)
         self._epoch = 0
         self._seed = options.seed
         self._shard = shard
         self._resume: Cursor | None = None  # where the next iteration starts, after load_state_dict
         self._cursor = Cursor()  # where the current (or last) iteration's stream started
         self._consumed = 0
-        self._clock = StageClock()
-        executor.clock = self._clock
-        self._buffers = BufferPool(keep=options.prefetch + 2)
+        self._clock = executor.clock  # the executor's stages and the runtime's, on one clock
+        self._buffers = BufferPool(keep=options.prefetch + 2, pinned=options.pin_memory)
         """Batch buffers reused once consumers let go: ``prefetch`` being filled, the one being delivered and
         the one the training step still holds."""
         self._active: weakref.ref[_EpochIterator] | None = None
@@ -199,7 +125,7 @@ class DataLoader:
         return iterator
 
     def _epoch_records(self) -> Iterable[Any]:
-        records = self._bound.records
+        records = self._records
         if isinstance(records, RecordSource):
             return records.epoch_records(self._seed, self._epoch)  # shuffles by (seed, epoch)
         if not callable(records):
@@ -211,7 +137,7 @@ class DataLoader:
         return produced
 
     def __len__(self) -> int:
-        records = self._bound.records
+        records = self._records
         shape = self._plan.shape
         if callable(records) or not isinstance(records, Sized):
             raise TypeError("len(loader): the record source has no known length")

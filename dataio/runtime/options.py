@@ -1,4 +1,4 @@
-"""``run(...)`` options, validated eagerly (API.md §4.2)."""
+"""``run(...)`` options, validated eagerly and resolved once (``docs/api.md``, ``run``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from dataio._errors import DeviceUnavailable, PlanError
 from dataio._validate import as_bool, as_int, as_seed
-from dataio.dsl import DEFAULT_PREFETCH, BatchStage
+from dataio.plan import DEFAULT_PREFETCH, BatchStage
 from dataio.plan import Plan
 from dataio.runtime.batch import Ragged
 from dataio.runtime.output import Adapter, make_adapter
@@ -34,16 +34,29 @@ class RunOptions:
     seed: int
     context: Callable[[Any], Any] | None
     ragged: Ragged
-    device: str | None
+    executor: str
+    """The executor that runs the plan: ``"cpu_fallback"`` or ``"gpu"``."""
+    device: str
+    """Where batches are delivered: ``"cpu"`` or ``"cuda:N"`` (resolved from ``run(device=...)``)."""
     pin_memory: bool
+    """Host batch buffers are page-locked (CUDA host pinning through torch)."""
     emit_empty_batches: bool
     max_prefetch_bytes: int | None
+    """The cap on prefetched output bytes; ``prefetch`` is already reduced to respect it."""
 
 
 def validate_run(plan: Plan, *, output: Any, concurrency: Any, on_failure: Any, log_errors: Any,
                  order: Any, seed: Any, context: Any, pin_memory: Any, ragged: Any, device: Any,
                  emit_empty_batches: Any, max_prefetch_bytes: Any) -> RunOptions:
-    """Check every ``run()`` option; raise ``TypeError``/``ValueError`` naming the bad one."""
+    """Check every ``run()`` option and resolve the device; raise ``TypeError``/``ValueError`` naming the bad one.
+
+    Raises:
+        DeviceUnavailable: a CUDA device or host pinning was asked for and cannot be had.
+    """
+    from dataio.device import resolve_device
+
+    executor, where = resolve_device(device)
+    check_output_for_device(output, where)
     shape = plan.shape
     batch_size = shape.size if isinstance(shape, BatchStage) else AUTO_COLLATE_BATCH
     prefetch = shape.prefetch if shape.prefetch is not None else DEFAULT_PREFETCH
@@ -61,7 +74,8 @@ def validate_run(plan: Plan, *, output: Any, concurrency: Any, on_failure: Any, 
         seed=0 if seed is None else as_seed("run", "seed", seed),
         context=_context(context),
         ragged=_choice("ragged", ragged, RAGGED),  # type: ignore[arg-type]
-        device=device,
+        executor=executor,
+        device=where,
         pin_memory=_pin_memory(pin_memory),
         emit_empty_batches=as_bool("run", "emit_empty_batches", emit_empty_batches),
         max_prefetch_bytes=max_prefetch_bytes,
@@ -120,15 +134,15 @@ def _choice(param: str, value: Any, choices: tuple[str, ...]) -> str:
 
 
 def _pin_memory(value: Any) -> bool:
-    from dataio.device import pinning_available
+    from dataio.device import pinned_batches_available
 
     if isinstance(value, str):
         if value != "auto":
             raise PlanError(f"run(pin_memory={value!r}): pin_memory must be 'auto' or a bool")
-        return pinning_available()[0]
+        return pinned_batches_available()[0]
     wanted = as_bool("run", "pin_memory", value)
     if wanted:
-        available, reason = pinning_available()
+        available, reason = pinned_batches_available()
         if not available:
             raise DeviceUnavailable(f"run(pin_memory=True): CUDA host pinning is unavailable: {reason}")
     return wanted
