@@ -14,7 +14,6 @@ import numpy as np
 
 from dataio._deps import require
 from dataio._errors import RecordError, RecordTypeError
-from dataio.ops import transforms as T
 from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 from dataio.ops._base import TensorSpec
@@ -34,9 +33,6 @@ from dataio.cpu_fallback.kernels import KERNELS
 from dataio.cpu_fallback.lazy_image import LazyImage
 from dataio.cpu_fallback.pixels import affine_coefficients, affine_to_chw
 
-_RESAMPLING = (T.Resize, T.ResizeShort, T.ResizeLong, T.FitToBucket)
-
-
 class SlotProgram:
     """One slot's chain, bound to CPU kernels."""
 
@@ -51,7 +47,7 @@ class SlotProgram:
                       for op, spec in zip(slot.transforms, slot.specs[:-1], strict=True)]
         first = slot.transforms[0] if slot.transforms else None
         self.is_image = isinstance(self.decoder, ImageDecoder)
-        self.draft_op = first if self.is_image and isinstance(first, _RESAMPLING) else None
+        self.draft_op = first if self.is_image and first is not None and first.kind == "resample" else None
 
     def run(self, data: Any, ctx: ChainContext, out: np.ndarray | None,
             clock: StageClock) -> tuple[Any, tuple[int, int] | None]:
@@ -160,10 +156,3 @@ class CpuExecutor:
 def create_executor(plan: Plan, options: RunOptions) -> CpuExecutor:
     """The CPU executor for ``plan`` under the resolved run ``options`` (batches in host memory)."""
     return CpuExecutor(plan, options)
-
-
-def kernel_table() -> Any:
-    """The CPU kernel table (for ``plan.explain``)."""
-    from dataio.cpu_fallback.kernels import TABLE
-
-    return TABLE

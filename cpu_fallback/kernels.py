@@ -1,14 +1,28 @@
-"""The CPU fallback's kernel table: one kernel per op of ``dataio.decoders`` / ``dataio.transforms``.
+"""The CPU fallback's kernels, registered against the op table (:mod:`dataio.ops.table`): one per op.
 
-Adding an op means one spec in ``dataio.ops`` and one entry here (a test checks that
-every registered op has a CPU kernel).
+This is the one module that says which function runs which op on the CPU; adding an op
+means its spec in ``dataio.ops``, its kernel in a module of this package, and one entry
+here (``tests/test_op_table.py`` fails on an op without a kernel).
 """
 
 from __future__ import annotations
 
-from dataio.executors import Kernel, KernelTable
+from dataio.ops.table import Kernel
 
-from dataio.cpu_fallback import audio, augment, custom, detection, geometry, layout, payloads, pixels
+from dataio.cpu_fallback import (
+    audio,
+    augment,
+    batch_kernels,
+    custom,
+    detection,
+    geometry,
+    layout,
+    payloads,
+    photometric,
+    pixels,
+    spatial,
+)
+from dataio.cpu_fallback.conditional import conditional_kernels
 from dataio.cpu_fallback.image_decode import decode_image
 
 _RESAMPLE = "torch uint8 antialiased interpolate or Pillow Image.resize (fused box)"
@@ -64,33 +78,30 @@ KERNELS: dict[str, Kernel] = {
     "transforms.auto_augment": Kernel(augment.auto_augment_kernel, "Pillow ImageOps/ImageEnhance/transform"),
     "transforms.trivial_augment_wide": Kernel(augment.trivial_augment_wide_kernel,
                                               "Pillow ImageOps/ImageEnhance/transform"),
+    # photometric
+    "transforms.color_jitter": Kernel(photometric.color_jitter_kernel, "Pillow ImageEnhance + HSV hue shift"),
+    "transforms.grayscale": Kernel(photometric.grayscale_kernel, "numpy integer luma (Pillow weights)"),
+    "transforms.gaussian_blur": Kernel(photometric.gaussian_blur_kernel, "numpy separable Gaussian"),
+    "transforms.gaussian_noise": Kernel(photometric.gaussian_noise_kernel, "numpy Generator.standard_normal"),
+    "transforms.invert": Kernel(photometric.invert_kernel, "numpy"),
+    "transforms.solarize": Kernel(photometric.solarize_kernel, "numpy.where"),
+    "transforms.posterize": Kernel(photometric.posterize_kernel, "numpy bit mask"),
+    "transforms.equalize": Kernel(photometric.equalize_kernel, "numpy histogram LUT (ImageOps.equalize arithmetic)"),
+    "transforms.sharpen": Kernel(photometric.sharpen_kernel, "numpy unsharp mask"),
+    "transforms.median_blur": Kernel(photometric.median_blur_kernel, "numpy sliding_window_view + partition"),
+    "transforms.canny": Kernel(photometric.canny_kernel, "numpy Sobel + NMS + hysteresis"),
+    # spatial
+    "transforms.pad": Kernel(spatial.pad_kernel, "numpy.pad"),
+    "transforms.affine": Kernel(spatial.affine_kernel, "Pillow Image.transform(AFFINE)"),
+    "transforms.random_affine": Kernel(spatial.random_affine_kernel, "Pillow Image.transform(AFFINE)"),
+    "transforms.random_perspective": Kernel(spatial.random_perspective_kernel, "Pillow Image.transform(PERSPECTIVE)"),
+    "transforms.random_erasing": Kernel(spatial.random_erasing_kernel, "numpy slice assignment"),
+    "transforms.grid_mask": Kernel(spatial.grid_mask_kernel, "numpy rotated-grid mask (numpy.where)"),
+    # batch transforms (numpy or cupy columns: see batch_kernels)
+    "batch_transforms.mixup": Kernel(batch_kernels.mixup_kernel, "numpy in place (Beta λ, one permutation)"),
+    "batch_transforms.cutmix": Kernel(batch_kernels.cutmix_kernel, "numpy box paste in place"),
+    "batch_transforms.pad_to_longest": Kernel(batch_kernels.pad_to_longest_kernel, "numpy.full + row copies"),
+    "batch_transforms.batch_normalize": Kernel(batch_kernels.batch_normalize_kernel, "numpy in place"),
+    "batch_transforms.batch_shuffle": Kernel(batch_kernels.batch_shuffle_kernel, "numpy.take on every column"),
 }
-
-from dataio.cpu_fallback import conditional as _conditional  # noqa: E402
-
-KERNELS.update({
-    "transforms.sometimes": Kernel(_conditional.sometimes_kernel, "arm via this table (one coin)"),
-    "transforms.choice": Kernel(_conditional.choice_kernel, "one arm via this table"),
-    "transforms.some_of": Kernel(_conditional.some_of_kernel, "n arms via this table"),
-    "transforms.select": Kernel(_conditional.select_kernel, "first matching arm via this table"),
-})
-
-from dataio.cpu_fallback import batch_kernels as _batch  # noqa: E402
-
-KERNELS.update({
-    "batch_transforms.mixup": Kernel(_batch.mixup_kernel, "numpy in place (Beta λ, one permutation)"),
-    "batch_transforms.cutmix": Kernel(_batch.cutmix_kernel, "numpy box paste in place"),
-    "batch_transforms.pad_to_longest": Kernel(_batch.pad_to_longest_kernel, "numpy.full + row copies"),
-    "batch_transforms.batch_normalize": Kernel(_batch.batch_normalize_kernel, "numpy in place"),
-    "batch_transforms.batch_shuffle": Kernel(_batch.batch_shuffle_kernel, "numpy.take on every column"),
-})
-
-from dataio.cpu_fallback import photometric as _photometric  # noqa: E402
-
-KERNELS.update(_photometric.KERNELS)
-
-from dataio.cpu_fallback import spatial as _spatial  # noqa: E402
-
-KERNELS.update(_spatial.KERNELS)
-
-TABLE = KernelTable("cpu", KERNELS)
+KERNELS.update(conditional_kernels(KERNELS))  # their arms run through this same table

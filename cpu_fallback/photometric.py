@@ -16,7 +16,6 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageEnhance
 
-from dataio.executors import Kernel
 from dataio.ops import photometric as P
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
@@ -299,18 +298,3 @@ def hysteresis(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
     seeded = np.zeros(h * w, dtype=bool)
     seeded[parent[strong.ravel()]] = True
     return (weak.ravel() & seeded[parent]).reshape(h, w)
-
-
-KERNELS: dict[str, Kernel] = {
-    "transforms.color_jitter": Kernel(color_jitter_kernel, "Pillow ImageEnhance + HSV hue shift"),
-    "transforms.grayscale": Kernel(grayscale_kernel, "numpy integer luma (Pillow weights)"),
-    "transforms.gaussian_blur": Kernel(gaussian_blur_kernel, "numpy separable Gaussian"),
-    "transforms.gaussian_noise": Kernel(gaussian_noise_kernel, "numpy Generator.standard_normal"),
-    "transforms.invert": Kernel(invert_kernel, "numpy"),
-    "transforms.solarize": Kernel(solarize_kernel, "numpy.where"),
-    "transforms.posterize": Kernel(posterize_kernel, "numpy bit mask"),
-    "transforms.equalize": Kernel(equalize_kernel, "numpy histogram LUT (ImageOps.equalize arithmetic)"),
-    "transforms.sharpen": Kernel(sharpen_kernel, "numpy unsharp mask"),
-    "transforms.median_blur": Kernel(median_blur_kernel, "numpy sliding_window_view + partition"),
-    "transforms.canny": Kernel(canny_kernel, "numpy Sobel + NMS + hysteresis"),
-}

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from dataio.executors import Kernel
 from dataio.ops import spatial as S
 from dataio.ops._base import TensorSpec, image_axes
 from dataio.runtime.chain import ChainContext
@@ -302,13 +301,3 @@ def grid_mask_kernel(op: S.GridMask, value: Any, spec: TensorSpec, ctx: ChainCon
     v = -math.sin(angle) * dx + math.cos(angle) * dy + cy
     hole = (np.mod(np.floor(u) - ox, d) < side) & (np.mod(np.floor(v) - oy, d) < side)
     return np.where(hole[:, :, None], np.uint8(0), pixels)
-
-
-KERNELS: dict[str, Kernel] = {
-    "transforms.pad": Kernel(pad_kernel, "numpy.pad"),
-    "transforms.affine": Kernel(affine_kernel, "Pillow Image.transform(AFFINE)"),
-    "transforms.random_affine": Kernel(random_affine_kernel, "Pillow Image.transform(AFFINE)"),
-    "transforms.random_perspective": Kernel(random_perspective_kernel, "Pillow Image.transform(PERSPECTIVE)"),
-    "transforms.random_erasing": Kernel(random_erasing_kernel, "numpy slice assignment"),
-    "transforms.grid_mask": Kernel(grid_mask_kernel, "numpy rotated-grid mask (numpy.where)"),
-}

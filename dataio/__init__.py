@@ -60,7 +60,8 @@ from dataio.io import (
     HeadInfo, Reader, Stream, Writer, configure_credentials, configure_endpoint, configure_transport, delete, exists,
     glob, head, ls, read, reader, stream, write, writer,
 )
-from dataio.formats.arrays import read_image, read_numpy
+from dataio.formats.arrays import read_numpy
+from dataio.images import read_image
 from dataio.gds import GdsBuffer, GdsFileHandle, gds_open, gds_read_into_tensor, gds_register_buffer
 from dataio.formats.hdf5 import Hdf5Session, open_hdf5, read_hdf5
 from dataio.formats.parquet import ParquetQuery, read_parquet, scan_parquet

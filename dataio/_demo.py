@@ -86,9 +86,9 @@ def _kernels(loader: dataio.DataLoader) -> str:
     """``; CPU kernels: ...`` for the CPU fallback (which optional libraries it runs), else empty."""
     if loader.executor != "cpu_fallback":
         return ""
-    from dataio.cpu_fallback import accel
+    from dataio.executors import cpu_kernel_report
 
-    names = accel.selection().names
+    names = [name for name, library in cpu_kernel_report()["libraries"].items() if library["used"]]
     return f"; CPU kernels: {', '.join(names) if names else 'Pillow + numpy'}"
 
 

@@ -10,7 +10,7 @@ import platform
 from typing import Any
 
 from dataio._version import __version__
-from dataio.cpu_fallback import accel
+from dataio.executors import cpu_kernel_report
 from dataio.device import discover, env_overrides, gds_info, pinning_available
 
 
@@ -43,7 +43,7 @@ def report_dict() -> dict[str, Any]:
                                 "usable": p.usable, "reason": p.reason} for name, p in caps.packages.items()},
         },
         "executor": {"auto": "gpu" if caps.gpu_executor_ready else "cpu_fallback", "reason": caps.executor_reason},
-        "cpu_kernels": accel.describe(),
+        "cpu_kernels": cpu_kernel_report(),
         "env_overrides": env_overrides(),
     }
 
@@ -82,7 +82,7 @@ def _gpu_stack_lines(stack: dict[str, Any]) -> list[str]:
 def _cpu_kernel_lines(kernels: dict[str, Any]) -> list[str]:
     lines = [f"CPU fallback kernels (DATAIO_CPU_KERNELS={kernels['setting']}); Pillow + numpy always"]
     for name, library in kernels["libraries"].items():
-        state = accel.MISSING.get(name, "not installed") if not library["installed"] else (
+        state = library["missing"] if not library["installed"] else (
             f"{library['version']}, {'used' if library['used'] else 'installed, not used'}")
         lines.append(f"  {name}: {state}")
     return lines

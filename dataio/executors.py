@@ -1,68 +1,56 @@
-"""Executors: who runs a plan, and which kernel runs each op.
+"""The executor selector: which executor runs a plan, and where each op of it runs.
 
-An executor registers one kernel per op name (its *kernel table*). The CPU fallback
-(``dataio.cpu_fallback``) has a kernel for every op; the GPU executor
-(``dataio.gpu``) has kernels for the ops it accelerates and runs the rest on the CPU
-inside its graph. :func:`create_executor` picks one for ``run(device=...)``;
-:func:`kernel_table_for` serves ``plan.explain(device=...)``.
+Executor packages are reached only from here, and only by name (imported when first
+needed). Each registers against the op table (:mod:`dataio.ops.table`): the CPU fallback
+(``dataio.cpu_fallback``) a kernel for every op (``KERNELS``), the GPU executor
+(``dataio.gpu``) a graph node for the ops its DALI graph runs (``GRAPH_NODES``), the rest
+running on the CPU kernels inside it. :func:`create_executor` makes the executor
+``run()`` chose; :func:`kernel_table_for` serves ``plan.explain(device=...)``.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dataio._errors import DeviceUnavailable
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from dataio.ops.decoders import ImageDecoder
     from dataio.plan import Plan
     from dataio.runtime.options import RunOptions
     from dataio.runtime.protocol import Executor
 
 
-@dataclass(frozen=True, slots=True)
-class Kernel:
-    """One op's implementation in one executor.
-
-    Attributes:
-        fn: the callable (``None`` where only the description is known, e.g. a graph node).
-        label: what ``explain`` prints (library and function).
-    """
-
-    fn: Callable[..., Any] | None
-    label: str
-    requires: tuple[str, ...] = ()
-    """Optional modules the kernel imports; checked when an executor is built (``run()``)."""
-
-
 class KernelTable:
-    """Kernels by op qualname, with an optional table that runs the ops this one lacks.
+    """What runs each op (a label by op qualname), with an optional table that runs the ops this one lacks.
 
     ``slot_supported`` lets an executor take or leave whole slots (a graph takes a chain or
     not): ops of a slot it leaves are placed by ``fallback``.
     """
 
-    def __init__(self, placement: str, kernels: Mapping[str, Kernel], fallback: KernelTable | None = None,
+    def __init__(self, placement: str, labels: Mapping[str, str], fallback: KernelTable | None = None,
                  slot_supported: Callable[[Any], bool] | None = None) -> None:
         self.placement = placement
-        self.kernels = dict(kernels)
+        self.labels = dict(labels)
         self.fallback = fallback
         self.slot_supported = slot_supported
 
     def place(self, qualname: str, slot: Any = None) -> tuple[str, str]:
         """``(placement, kernel label)`` for op ``qualname`` (of ``slot``, when given)."""
-        kernel = self.kernels.get(qualname)
+        label = self.labels.get(qualname)
         slot_taken = slot is None or self.slot_supported is None or self.slot_supported(slot)
-        if kernel is not None and slot_taken:
-            return self.placement, kernel.label
+        if label is not None and slot_taken:
+            return self.placement, label
         if self.fallback is not None:
             return self.fallback.place(qualname, slot)
         return "unsupported", "no kernel"
 
     def __contains__(self, qualname: object) -> bool:
-        return qualname in self.kernels
+        return qualname in self.labels
 
 
 _PACKAGES = {"cpu_fallback": "dataio.cpu_fallback", "gpu": "dataio.gpu"}
@@ -77,13 +65,26 @@ def kernel_table_for(device: str | None) -> tuple[str, KernelTable]:
     from dataio.device import resolve_device
 
     if isinstance(device, str) and device.startswith("cuda"):
-        package = _package("gpu")
-        if getattr(package, "kernel_table", None) is None:
+        if not getattr(_package("gpu"), "EXECUTOR_AVAILABLE", False):
             raise DeviceUnavailable(f"explain(device={device!r}): the GPU executor is not available in this "
                                     "build of dataio")
-        return f"gpu ({device})", package.kernel_table()
+        return f"gpu ({device})", gpu_table()
     executor, where = resolve_device(device)
-    return f"{executor} ({where})", _package(executor).kernel_table()
+    return f"{executor} ({where})", gpu_table() if executor == "gpu" else cpu_table()
+
+
+def cpu_table() -> KernelTable:
+    """Where the CPU fallback runs each op: its kernel for every op."""
+    kernels = importlib.import_module("dataio.cpu_fallback.kernels").KERNELS
+    return KernelTable("cpu", {qualname: kernel.label for qualname, kernel in kernels.items()})
+
+
+def gpu_table() -> KernelTable:
+    """Where the GPU executor runs each op: its graph node, or the CPU kernel when the slot is not in the graph."""
+    nodes = importlib.import_module("dataio.gpu.nodes").GRAPH_NODES
+    graph = importlib.import_module("dataio.gpu.graph")  # imports no GPU library
+    return KernelTable("gpu", {qualname: node.label for qualname, node in nodes.items()}, fallback=cpu_table(),
+                       slot_supported=lambda slot: graph.slot_graph(0, slot) is not None)
 
 
 def create_executor(plan: Plan, options: RunOptions) -> Executor:
@@ -93,3 +94,17 @@ def create_executor(plan: Plan, options: RunOptions) -> Executor:
         BackendUnavailable: a library the plan's kernels need is missing (named with its extra).
     """
     return _package(options.executor).create_executor(plan, options)
+
+
+def decode_image_pixels(decoder: ImageDecoder, data: Any, label: str) -> np.ndarray:
+    """One image decoded by the CPU fallback's image kernel, as ``HWC uint8`` (``dataio.read_image``).
+
+    Raises:
+        DecodeError: ``data`` is not a decodable image (naming ``label``).
+    """
+    return _package("cpu_fallback").decode_image_pixels(decoder, data, label)
+
+
+def cpu_kernel_report() -> dict[str, Any]:
+    """Which optional CPU kernels this machine has and the current setting uses (``python -m dataio``)."""
+    return _package("cpu_fallback").kernel_report()

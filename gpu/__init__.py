@@ -9,7 +9,7 @@ Files:
     graph_queue.py  one built pipeline fed ahead (prefetch depth), outputs collected in feed order
     delivery.py     where columns live: device memory (cupy) on a GPU, host buffers in CPU mode
     executor.py     GpuExecutor: stages graph slots per row, feeds per batch, collects at delivery
-    kernels.py      which ops run in the graph (``plan.explain(device="cuda")``)
+    nodes.py        the graph node of each op the graph runs, registered against the op table
 """
 
 EXECUTOR_AVAILABLE = True
@@ -19,13 +19,6 @@ The executor is tested on CI with DALI's CPU operators (graph, feed-ahead queue,
 per-sample isolation, the device-memory column layout on host arrays); the ``gpu``-marked
 tests in ``tests/gpu/`` check it on a device.
 """
-
-
-def kernel_table() -> object:
-    """The GPU kernel table (``plan.explain(device="cuda")``); imports no GPU library."""
-    from dataio.gpu.kernels import kernel_table as table
-
-    return table()
 
 
 def create_executor(plan: object, options: object) -> object:

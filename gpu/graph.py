@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from dataio.ops import transforms as T
+from dataio.ops._base import Op
 from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 
-from dataio.gpu.sample_plan import FLIPS, GEOMETRY, RESAMPLING, WINDOWS, SamplePlan
+from dataio.gpu.nodes import GRAPH_NODES
+from dataio.gpu.sample_plan import GEOMETRY_KINDS, SamplePlan
 
 INTERP = {"nearest": "INTERP_NN", "bilinear": "INTERP_LINEAR", "bicubic": "INTERP_CUBIC",
           "lanczos": "INTERP_LANCZOS3"}
@@ -40,22 +41,24 @@ class SlotGraph:
     Attributes:
         index: the slot's position in the plan.
         name: the slot name (prefix of its external-source names).
+        decoder: the image decoder (its node decodes).
         geometry: the geometric ops the host plans per sample.
         interp: the filter of the chain's resampling op, if any.
-        affine: the channel affine applied last, as ``(scale, bias)`` per channel, if any.
+        pixel_ops: the ops after the geometry, each run by its node builder (e.g. the channel affine).
         channels: output channels (3 for RGB, 1 for grey).
     """
 
     index: int
     name: str
-    geometry: tuple[Any, ...]
+    decoder: ImageDecoder
+    geometry: tuple[Op, ...]
     interp: str | None
-    affine: T.ChannelAffine | None
+    pixel_ops: tuple[Op, ...]
     channels: int
 
     @property
     def has_window(self) -> bool:
-        return any(isinstance(op, WINDOWS) for op in self.geometry)
+        return any(op.kind == "window" for op in self.geometry)
 
     @property
     def needs_region(self) -> bool:
@@ -64,34 +67,37 @@ class SlotGraph:
 
     @property
     def has_flip(self) -> bool:
-        return any(isinstance(op, FLIPS) for op in self.geometry)
+        return any(op.kind == "flip" for op in self.geometry)
 
 
 def slot_graph(index: int, slot: SlotPlan) -> SlotGraph | None:
     """The slot's graph form, or ``None`` when it needs ops the graph does not have (CPU inside the executor).
 
-    Graph-capable: an RGB or grey image decoder, then geometric ops (at most one resampling op),
-    then at most one channel affine (``normalize(...)`` and friends) as the last op.
+    Graph-capable: an RGB or grey image decoder, then host-planned geometric ops (at most
+    one resampling op), then ops whose graph node has a builder (:data:`GRAPH_NODES`) —
+    all read from the op table, nothing here names an op.
     """
     decoder = slot.decoder
-    if not isinstance(decoder, ImageDecoder) or decoder.allow_alpha or decoder.fill_color is not None \
-            or decoder.channels not in (1, 3):
+    if not isinstance(decoder, ImageDecoder) or decoder.qualname not in GRAPH_NODES or decoder.allow_alpha \
+            or decoder.fill_color is not None or decoder.channels not in (1, 3):
         return None
-    transforms = list(slot.transforms)
-    affine = transforms.pop() if transforms and isinstance(transforms[-1], T.ChannelAffine) else None
+    nodes = [GRAPH_NODES.get(op.qualname) for op in slot.transforms]
+    if any(node is None for node in nodes):
+        return None
+    split = next((i for i, node in enumerate(nodes) if node.build is not None), len(nodes))  # type: ignore[union-attr]
+    geometry, pixel_ops = slot.transforms[:split], slot.transforms[split:]
+    if any(op.kind not in GEOMETRY_KINDS for op in geometry) or any(n.build is None for n in nodes[split:]):  # type: ignore[union-attr]
+        return None  # geometry after a pixel op is not one sample plan
     if decoder.normalize != "none" or decoder.layout != "hwc":
-        if transforms or affine is not None or decoder.normalize == "none":
-            return None
         affine = decoder.value_affine()
-        if decoder.layout != "chw":
+        if slot.transforms or affine is None or decoder.layout != "chw":
             return None
-    if not all(isinstance(op, GEOMETRY) for op in transforms):
-        return None
-    resampling = [op for op in transforms if isinstance(op, RESAMPLING)]
+        pixel_ops = (affine,)
+    resampling = [op for op in geometry if op.kind == "resample"]
     if len(resampling) > 1:
         return None
-    interp = resampling[0].interp if resampling else None
-    return SlotGraph(index, slot.name, tuple(transforms), interp, affine, decoder.channels)  # type: ignore[arg-type]
+    interp = resampling[0].interp if resampling else None  # type: ignore[attr-defined]
+    return SlotGraph(index, slot.name, decoder, tuple(geometry), interp, tuple(pixel_ops), decoder.channels)  # type: ignore[arg-type]
 
 
 def graph_slots(plan: Plan) -> list[SlotGraph]:
@@ -147,8 +153,7 @@ def graph_ops(outputs: list[Any]) -> list[tuple[str, str]]:
 def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, on_gpu: bool) -> Any:
     name = slot.name
     encoded = fn.external_source(name=f"{name}.bytes", dtype=types.UINT8, ndim=1)
-    image = fn.decoders.image(encoded, device="mixed" if on_gpu else "cpu",
-                              output_type=types.RGB if slot.channels == 3 else types.GRAY)
+    image = GRAPH_NODES[slot.decoder.qualname].build(fn, types, encoded, slot.decoder, slot.channels, on_gpu)  # type: ignore[misc]
     if slot.needs_region:
         region = fn.external_source(name=f"{name}.region", dtype=types.FLOAT, ndim=1)  # y0, x0, y1, x1
         size = fn.external_source(name=f"{name}.size", dtype=types.FLOAT, ndim=1)  # h, w
@@ -164,10 +169,8 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, on_gpu: bool) -> Any:
     if slot.has_flip:
         flip = fn.external_source(name=f"{name}.flip", dtype=types.INT32, ndim=1)  # horizontal, vertical
         image = fn.flip(image, horizontal=flip[0], vertical=flip[1])
-    if slot.affine is not None:
-        scale, bias = slot.affine.channel_affine(slot.channels)
-        image = fn.crop_mirror_normalize(image, mean=list(-bias / scale), std=list(1.0 / scale),
-                                         output_layout="CHW", dtype=types.FLOAT)
+    for op in slot.pixel_ops:
+        image = GRAPH_NODES[op.qualname].build(fn, types, image, op, slot.channels, on_gpu)  # type: ignore[misc]
     return image
 
 

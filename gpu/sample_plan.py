@@ -18,10 +18,8 @@ from dataio.ops import transforms as T
 from dataio.ops.geometry import centered_offset, resized_hw
 from dataio.runtime.chain import ChainContext
 
-RESAMPLING = (T.Resize, T.ResizeShort, T.ResizeLong, T.FitToBucket, T.RandomResizedCrop)
-WINDOWS = (T.CenterCrop, T.Crop, T.RandomCrop)
-FLIPS = (T.HFlip, T.VFlip)
-GEOMETRY = RESAMPLING + WINDOWS + FLIPS
+GEOMETRY_KINDS = ("resample", "window", "flip")
+"""Op kinds (``Op.kind``) the host reduces to one sample plan."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +89,7 @@ def plan_sample(ops: tuple[Any, ...], height: int, width: int, ctx: ChainContext
             if not view.resize(nh, nw, op.interp):
                 return None
             view.window(centered_offset(nh, th), centered_offset(nw, tw), th, tw)
-        elif isinstance(op, RESAMPLING):
+        elif op.kind == "resample":
             target = None if isinstance(op, (T.ResizeShort, T.ResizeLong)) else (
                 ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1))
             if not view.resize(*resized_hw(op, h, w, target), op.interp):
@@ -111,7 +109,7 @@ def plan_sample(ops: tuple[Any, ...], height: int, width: int, ctx: ChainContext
                 return None
             y, x = int(ctx.rng.integers(0, h - th + 1)), int(ctx.rng.integers(0, w - tw + 1))
             view.window(y, x, th, tw)
-        elif isinstance(op, FLIPS):
+        elif op.kind == "flip":
             if ctx.rng.random() < op.prob:
                 view.flip[0 if isinstance(op, T.HFlip) else 1] ^= 1
     y0, x0, y1, x1 = view.region

@@ -11,7 +11,7 @@ import pytest
 import dataio
 from dataio.runtime.loader import DataLoader
 from dataio.runtime.options import validate_run
-from graph_chains import GRAPH_CHAINS, LEVELS, graph_chain_pipeline
+from parity_cases import GRAPH_CHAINS, LEVELS, graph_chain_pipeline
 
 pytest.importorskip("nvidia.dali")
 
@@ -240,7 +240,7 @@ def test_batch_prefetch_is_the_dali_queue_depth(jpeg_paths: list[str]) -> None:
 
 
 def test_the_parity_chains_cover_every_gpu_kernel() -> None:
-    from dataio.gpu.kernels import GPU_KERNELS
+    from dataio.gpu.nodes import GRAPH_NODES as GPU_KERNELS
 
     used = {op.qualname for name in GRAPH_CHAINS for op in graph_chain_pipeline(name).plan.slots[0].ops}
     assert set(GPU_KERNELS) <= used, sorted(set(GPU_KERNELS) - used)

@@ -17,7 +17,7 @@ import pytest
 import dataio
 from dataio.formats.image_header import read_header
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.seeds import derive
+from dataio.seeds import derive
 
 dali = pytest.importorskip("nvidia.dali")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataio.ops._base import OP_REGISTRY
-from dataio.ops.reference import render_reference, undocumented
+from dataio.op_reference import render_reference, undocumented
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "ops.md"
 
@@ -17,7 +17,7 @@ def test_every_op_documents_itself_and_each_parameter() -> None:
 
 def test_docs_ops_md_is_current() -> None:
     assert DOCS.read_text() == render_reference(), (
-        "docs/ops.md is stale: run `python -m dataio.ops.reference > docs/ops.md`")
+        "docs/ops.md is stale: run `python -m dataio.op_reference > docs/ops.md`")
 
 
 def test_every_op_is_in_the_reference() -> None:

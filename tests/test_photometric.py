@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 import dataio
 from dataio import transforms as T
 from dataio.ops._base import TensorSpec
-from dataio.runtime.seeds import generator
+from dataio.seeds import generator
 from tests.conftest import encode
 
 PIXELS = np.random.default_rng(1).integers(0, 256, (9, 11, 3), dtype=np.uint8)

@@ -1,10 +1,10 @@
-"""``read_numpy`` and ``read_image`` (API.md §7): one array from a path, URI, bytes or file object.
+"""``read_numpy`` (``docs/formats.md``): one array from a path, URI, bytes or file object.
 
 ``read_numpy`` reads ``.npy`` with dataio's own header parser (:mod:`dataio.formats.npy`;
 thread-safe, no pickles) and ``.npz`` archives as a dict. A local ``.npy`` is mapped
 copy-on-write by default, so the array is a view of the page cache: no copy, writable,
-and the file never changes. ``read_image`` decodes with the CPU fallback's decoder, so it
-gives exactly what ``decode_image`` gives a pipeline.
+and the file never changes. The source and framework helpers here are shared with
+:func:`dataio.read_image` (:mod:`dataio.images`).
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from dataio.io.resolve import locate
 FRAMEWORKS = ("numpy", "torch")
 
 
-def _framework(framework: str) -> None:
+def check_framework(framework: str) -> None:
     if framework not in FRAMEWORKS:
         raise PlanError(f"framework={framework!r}: one of {', '.join(map(repr, FRAMEWORKS))}")
 
 
-def _to(framework: str, array: np.ndarray) -> Any:
+def to_framework(framework: str, array: np.ndarray) -> Any:
     if framework == "numpy":
         return array
     import torch
@@ -40,13 +40,13 @@ def _to(framework: str, array: np.ndarray) -> Any:
     return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
-def _label(src: Any) -> str:
+def source_label(src: Any) -> str:
     if isinstance(src, (str, os.PathLike)):
         return os.fspath(src)
     return getattr(src, "name", None) or f"<{type(src).__name__}>"
 
 
-def _payload(src: Any, *, map_local: bool) -> Any:
+def payload_bytes(src: Any, *, map_local: bool) -> Any:
     """The bytes of ``src`` (a copy-on-write map for a local file when ``map_local``)."""
     if isinstance(src, (bytes, bytearray, memoryview)):
         return src
@@ -71,12 +71,12 @@ def read_numpy(src: Any, *, framework: str = "numpy", mmap: bool = True) -> Any:
         DecodeError: not an npy/npz payload, or a truncated one (naming ``src``).
         ValueError: an object dtype (pickles are never loaded); an unknown framework.
     """
-    _framework(framework)
+    check_framework(framework)
     if isinstance(src, (list, tuple)):
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(src))), thread_name_prefix="dataio-read") as pool:
             return list(pool.map(lambda item: read_numpy(item, framework=framework, mmap=mmap), src))
-    label = _label(src)
-    data = _payload(src, map_local=mmap)
+    label = source_label(src)
+    data = payload_bytes(src, map_local=mmap)
     if bytes(memoryview(data)[:4]) == b"PK\x03\x04":
         return _npz(data, label, framework)
     try:
@@ -85,7 +85,7 @@ def read_numpy(src: Any, *, framework: str = "numpy", mmap: bool = True) -> Any:
         if "Python objects" in str(exc):
             raise PlanError(f"read_numpy({label!r}): {exc}") from None
         raise DecodeError(f"{label}: {exc}", label) from None
-    return _to(framework, array)
+    return to_framework(framework, array)
 
 
 def _npz(data: Any, label: str, framework: str) -> dict[str, Any]:
@@ -97,33 +97,7 @@ def _npz(data: Any, label: str, framework: str) -> dict[str, Any]:
     with archive:
         for name in archive.namelist():
             try:
-                out[name.removesuffix(".npy")] = _to(framework, npy.load(archive.read(name)))
+                out[name.removesuffix(".npy")] = to_framework(framework, npy.load(archive.read(name)))
             except ValueError as exc:
                 raise DecodeError(f"{label}[{name}]: {exc}", label) from None
     return out
-
-
-def read_image(src: Any, *, mode: str = "rgb", layout: str = "hwc", framework: str = "numpy") -> Any:
-    """A ``uint8`` image ``[H, W, C]`` (``layout="chw"``: ``[C, H, W]``), EXIF-oriented, as a pipeline decodes it.
-
-    Raises:
-        DecodeError: not a decodable image (naming ``src``).
-        ValueError: an unknown ``mode``, ``layout`` or ``framework``.
-    """
-    from dataio.cpu_fallback.image_decode import decode_image
-    from dataio.ops.decoders import ImageDecoder
-    from dataio.runtime.rows import RowFailure
-
-    _framework(framework)
-    if mode not in ("rgb", "rgba", "gray"):
-        raise PlanError(f"read_image(mode={mode!r}): 'rgb', 'rgba' or 'gray'")
-    if layout not in ("hwc", "chw"):
-        raise PlanError(f"read_image(layout={layout!r}): 'hwc' or 'chw'")
-    label = _label(src)
-    data = _payload(src, map_local=False)
-    try:
-        pixels = decode_image(ImageDecoder(mode=mode), data, label).materialise()
-    except RowFailure as failure:
-        raise DecodeError(failure.message, label) from None
-    pixels = np.ascontiguousarray(pixels.transpose(2, 0, 1)) if layout == "chw" else pixels
-    return _to(framework, pixels)

@@ -8,7 +8,8 @@ Files:
     verbs.py    read, write (atomic), head, exists, ls, glob, delete
     handles.py  reader (lazy, decoding overlays), writer (commit or abort), stream
     globs.py    glob patterns with one meaning on every backend (segments, ``**``)
-    bytes.py    reading a payload (:class:`~dataio.runtime.records.ByteSource`) into memory
+    payloads.py a slot value as a payload source (:class:`~dataio.io.payloads.ByteSource`)
+    bytes.py    reading a payload into memory (many remote ones in one round trip)
 """
 
 from dataio.io.config import configure_credentials, configure_endpoint, configure_transport

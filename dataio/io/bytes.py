@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from dataio.io.uri import is_uri
 
 if TYPE_CHECKING:
-    from dataio.runtime.records import ByteSource
+    from dataio.io.payloads import ByteSource
 
 
 def read_payload(source: ByteSource) -> bytes | memoryview:

@@ -21,6 +21,7 @@ from typing import Any
 
 from dataio._deps import require
 from dataio._errors import PlanError
+from dataio._env import worker_count
 from dataio.io import config
 from dataio.io.uri import is_uri, validate_uri
 
@@ -94,8 +95,6 @@ _CACHE_LOCK = threading.Lock()
 
 def filesystem(location: Location) -> Any:
     """The fsspec filesystem serving ``location`` (built on first use, rebuilt after a ``configure_*``)."""
-    from dataio.runtime.pools import worker_count
-
     shards = worker_count("DATAIO_OBJECT_SHARDS", 8) if location.scheme in OBJECT_STORES else 1
     shard = zlib.crc32(location.path.encode()) % shards
     key = (location.scheme, location.bucket, config.generation(), shard)

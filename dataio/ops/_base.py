@@ -70,6 +70,10 @@ class Op:
     op_name: ClassVar[str]
     namespace: ClassVar[str]
     random: ClassVar[bool] = False
+    kind: ClassVar[str] = "transform"
+    """What the op does to a sample, as executors plan it: ``"decode"``, ``"resample"``, ``"window"``,
+    ``"flip"``, ``"affine"`` (a per-channel multiply-add to ``CHW float32``), ``"batch"``, or
+    ``"transform"`` (anything else). The CPU draft decision and the GPU sample planner read it."""
 
     @property
     def qualname(self) -> str:
@@ -108,6 +112,7 @@ class Decoder(Op):
 
     __slots__ = ()
     namespace: ClassVar[str] = "decoders"
+    kind: ClassVar[str] = "decode"
     takes_payload: ClassVar[bool] = True
     """False for decoders that take the slot's Python value itself instead of reading bytes."""
 
@@ -154,6 +159,7 @@ class BatchTransform(Op):
 
     __slots__ = ()
     namespace: ClassVar[str] = "batch_transforms"
+    kind: ClassVar[str] = "batch"
 
 
 OP_REGISTRY: dict[str, type[Op]] = {}

@@ -9,7 +9,7 @@ layout fails at ``pipeline()`` rather than on the first record.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,7 @@ class _Resampling(Transform):
     """Ops that resample an ``HWC u8`` image."""
 
     __slots__ = ()
+    kind: ClassVar[str] = "resample"
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
         self.expect(spec, **HWC_U8)
@@ -208,6 +209,7 @@ class _Window(Transform):
     """Ops that cut a window out of an image-like value of any layout."""
 
     __slots__ = ()
+    kind: ClassVar[str] = "window"
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
         self.expect(spec)
@@ -276,7 +278,10 @@ class RandomCrop(_Window):
 
 
 class _Flip(Transform):
+    """Ops that mirror an image-like value with a probability (one draw per record, fired or not)."""
+
     __slots__ = ()
+    kind: ClassVar[str] = "flip"
 
     def __post_init__(self) -> None:
         self.set("prob", as_float(self.op_name, "prob", self.prob, minimum=0.0, maximum=1.0))  # type: ignore[attr-defined]
@@ -354,6 +359,7 @@ class ChannelAffine(Transform):
     """``HWC uint8`` → ``CHW float32`` as ``x · scale[c] + bias[c]``; one kernel serves every subclass."""
 
     __slots__ = ()
+    kind: ClassVar[str] = "affine"
 
     def channel_affine(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel (scale, bias) in float64 for an input with ``channels`` channels."""

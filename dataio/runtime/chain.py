@@ -17,7 +17,7 @@ from dataio.ops._base import Op
 from dataio.ops.cond import MISSING, Param
 from dataio.runtime.records import lookup_field
 from dataio.runtime.rows import RowFailure
-from dataio.runtime.seeds import generator
+from dataio.seeds import generator
 
 
 class ChainContext:

@@ -25,7 +25,7 @@ from dataio.runtime.engine import Epoch, EpochCancelled
 from dataio.runtime.options import RunOptions
 from dataio.runtime.pools import cpu_pool_size
 from dataio.runtime.protocol import Executor
-from dataio.runtime.seeds import BATCH_STREAM, derive, generator
+from dataio.seeds import BATCH_STREAM, derive, generator
 from dataio.sources.base import RecordSource
 from dataio.runtime.sharding import Cursor, ShardSpec, rank_length, rank_records, resolve_shard
 

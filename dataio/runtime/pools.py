@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
+
+from dataio._env import worker_count
 
 _lock = threading.Lock()
 _cpu_pool: ThreadPoolExecutor | None = None
@@ -24,25 +25,6 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def worker_count(variable: str, default: int) -> int:
-    """The integer (>= 1) in ``variable``, or ``default`` (warning once on an invalid value)."""
-    raw = os.environ.get(variable)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        warnings.warn(
-            f"{variable}={raw!r} is not an integer >= 1; using the default {default}",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return default
-    return value
 
 
 def cpu_workers_default() -> int:

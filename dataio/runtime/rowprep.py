@@ -13,17 +13,10 @@ from typing import Any
 
 from dataio.io.bytes import fetch_many, is_remote, read_payload
 from dataio.plan import Plan
-from dataio.runtime.records import (
-    INACTIVE,
-    ByteSource,
-    byte_source,
-    lookup_field,
-    record_key,
-    record_seed,
-    slot_value,
-)
+from dataio.io.payloads import ByteSource, byte_source
+from dataio.runtime.records import INACTIVE, lookup_field, record_key, record_seed, slot_value
 from dataio.runtime.rows import RowFailure, describe_exception
-from dataio.runtime.seeds import derive
+from dataio.seeds import derive
 
 
 @dataclass(slots=True)

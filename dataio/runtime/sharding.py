@@ -30,7 +30,7 @@ import numpy as np
 
 from dataio._errors import PlanError
 from dataio._validate import as_bool, as_int
-from dataio.runtime.seeds import derive
+from dataio.seeds import derive
 
 SHUFFLE_STREAM = 0x5A4D
 """``stream`` value of the ``sticky=False`` permutation seed (``derive(seed, epoch, 0, SHUFFLE_STREAM)``)."""

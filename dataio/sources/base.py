@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dataio._validate import as_int, as_seed
-from dataio.runtime.seeds import derive
+from dataio.seeds import derive
 
 SHUFFLE_STREAM = 0x5F1E
 """``stream`` value of source-shuffle seeds (``derive(seed, epoch, 0, SHUFFLE_STREAM)``)."""

@@ -48,7 +48,7 @@ class LazyReader:
 
     def read_all(self) -> bytes | memoryview:
         from dataio.io.bytes import read_payload
-        from dataio.runtime.records import byte_source
+        from dataio.io.payloads import byte_source
 
         value = self.call.result()
         if self.slot is not None:

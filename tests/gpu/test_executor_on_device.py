@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import dataio
-from graph_chains import GRAPH_CHAINS, graph_chain_pipeline
+from parity_cases import GRAPH_CHAINS, graph_chain_pipeline
 
 pytestmark = pytest.mark.gpu
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import pytest
 import dataio
 from dataio.formats.image_header import read_header
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.seeds import derive
+from dataio.seeds import derive
 
 pytestmark = pytest.mark.gpu
 LEVELS = 255 * 0.226

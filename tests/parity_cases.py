@@ -1,4 +1,10 @@
-"""Chains the DALI graph takes, one per GPU kernel at least: parity checks in CPU mode (CI) and on a device."""
+"""Parity cases: for every op with a GPU graph node, a chain the DALI graph takes and its tolerance.
+
+``PARITY_CASES`` registers each op (by its op-table name) against the chain that checks it;
+``tests/test_op_table.py`` fails when an op with a graph node has none. The chains run
+through the graph in DALI's CPU mode on CI (``tests/test_gpu_executor.py``) and on a device
+(``tests/gpu/``), compared with the CPU fallback within one 8-bit level of the output range.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from dataio import transforms as T
 
 LEVELS = 255 * 0.226  # one 8-bit level after ImageNet normalisation (mean std)
 IMAGENET_LEVEL, UNIT_LEVEL, SYMMETRIC_LEVEL = 1 / LEVELS, 1 / 255, 2 / 255  # one 8-bit level in each range
-GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output); together every op of gpu/kernels.py
+GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
     "resize+normalize": (lambda s: s.resize(h=64, w=80).normalize("imagenet"), IMAGENET_LEVEL),
     "resize_short+center_crop": (lambda s: s.resize_short(96).center_crop(h=80, w=80).normalize("imagenet"),
                                  IMAGENET_LEVEL),
@@ -20,6 +26,24 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output); together eve
                                .apply(T.pack_chw_f32(scale=1 / 255, bias=-0.5)), UNIT_LEVEL),
     "window only": (lambda s: s.center_crop(h=200, w=120).normalize("imagenet"), IMAGENET_LEVEL),
     "decoder normalize": (None, SYMMETRIC_LEVEL),
+}
+
+PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
+    "decoders.image": "decoder normalize",
+    "transforms.resize": "resize+normalize",
+    "transforms.resize_short": "resize_short+center_crop",
+    "transforms.resize_long": "resize_long+crop+unit",
+    "transforms.fit_to_bucket": "fit_to_bucket+symmetric",
+    "transforms.random_resized_crop": "random_resized_crop+hflip",
+    "transforms.center_crop": "window only",
+    "transforms.crop": "resize_long+crop+unit",
+    "transforms.random_crop": "random_crop+vflip+pack",
+    "transforms.hflip": "random_resized_crop+hflip",
+    "transforms.vflip": "random_crop+vflip+pack",
+    "transforms.normalize_chw_from_hwc_u8": "resize+normalize",
+    "transforms.symmetric_chw": "fit_to_bucket+symmetric",
+    "transforms.unit_chw": "resize_long+crop+unit",
+    "transforms.pack_chw_f32": "random_crop+vflip+pack",
 }
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
-from dataio import transforms  # noqa: F401 - registers every transform module
-from dataio.ops import batch_transforms, decoders  # noqa: F401 - register their ops
-from dataio.ops._base import OP_REGISTRY, Op
+from dataio.executors import cpu_table, gpu_table
+from dataio.ops._base import Op
+from dataio.ops.table import ops_in
 
 _NAMESPACES = (("decoders", "Decoders — `dataio.decoders`"), ("transforms", "Transforms — `dataio.transforms`"),
                ("batch_transforms", "Batch transforms — `dataio.batch_transforms` (use with `map(...)`)"))
@@ -58,15 +58,25 @@ def _markdown(doc: str) -> str:
 
 
 def render_reference() -> str:
-    """The Markdown op reference, one section per namespace, ops sorted by name."""
+    """The Markdown op reference: a placement table, then one section per namespace, ops sorted by name."""
+    cpu, gpu = cpu_table(), gpu_table()
     lines = ["# Op reference", "",
-             "Generated from the op registry by `python -m dataio.ops.reference > docs/ops.md`; every op runs",
-             "on the CPU fallback (`dataio.cpu_fallback`). Slot shorthands: `slot(...).<name>(...)` for every",
-             "transform (see API.md §2.2 for the few that differ).", ""]
+             "Generated from the op table by `python -m dataio.op_reference > docs/ops.md`. Every op runs on the",
+             "CPU fallback (`dataio.cpu_fallback`); the GPU executor (`dataio.gpu`) runs an op in its DALI graph",
+             "where the GPU column names a node, and on the CPU kernels inside the executor otherwise (a slot",
+             "whose chain the graph cannot take as a whole runs entirely on them: `plan.explain(device=\"cuda\")`",
+             "shows the split for a given pipeline). Slot shorthands: `slot(...).<name>(...)` for every transform",
+             "(see `docs/api.md` for the few that differ).", "",
+             "| op | kind | CPU kernel | GPU graph node |", "|---|---|---|---|"]
+    for namespace, _ in _NAMESPACES:
+        for op_class in ops_in(namespace):
+            qualname = f"{namespace}.{op_class.op_name}"
+            node = gpu.labels.get(qualname, "— (CPU kernel)")
+            lines.append(f"| `{qualname}` | {op_class.kind} | {cpu.labels[qualname]} | {node} |")
+    lines.append("")
     for namespace, title in _NAMESPACES:
         lines += [f"## {title}", ""]
-        for qualname in sorted(q for q in OP_REGISTRY if q.startswith(namespace + ".")):
-            op_class = OP_REGISTRY[qualname]
+        for op_class in ops_in(namespace):
             lines += [f"### `{_signature(op_class)}`", "", _markdown(inspect.getdoc(op_class) or ""), ""]
     return "\n".join(lines).rstrip() + "\n"
 
