@@ -106,7 +106,7 @@ def _safe_open(path: str) -> dict[str, Any]:
     from safetensors import safe_open
 
     with safe_open(path, framework="pt") as f:
-        return {k: f.get_tensor(k) for k in f.keys()}
+        return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
 
 
 if __name__ == "__main__":

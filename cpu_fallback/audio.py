@@ -87,7 +87,8 @@ def _window(kind: str, length: int) -> np.ndarray:
 
 def _mono(op: Any, value: Any) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype != np.float32 or value.ndim != 2 or value.shape[0] != 1:
-        raise RowFailure("transform", op.qualname, f"expects mono audio [1, samples] float32; got {describe_value(value)} "
+        raise RowFailure("transform", op.qualname,
+                         f"expects mono audio [1, samples] float32; got {describe_value(value)} "
                                                    "(decode with mono=True)")
     return value[0].astype(np.float64)
 

@@ -17,7 +17,7 @@ def custom_kernel(op: CustomTransform, value: Any, spec: Any, ctx: ChainContext,
     array = value.materialise() if isinstance(value, LazyImage) else value
     try:
         result = op.fn.fn(array)  # type: ignore[misc]
-    except Exception as exc:  # noqa: BLE001 - handed to the runtime unchanged
+    except Exception as exc:  # handed to the runtime unchanged
         raise UserCodeError(exc) from exc
     declared = op.fn.output
     if declared is None:

@@ -9,6 +9,7 @@ import numpy as np
 from dataio._errors import RecordError
 from dataio.ops import detection as Det
 from dataio.ops.cond import MISSING
+from dataio.ops.geometry import draw_flip
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.records import lookup_field
 from dataio.cpu_fallback.pixels import hwc_u8
@@ -52,7 +53,7 @@ def _with_boxes(rows: np.ndarray, xyxy: np.ndarray, fmt: str) -> np.ndarray:
 def bbox_flip_kernel(op: Det.BboxHflip | Det.BboxVflip, value: Any, spec: Any, ctx: ChainContext,
                      out: Any) -> np.ndarray:
     """``x → 1 − x`` (or ``y``) with probability ``prob``; one draw, as ``hflip``/``vflip``."""
-    flip = ctx.rng.random() < op.prob
+    flip = draw_flip(ctx.rng, op.prob)  # the same draw as hflip/vflip, so boxes follow the image
     rows = _rows(op, value, (4, 5))
     if not flip:
         return rows
@@ -214,5 +215,6 @@ def _record_boxes(op: Det.RandomBboxCrop, ctx: ChainContext) -> Any:
         raise RecordError(f"record {ctx.where}: missing field {field!r} read by random_bbox_crop(boxes=...)")
     array = np.asarray(found, dtype=np.float32)
     if array.ndim != 2 or array.shape[1] != 5:
-        raise RowFailure("transform", op.qualname, f"field {field!r} must hold [N, 5] boxes; got {describe_value(found)}")
+        raise RowFailure("transform", op.qualname,
+                         f"field {field!r} must hold [N, 5] boxes; got {describe_value(found)}")
     return array

@@ -27,7 +27,7 @@ from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import RowFailure, UserCodeError, describe_exception
 
 from dataio.cpu_fallback import accel
-from dataio.cpu_fallback.geometry import draft_target
+from dataio.cpu_fallback.geometric_kernels import draft_target
 from dataio.cpu_fallback.jpeg_regions import JpegRegions
 from dataio.cpu_fallback.kernels import KERNELS
 from dataio.cpu_fallback.lazy_image import LazyImage
@@ -78,7 +78,7 @@ class SlotProgram:
                 value = value.materialise()
         except (RowFailure, RecordError, RecordTypeError, UserCodeError):
             raise
-        except Exception as exc:  # noqa: BLE001 - a kernel failure is this row's, named by op
+        except Exception as exc:  # a kernel failure is this row's, named by op
             raise RowFailure(stage, op.qualname, f"{ctx.label}: {describe_exception(exc)}") from exc
         finally:
             late = deferred.decode_seconds - booked if deferred is not None and stage != "decode" else 0.0

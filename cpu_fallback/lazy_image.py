@@ -116,8 +116,8 @@ class LazyImage:
         """``(height, width, channels)`` of the value."""
         return self.size[1], self.size[0], self.channels
 
-    def resized(self, width: int, height: int, resample: int) -> LazyImage:
-        """The same region resampled to ``width`` × ``height``.
+    def resized(self, height: int, width: int, resample: int) -> LazyImage:
+        """The same region resampled to ``height`` × ``width``.
 
         The whole image, or its JPEG-draft view (decoded at reduced DCT scale), is resized in
         one step from the pixels at hand. A pending crop or resize is applied first, so the
@@ -133,8 +133,13 @@ class LazyImage:
         w, h = _source_size(self.source)
         return self.resample is None and self.box == (0, 0, w, h)
 
-    def cropped(self, x: int, y: int, width: int, height: int) -> LazyImage:
-        """The window at (``x``, ``y``) of the value; the window must lie inside it."""
+    def cropped(self, y: int, x: int, height: int, width: int) -> LazyImage:
+        """The ``height`` × ``width`` window at (``y``, ``x``) of the value; it must lie inside it.
+
+        Arguments follow the core's convention (:mod:`dataio.ops.geometry`); the view keeps
+        Pillow's ``(x0, y0, x1, y1)`` box and ``(width, height)`` size internally, where Pillow,
+        torch and the region decoder read them.
+        """
         x0, y0, x1, y1 = self.box
         sx = (x1 - x0) / self.size[0]
         sy = (y1 - y0) / self.size[1]

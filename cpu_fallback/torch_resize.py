@@ -97,7 +97,9 @@ def resize_view(torch: ModuleType, pixels: np.ndarray, box: tuple[float, float, 
 
 def _resample(torch: ModuleType, mode: str, source: object, out: object,
               scales: tuple[float | None, float | None]) -> object:
-    """``interpolate(source, out's size, mode, antialias=True)`` into ``out`` (with torch's ``scale_factor`` when given).
+    """``interpolate(source, out's size, mode, antialias=True)`` into ``out``.
+
+    With torch's ``scale_factor`` when given.
 
     ``out`` is a channels-last ``1CHW`` view; the aten op behind ``interpolate`` fills it
     without the Python wrapper (``torch._C._nn``, which releases the GIL; ``torch.ops.aten``

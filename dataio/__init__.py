@@ -45,7 +45,7 @@ from dataio.dsl import (
     collate,
     custom_op,
     group_by,
-    map,
+    map,  # noqa: A004 - the contract's name
     pipeline,
     slot,
     slots,
@@ -80,7 +80,8 @@ __all__ = [
     "Pipeline", "SlotStage", "SlotsBuilder", "BatchStage", "CollateStage", "GroupByStage", "MapStage",
     "CustomOp", "Decoder", "Transform", "BatchTransform", "Cond", "Param", "Plan",
     "BoundPipeline", "DataLoader", "Batch", "ShardSpec",
-    "RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator", "from_sampler", "files", "urls", "manifest",
+    "RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator",
+    "from_sampler", "files", "urls", "manifest",
     "gds_available", "gds_info", "gds_open", "gds_register_buffer", "gds_read_into_tensor", "GdsBuffer",
     "GdsFileHandle",
     "read", "write", "head", "exists", "ls", "glob", "delete", "HeadInfo", "stream", "Stream",

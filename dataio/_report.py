@@ -20,7 +20,8 @@ def report_dict() -> dict[str, Any]:
     Returns:
         ``{"version", "platform": {"system", "machine"}, "python", "subsystems": {"nvjpeg",
         "cuda_pinning", "gds"}, "gpu_stack": {"driver", "packages"}, "executor": {"auto",
-        "reason"}, "cpu_kernels": {"setting", "libraries"}, "env_overrides"}``. nvJPEG decode is available iff the GPU executor is
+        "reason"}, "cpu_kernels": {"setting", "libraries"}, "env_overrides"}``. nvJPEG decode is available iff
+        the GPU executor is
         ready (it decodes through nvImageCodec/DALI).
     """
     caps = discover()

@@ -4,8 +4,8 @@ This package is imported by device discovery, so it must stay light: the GPU
 libraries are imported only inside the functions that build and run a graph.
 
 Files:
-    sample_plan.py  host-side per-sample geometry and random draws (shared size arithmetic)
-    graph.py        the DALI graph: decode (mixed) → ROI resize / slice → flip → normalize
+    graph.py        the DALI graph: decode (mixed) → ROI resize / slice → flip → pixel nodes
+                    (per-sample geometry planned on the host by dataio.ops.geometry)
     graph_queue.py  one built pipeline fed ahead (prefetch depth), outputs collected in feed order
     delivery.py     where columns live: device memory (cupy) on a GPU, host buffers in CPU mode
     executor.py     GpuExecutor: stages graph slots per row, feeds per batch, collects at delivery

@@ -2,7 +2,7 @@
 
 Per row (pool threads): a graph slot's payload header is read (undecodable payloads and
 cap violations become row errors before the graph sees them), its sample is planned on
-the host (:mod:`dataio.gpu.sample_plan`) and the row is staged; slots the graph cannot
+the host (the core's :func:`dataio.ops.geometry.plan_sample`) and the row is staged; slots the graph cannot
 take, and samples it cannot plan, run through the CPU fallback's kernels right away.
 
 Per batch, in two steps so that DALI works ahead of the consumer:
@@ -46,7 +46,7 @@ from dataio.runtime.rows import RowFailure
 from dataio.gpu.delivery import Delivery
 from dataio.gpu.graph import SlotGraph, build_pipeline, feed, graph_slots
 from dataio.gpu.graph_queue import GraphQueue, Ticket
-from dataio.gpu.sample_plan import SamplePlan, plan_sample
+from dataio.ops.geometry import SamplePlan, plan_sample
 
 
 GRAPH_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM")

@@ -4,7 +4,7 @@ Built once per (plan signature, batch size, device). Each GPU-capable slot becom
 
     fn.external_source(encoded bytes)                     host → graph, per batch
     → fn.decoders.image(device="mixed" | "cpu")           nvImageCodec / nvJPEG on the GPU
-    → resize(roi_start, roi_end, size)  or  fn.slice      the sample plan's region (gpu/sample_plan.py);
+    → resize(roi_start, roi_end, size)  or  fn.slice      the sample plan's region (dataio.ops.geometry);
                                                           fn.experimental.resize (CV-CUDA) on the GPU
     → fn.flip(horizontal, vertical)                       per-sample flags from the host
     → fn.crop_mirror_normalize(output_layout="CHW")       the channel affine, float32
@@ -28,7 +28,7 @@ from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 
 from dataio.gpu.nodes import GRAPH_NODES
-from dataio.gpu.sample_plan import GEOMETRY_KINDS, SamplePlan
+from dataio.ops.geometry import GEOMETRY_KINDS, SamplePlan
 
 INTERP = {"nearest": "INTERP_NN", "bilinear": "INTERP_LINEAR", "bicubic": "INTERP_CUBIC",
           "lanczos": "INTERP_LANCZOS3"}

@@ -104,10 +104,10 @@ class HubHandler(BaseHTTPRequestHandler):
 
     # -- verbs ---------------------------------------------------------------------------------
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         path = unquote(url.path)
         state = self.server.state
@@ -153,7 +153,7 @@ class HubHandler(BaseHTTPRequestHandler):
         headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
         self._send(206, data[start: end + 1], headers, "application/octet-stream")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = unquote(urlparse(self.path).path)
         body = self._body()
         state = self.server.state

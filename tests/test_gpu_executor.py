@@ -15,8 +15,8 @@ from parity_cases import GRAPH_CHAINS, LEVELS, graph_chain_pipeline
 
 pytest.importorskip("nvidia.dali")
 
-from dataio.gpu.delivery import Delivery  # noqa: E402
-from dataio.gpu.executor import GpuExecutor  # noqa: E402
+from dataio.gpu.delivery import Delivery
+from dataio.gpu.executor import GpuExecutor
 
 
 

@@ -22,7 +22,7 @@ from dataio.seeds import derive
 dali = pytest.importorskip("nvidia.dali")
 
 from dataio.gpu.graph import build_pipeline, define_pipeline, feed, graph_ops, graph_slots  # noqa: E402
-from dataio.gpu.sample_plan import plan_sample  # noqa: E402
+from dataio.ops.geometry import plan_sample  # noqa: E402
 
 LEVELS = 255 * 0.226  # one 8-bit level after ImageNet normalisation (mean std)
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("nvidia.dali")
 
-from dataio.gpu.graph_queue import GraphBroken, GraphQueue  # noqa: E402
+from dataio.gpu.graph_queue import GraphBroken, GraphQueue
 
 
 def doubling_pipeline(depth: int, batch_size: int = 4) -> Any:

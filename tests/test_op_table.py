@@ -23,7 +23,7 @@ def test_each_parity_case_runs_its_op_in_the_graph() -> None:
     for qualname, chain in PARITY_CASES.items():
         slot = graph_chain_pipeline(chain).plan.slots[0]
         assert qualname in {op.qualname for op in slot.ops}, (qualname, chain)
-        assert "gpu" == gpu_table().place(qualname, slot)[0], (qualname, chain)
+        assert gpu_table().place(qualname, slot)[0] == "gpu", (qualname, chain)
     assert set(PARITY_CASES.values()) <= set(GRAPH_CHAINS)
 
 

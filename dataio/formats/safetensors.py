@@ -28,7 +28,8 @@ MAX_HEADER_BYTES = 100_000_000
 """Headers larger than this are refused (the reference format caps them at 100 MB)."""
 
 
-def parse_header(buffer: Any, label: str = "<safetensors>", *, total_size: int | None = None) -> tuple[dict[str, Any], int]:
+def parse_header(buffer: Any, label: str = "<safetensors>", *,
+                 total_size: int | None = None) -> tuple[dict[str, Any], int]:
     """``(header, offset of the tensor data)`` of a safetensors payload.
 
     ``buffer`` may hold only the beginning of the file (at least the header) when

@@ -56,7 +56,7 @@ def byte_source(value: Any, *, slot: str, where: str) -> ByteSource:
         return ByteSource(path=os.fspath(value))
     if isinstance(value, (bytes, bytearray, memoryview)):
         return ByteSource(data=value)
-    if isinstance(value, bool) or isinstance(value, np.bool_):
+    if isinstance(value, (bool, np.bool_)):
         raise RecordTypeError(
             f"record {where}, slot {slot!r}: a bool is not a payload; use numpy.uint8(value) for a flag"
         )
@@ -97,9 +97,7 @@ def _mapping_source(value: Mapping[str, Any], *, slot: str, where: str) -> ByteS
     if (offset is None) != (size is None):
         raise ValueError(f"record {where}, slot {slot!r}: 'offset' and 'size' go together")
     base = value[found[0]]
-    if found[0] == "reader":
-        inner = byte_source(base, slot=slot, where=where)
-    elif isinstance(base, (str, os.PathLike)):
+    if found[0] == "reader" or isinstance(base, (str, os.PathLike)):
         inner = byte_source(base, slot=slot, where=where)
     else:
         raise RecordTypeError(f"record {where}, slot {slot!r}: {found[0]!r} must be a str or PathLike")

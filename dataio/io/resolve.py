@@ -155,7 +155,8 @@ def _s3(scheme: str, bucket: str | None) -> Any:
                        token=creds.get("session_token"))
     elif creds is not None and creds.method == "env_prefix":
         prefix = creds.get("prefix") or ""
-        options.update(key=os.environ.get(f"{prefix}ACCESS_KEY_ID"), secret=os.environ.get(f"{prefix}SECRET_ACCESS_KEY"),
+        options.update(key=os.environ.get(f"{prefix}ACCESS_KEY_ID"),
+                       secret=os.environ.get(f"{prefix}SECRET_ACCESS_KEY"),
                        token=os.environ.get(f"{prefix}SESSION_TOKEN"))
     timeout = _timeout(scheme)
     client: dict[str, Any] = {"endpoint_url": endpoint} if endpoint else {}
@@ -203,7 +204,8 @@ def _azure(container: str | None) -> Any:
             options = {"connection_string": f"DefaultEndpointsProtocol={endpoint.split('://')[0]};"
                                             f"AccountName={account};{secret};BlobEndpoint={endpoint};"}
     else:
-        options["account_name"] = os.environ.get("AZURE_STORAGE_ACCOUNT_NAME") or os.environ.get("AZURE_STORAGE_ACCOUNT")
+        options["account_name"] = (os.environ.get("AZURE_STORAGE_ACCOUNT_NAME")
+                                   or os.environ.get("AZURE_STORAGE_ACCOUNT"))
         connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
         if connection:
             options = {"connection_string": connection}

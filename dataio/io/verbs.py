@@ -48,7 +48,7 @@ class HeadInfo:
 
 
 def read(uri: str | os.PathLike[str], *, offset: int | None = None, size: int | None = None,
-         headers: Mapping[str, str] | None = None, max_response_bytes: int | None = None, format: str = "bytes",
+         headers: Mapping[str, str] | None = None, max_response_bytes: int | None = None, format: str = "bytes",  # noqa: A002 - the contract's parameter name
          encoding: str = "utf-8", errors: str = "strict") -> Any:
     """The bytes (or text / JSON / JSON Lines) at ``uri``, optionally only ``[offset, offset + size)``.
 
@@ -141,7 +141,7 @@ def _read_whole(fs: Any, location: Location, extra: dict[str, Any]) -> bytes:
 # -- write ------------------------------------------------------------------------------------------
 
 
-def write(uri: str | os.PathLike[str], data: Any, *, format: str | None = None, encoding: str = "utf-8",
+def write(uri: str | os.PathLike[str], data: Any, *, format: str | None = None, encoding: str = "utf-8",  # noqa: A002 - the contract's parameter name
           errors: str = "strict", content_type: str | None = None, mkdir_parents: bool = False,
           atomic: bool = True, ensure_ascii: bool = False, indent: int | None = None, sort_keys: bool = False,
           separators: tuple[str, str] | None = None) -> str | None:
@@ -173,14 +173,14 @@ def write(uri: str | os.PathLike[str], data: Any, *, format: str | None = None, 
         return _etag(fs.info(location.path))
 
 
-def _encode(uri: str, data: Any, format: str | None, encoding: str, errors: str,
+def _encode(uri: str, data: Any, format: str | None, encoding: str, errors: str,  # noqa: A002 - the contract's parameter name
             json_options: dict[str, Any]) -> bytes:
     if format is not None and format not in FORMATS:
         raise PlanError(f"write(format={format!r}): format must be one of {', '.join(FORMATS)}")
     bytes_like = isinstance(data, (bytes, bytearray, memoryview))
     if format is None:
-        format = "bytes" if bytes_like else "text" if isinstance(data, str) else \
-            "jsonl" if uri.endswith((".jsonl", ".ndjson")) else "json"
+        format = ("bytes" if bytes_like else "text" if isinstance(data, str)  # noqa: A001 - the contract's name
+                  else "jsonl" if uri.endswith((".jsonl", ".ndjson")) else "json")
     if format == "bytes":
         if not bytes_like:
             raise TypeError(f"write({uri!r}, format='bytes'): data must be bytes-like; got {type(data).__name__}")
@@ -206,7 +206,8 @@ def _write_local(location: Location, payload: bytes, *, mkdir_parents: bool, ato
     if not atomic:
         target.write_bytes(payload)
         return
-    handle = tempfile.NamedTemporaryFile(dir=parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+    handle = tempfile.NamedTemporaryFile(dir=parent, prefix=f".{target.name}.", suffix=".tmp",  # noqa: SIM115
+                                         delete=False)  # closed by the commit or the abort
     try:
         with handle:
             handle.write(payload)

@@ -107,9 +107,9 @@ class Cond:
     def _with(self, compare: str, value: Any) -> Cond:
         if self.compare is not None or self.kind not in ("field", "shape", "ndim"):
             raise TypeError(f"{self!r} is already a complete predicate; compare a col()/shape() instead")
-        if self.kind in ("shape", "ndim") and compare in _COMPARE:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"shape comparisons take an int; got {value!r}")
+        if self.kind in ("shape", "ndim") and compare in _COMPARE and (
+                isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"shape comparisons take an int; got {value!r}")
         return Cond(self.kind, field=self.field, axis=self.axis, compare=compare, value=value)
 
     def eq(self, value: Any) -> Cond:

@@ -1,14 +1,30 @@
-"""Size arithmetic of the geometric ops, shared by every executor.
+"""Sample geometry, shared by every executor: size arithmetic, random draws and the sample plan.
 
-Both executors must cut and scale identically, so the output size of a resize and
-the placement of a window are computed here, once, from the source size.
+Both executors must cut, scale and flip identically, so everything geometric that does
+not touch pixels lives here, once: the output size of a resize, the placement of a
+window, the random draws of the geometric ops (from the record's generator, in a fixed
+order), and :func:`plan_sample`, which reduces a chain's geometric ops on a decoded size
+to one :class:`SamplePlan` (what the GPU graph executes).
+
+One coordinate convention throughout: positions ``(y, x)`` and sizes ``(height, width)``,
+rows before columns, in the pixels of the value the op receives; a region is
+``(y0, x0, y1, x1)``. (The CPU fallback converts to Pillow's ``(x0, y0, x1, y1)`` box only
+where it calls Pillow.)
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+import numpy as np
+
+from dataio.ops import transforms as T
 from dataio.ops.transforms import FitToBucket, Resize, ResizeLong, ResizeShort
+
+GEOMETRY_KINDS = ("resample", "window", "flip")
+"""Op kinds (``Op.kind``) whose effect on a sample is geometry alone: :func:`plan_sample` takes them."""
 
 
 def round_half_up(value: float) -> int:
@@ -50,3 +66,124 @@ def resized_hw(op: Resize | ResizeShort | ResizeLong | FitToBucket, height: int,
 def centered_offset(size: int, window: int) -> int:
     """Start of a centred ``window`` in ``size`` (negative when the window is larger: padding)."""
     return (size - window) // 2
+
+
+def draw_offset(rng: np.random.Generator, size: int, window: int) -> int:
+    """A uniformly placed window start in ``[0, size - window]`` (one draw; ``window <= size``)."""
+    return int(rng.integers(0, size - window + 1))
+
+
+def draw_flip(rng: np.random.Generator, prob: float) -> bool:
+    """Whether a flip fires: one uniform draw, taken whether it fires or not (sibling slots stay in step)."""
+    return bool(rng.random() < prob)
+
+
+def window_inside(y: int, x: int, h: int, w: int, height: int, width: int) -> bool:
+    """True when the ``h`` × ``w`` window at (``y``, ``x``) lies inside a ``height`` × ``width`` value."""
+    return h >= 1 and w >= 1 and y >= 0 and x >= 0 and y + h <= height and x + w <= width
+
+
+class SampleContext(Protocol):
+    """What sample planning reads of a record: its generator and its ``col(...)`` arguments."""
+
+    @property
+    def rng(self) -> np.random.Generator: ...
+
+    def arg(self, op: Any, name: str, kind: type = int, *, minimum: int = 0) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SamplePlan:
+    """What a chain's geometric ops do to one decoded image.
+
+    Attributes:
+        region: ``(y0, x0, y1, x1)`` in decoded pixels (may extend outside for padding crops).
+        size: ``(height, width)`` of the output.
+        resample: the filter name when the region is resampled, else ``None`` (a pure crop).
+        flip: ``(horizontal, vertical)`` as 0/1.
+    """
+
+    region: tuple[float, float, float, float]
+    size: tuple[int, int]
+    resample: str | None
+    flip: tuple[int, int]
+
+
+class _View:
+    """The current output as a region of the decoded image (no pixels), with pending flips."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.region = [0.0, 0.0, float(height), float(width)]
+        self.size = (height, width)
+        self.resample: str | None = None
+        self.flip = [0, 0]
+
+    def window(self, y: int, x: int, h: int, w: int) -> None:
+        """Cut the window at (y, x) of the current output (flips apply to the final image)."""
+        height, width = self.size
+        if self.flip[0]:
+            x = width - x - w
+        if self.flip[1]:
+            y = height - y - h
+        y0, x0, y1, x1 = self.region
+        sy, sx = (y1 - y0) / height, (x1 - x0) / width
+        self.region = [y0 + y * sy, x0 + x * sx, y0 + (y + h) * sy, x0 + (x + w) * sx]
+        self.size = (h, w)
+
+    def resize(self, h: int, w: int, interp: str) -> bool:
+        """Resample to h × w; ``False`` when a resample is already pending (not one graph step)."""
+        if self.resample is not None:
+            return False
+        self.size = (h, w)
+        self.resample = interp
+        return True
+
+
+def plan_sample(ops: tuple[Any, ...], height: int, width: int, ctx: SampleContext) -> SamplePlan | None:
+    """Reduce the geometric ops ``ops`` on a ``height`` × ``width`` image to one :class:`SamplePlan`.
+
+    Draws from ``ctx.rng`` with the same functions, in the same order, as the CPU kernels.
+    Returns ``None`` when this sample needs more than one resample, or a fixed window falls
+    outside the image (the CPU kernels then run the slot and report the row error).
+    """
+    view = _View(height, width)
+    for op in ops:
+        h, w = view.size
+        if isinstance(op, T.RandomResizedCrop):
+            y, x, ch, cw = op.sample_window(ctx.rng, h, w)
+            view.window(y, x, ch, cw)
+            if not view.resize(op.h, op.w, op.interp):
+                return None
+        elif isinstance(op, T.FitToBucket):
+            th, tw = ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
+            nh, nw = resized_hw(op, h, w, (th, tw))
+            if not view.resize(nh, nw, op.interp):
+                return None
+            view.window(centered_offset(nh, th), centered_offset(nw, tw), th, tw)
+        elif op.kind == "resample":
+            target = None if isinstance(op, (T.ResizeShort, T.ResizeLong)) else (
+                ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1))
+            if not view.resize(*resized_hw(op, h, w, target), op.interp):
+                return None
+        elif isinstance(op, T.CenterCrop):
+            th, tw = ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
+            view.window(centered_offset(h, th), centered_offset(w, tw), th, tw)
+        elif isinstance(op, T.Crop):
+            y, x = ctx.arg(op, "y"), ctx.arg(op, "x")
+            th, tw = ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
+            if not window_inside(y, x, th, tw, h, w):
+                return None
+            view.window(y, x, th, tw)
+        elif isinstance(op, T.RandomCrop):
+            th, tw = ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
+            if th > h or tw > w:
+                return None
+            y = draw_offset(ctx.rng, h, th)
+            view.window(y, draw_offset(ctx.rng, w, tw), th, tw)
+        elif op.kind == "flip":
+            if draw_flip(ctx.rng, op.prob):
+                view.flip[0 if isinstance(op, T.HFlip) else 1] ^= 1
+        else:
+            raise TypeError(f"plan_sample: {op.qualname} is not a geometric op")
+    y0, x0, y1, x1 = view.region
+    return SamplePlan((y0, x0, y1, x1), view.size, view.resample, (view.flip[0], view.flip[1]))

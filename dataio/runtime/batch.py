@@ -1,7 +1,8 @@
 """``Batch``: what the loader yields (API.md §4.4).
 
 A batch holds columns (arrays for stacked slots — numpy on the host, cupy in device
-memory when the GPU executor delivers —, lists for object/ragged slots) and converts a column to the requested framework on first access, caching
+memory when the GPU executor delivers —, lists for object/ragged slots) and converts a column
+to the requested framework on first access, caching
 the result. It stays valid after the loader moves on.
 """
 

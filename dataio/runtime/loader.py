@@ -304,7 +304,7 @@ class DataLoader:
     def __exit__(self, *exc: object) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - never replace the body's exception (API.md §4.9)
+        except Exception:  # never replace the body's exception
             if exc[0] is None:
                 raise
 
@@ -333,7 +333,8 @@ def _validate_state(state: Any, signature: str, shard: ShardSpec, *, elastic: bo
     if state["rng_seed"] >= 2**64:
         raise PlanError(f"load_state_dict: rng_seed must be < 2**64; got {state['rng_seed']}")
     if state["output_order"] not in ("submit", "completion"):
-        raise PlanError(f"load_state_dict: output_order must be 'submit' or 'completion'; got {state['output_order']!r}")
+        raise PlanError("load_state_dict: output_order must be 'submit' or 'completion'; "
+                        f"got {state['output_order']!r}")
     if state["pipeline_signature"] != signature:
         raise PlanError("load_state_dict: the state was saved by a different pipeline (signature "
                         f"{str(state['pipeline_signature'])[:16]}… != {signature[:16]}…)")

@@ -12,5 +12,6 @@ from dataio.sources.base import RecordSource
 from dataio.sources.listing import files, manifest, urls
 from dataio.sources.python import from_callable, from_iterable, from_iterator, from_sampler
 
-__all__ = ["RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator", "from_sampler", "files", "urls",
+__all__ = ["RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator",
+           "from_sampler", "files", "urls",
            "manifest"]

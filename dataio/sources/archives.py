@@ -73,7 +73,7 @@ def tar_members(path: str, max_output_bytes: int) -> Iterator[Member]:
     local = path[len("file://"):] if path.startswith("file://") else path
     if not is_uri(local):
         try:
-            tar = tarfile.open(local, "r:")  # uncompressed: members are byte ranges of the file
+            tar = tarfile.open(local, "r:")  # noqa: SIM115 - uncompressed: members are byte ranges of the file
         except tarfile.ReadError:
             with open(local, "rb") as stream:  # compressed: read members as the archive streams by
                 yield from _streamed(stream, path, max_output_bytes)

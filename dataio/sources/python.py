@@ -187,7 +187,8 @@ def from_sampler(sampler: Iterable[Sequence[Any]], record_fn: Callable[[Any], Ma
             ``dataio.sampler`` and drop the row) or ``"skip"`` (drop it).
     """
     if on_error not in ON_ERROR:
-        raise PlanError(f"from_sampler(on_error={on_error!r}): on_error must be one of {', '.join(map(repr, ON_ERROR))}")
+        raise PlanError(f"from_sampler(on_error={on_error!r}): on_error must be one of "
+                        f"{', '.join(map(repr, ON_ERROR))}")
     if not isinstance(batch_key, str):
         raise TypeError(f"from_sampler(batch_key={batch_key!r}): batch_key must be a str")
     if record_fn is not None and not callable(record_fn):

@@ -21,7 +21,7 @@ LEVELS = 255 * 0.226
 
 def _run(pipe: dataio.Pipeline, paths: list[str], *, on_gpu: bool) -> tuple[object, list[np.ndarray]]:
     from dataio.gpu.graph import build_pipeline, feed, graph_slots
-    from dataio.gpu.sample_plan import plan_sample
+    from dataio.ops.geometry import plan_sample
 
     slots = graph_slots(pipe.plan)
     graph = build_pipeline(slots, batch_size=len(paths), device_id=0 if on_gpu else None, on_gpu=on_gpu)

@@ -1,5 +1,9 @@
 """Geometric kernels: resizes, crops and flips on ``LazyImage`` views or numpy arrays.
 
+Sizes, window placement and random draws come from the core's sample geometry
+(:mod:`dataio.ops.geometry`), the same functions the GPU executor's sample planner calls,
+so both executors cut and flip identically by construction. Only pixels are handled here.
+
 Resampling ops take ``HWC uint8``; crops and flips take any layout (``CHW`` cuts axes
 1–2, everything else axes 0–1). On a :class:`LazyImage` they only move the view; the
 pixels are computed once, by the op that needs them.
@@ -13,7 +17,7 @@ import numpy as np
 
 from dataio.ops import transforms as T
 from dataio.ops._base import TensorSpec, image_axes
-from dataio.ops.geometry import centered_offset, resized_hw
+from dataio.ops.geometry import centered_offset, draw_flip, draw_offset, resized_hw, window_inside
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
 
@@ -51,7 +55,7 @@ def resize_kernel(op: T.Resize | T.ResizeShort | T.ResizeLong, value: Any, spec:
     image = as_lazy(value, op.qualname)
     target = None if isinstance(op, (T.ResizeShort, T.ResizeLong)) else _target(op, ctx)
     h, w = resized_hw(op, image.height, image.width, target)
-    return image.resized(w, h, FILTERS[op.interp])
+    return image.resized(h, w, FILTERS[op.interp])
 
 
 def draft_target(op: Any, ctx: ChainContext) -> Any:
@@ -70,8 +74,8 @@ def fit_to_bucket_kernel(op: T.FitToBucket, value: Any, spec: TensorSpec, ctx: C
     image = as_lazy(value, op.qualname)
     th, tw = _target(op, ctx)
     h, w = resized_hw(op, image.height, image.width, (th, tw))
-    scaled = image.resized(w, h, FILTERS[op.interp])
-    return scaled.cropped(centered_offset(w, tw), centered_offset(h, th), tw, th)
+    scaled = image.resized(h, w, FILTERS[op.interp])
+    return scaled.cropped(centered_offset(h, th), centered_offset(w, tw), th, tw)
 
 
 def random_resized_crop_kernel(op: T.RandomResizedCrop, value: Any, spec: TensorSpec, ctx: ChainContext,
@@ -79,16 +83,16 @@ def random_resized_crop_kernel(op: T.RandomResizedCrop, value: Any, spec: Tensor
     """Crop the sampled window, then resample it to ``h`` × ``w``."""
     image = as_lazy(value, op.qualname)
     y, x, h, w = op.sample_window(ctx.rng, image.height, image.width)
-    return image.cropped(x, y, w, h).resized(op.w, op.h, FILTERS[op.interp])
+    return image.cropped(y, x, h, w).resized(op.h, op.w, FILTERS[op.interp])
 
 
 def _window(value: Any, spec: TensorSpec, op_name: str, y: int, x: int, h: int, w: int) -> Any:
     """The ``h`` × ``w`` window at (``y``, ``x``); parts outside the value are zero."""
     height, width = hw_of(value, spec, op_name)
-    inside = y >= 0 and x >= 0 and y + h <= height and x + w <= width
+    inside = window_inside(y, x, h, w, height, width)
     if isinstance(value, LazyImage):
         if inside:
-            return value.cropped(x, y, w, h)
+            return value.cropped(y, x, h, w)
         value = value.materialise()
     ha, wa = image_axes(spec)
     if inside:
@@ -119,7 +123,7 @@ def crop_kernel(op: T.Crop, value: Any, spec: TensorSpec, ctx: ChainContext, out
     """The window at (``y``, ``x``); a window outside the value is a row error."""
     y, x, h, w = ctx.arg(op, "y"), ctx.arg(op, "x"), *_target(op, ctx)
     height, width = hw_of(value, spec, op.qualname)
-    if h < 1 or w < 1 or y + h > height or x + w > width:
+    if not window_inside(y, x, h, w, height, width):
         raise RowFailure("transform", op.qualname,
                          f"window y={y}, x={x}, h={h}, w={w} is outside the {height}x{width} input")
     return _window(value, spec, op.qualname, y, x, h, w)
@@ -132,15 +136,15 @@ def random_crop_kernel(op: T.RandomCrop, value: Any, spec: TensorSpec, ctx: Chai
     height, width = hw_of(value, spec, op.qualname)
     if h > height or w > width:
         raise RowFailure("transform", op.qualname, f"window {h}x{w} is larger than the {height}x{width} input")
-    y = int(ctx.rng.integers(0, height - h + 1))
-    x = int(ctx.rng.integers(0, width - w + 1))
+    y = draw_offset(ctx.rng, height, h)
+    x = draw_offset(ctx.rng, width, w)
     return _window(value, spec, op.qualname, y, x, h, w)
 
 
 def flip_kernel(op: T.HFlip | T.VFlip, value: Any, spec: TensorSpec, ctx: ChainContext,
                 out: np.ndarray | None) -> Any:
     """Mirror with probability ``prob``; always draws one value so sibling slots stay in step."""
-    flip = ctx.rng.random() < op.prob
+    flip = draw_flip(ctx.rng, op.prob)
     hw_of(value, spec, op.qualname)
     if not flip:
         return value
