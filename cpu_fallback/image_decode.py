@@ -13,7 +13,7 @@ those pixels. Stated tolerance of that shortcut against a full decode followed b
 same resize: mean absolute difference ≤ 2 levels (of 255) per image (the test suite
 checks it; the ImageNet-like benchmark set measures ≤ 1.5, a hard-edged checkerboard ≤ 1.6).
 
-Modes (API.md §3.1): EXIF orientation is applied; palette, CMYK, YCbCr, 16-bit,
+Modes (docs/api.md §3.1): EXIF orientation is applied; palette, CMYK, YCbCr, 16-bit,
 float and alpha sources are converted to the requested mode. 16-bit samples map to
 8 bits as ``round(x / 257)``. Alpha is dropped, kept (``allow_alpha``) or composited
 over ``fill_color``.
@@ -182,7 +182,7 @@ def _has_alpha(image: Image.Image) -> bool:
 
 
 def convert_mode(image: Image.Image, op: ImageDecoder) -> Image.Image:
-    """``image`` converted to the decoder's mode (RGB, RGBA or L) per API.md §3.1."""
+    """``image`` converted to the decoder's mode (RGB, RGBA or L) per docs/api.md §3.1."""
     if image.mode in _SIXTEEN_BIT or image.mode == "F":
         image = _to_eight_bit(image)
     target = _TARGET_MODE[op.mode]

@@ -1,10 +1,10 @@
-"""Kernels of the photometric ops (API.md §3.2): numpy and Pillow, vectorised over pixels.
+"""Kernels of the photometric ops (docs/api.md §3.2): numpy and Pillow, vectorised over pixels.
 
 Loops in this file run over channels, filter taps or label-merging rounds, never over
 pixels. Every kernel states its tolerance against an independent reference in its
 docstring; ``tests/test_photometric.py`` checks each one against a numpy oracle.
 Random kernels draw a fixed number of values from ``ctx.rng`` before looking at the
-pixels, whether or not they fire (API.md §4.7).
+pixels, whether or not they fire (docs/api.md §4.7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Kernels of the spatial ops (API.md §3.2): numpy padding and masks, Pillow warps.
+"""Kernels of the spatial ops (docs/api.md §3.2): numpy padding and masks, Pillow warps.
 
 Warps go through Pillow's ``Image.transform`` (``AFFINE`` / ``PERSPECTIVE``), which
 releases the GIL; padding, erasing and grid masks are numpy, vectorised over pixels
@@ -6,7 +6,7 @@ releases the GIL; padding, erasing and grid masks are numpy, vectorised over pix
 Every kernel states its tolerance against an independent reference in its docstring;
 ``tests/test_spatial.py`` checks each one against a numpy oracle. Random kernels draw a
 fixed number of values from ``ctx.rng`` before looking at the pixels, whether or not they
-fire (API.md §4.7).
+fire (docs/api.md §4.7).
 
 The affine matrix is torchvision's ``_get_inverse_affine_matrix`` (:func:`inverse_affine`),
 shared by ``affine`` and ``random_affine``, with the centre at ``(W/2, H/2)`` in Pillow's

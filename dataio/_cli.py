@@ -1,4 +1,4 @@
-"""``python -m dataio [--json] [info|demo|head|cat|ls|parquet|safetensors ...]`` (API.md §10).
+"""``python -m dataio [--json] [info|demo|head|cat|ls|parquet|safetensors ...]`` (docs/api.md §10).
 
 ``info`` is the capability report, ``demo`` the quick-start run; the IO and format commands
 live in :mod:`dataio._cli_tools`.
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line, no traceback (API.md §10)
+    except Exception as exc:  # noqa: BLE001 - one line, no traceback (docs/api.md §10)
         message = " ".join(str(exc).split())
         print(f"dataio: error: {type(exc).__name__}: {message}", file=sys.stderr)
         return 1

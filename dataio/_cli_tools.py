@@ -1,4 +1,4 @@
-"""The IO and format commands of ``python -m dataio`` (API.md §10): head, cat, ls, parquet, safetensors.
+"""The IO and format commands of ``python -m dataio`` (docs/api.md §10): head, cat, ls, parquet, safetensors.
 
 Each takes a path or URI and prints a human-readable summary, or JSON with ``--json``.
 """

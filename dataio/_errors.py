@@ -1,4 +1,4 @@
-"""The dataio exception hierarchy (API.md §11).
+"""The dataio exception hierarchy (docs/api.md §11).
 
 Every exception dataio raises by its own decision derives from :class:`DataIOError`
 *and* from the builtin a user would naturally catch, so ``except ValueError`` and

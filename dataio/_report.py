@@ -1,4 +1,4 @@
-"""The capability report of ``python -m dataio`` (API.md §10), as JSON-ready data and as text.
+"""The capability report of ``python -m dataio`` (docs/api.md §10), as JSON-ready data and as text.
 
 One dict, built from :mod:`dataio.device` discovery, feeds both forms, so the text and
 ``--json`` outputs can never disagree. Every "no" carries its reason.

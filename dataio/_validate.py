@@ -1,4 +1,4 @@
-"""Argument checks shared by the DSL, the ops and the runtime (API.md §1 conventions).
+"""Argument checks shared by the DSL, the ops and the runtime (docs/api.md §1 conventions).
 
 Each check returns the normalised value or raises ``TypeError`` (wrong type) /
 :class:`~dataio.PlanError` (right type, invalid value) with a message that names the

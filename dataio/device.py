@@ -276,7 +276,7 @@ _GDS_LOCK = threading.Lock()
 
 
 def gds_info() -> dict[str, Any]:
-    """GPUDirect Storage state (API.md §9), probed once per process; never raises.
+    """GPUDirect Storage state (docs/api.md §9), probed once per process; never raises.
 
     Returns:
         A new dict with ``library_loaded``, ``library_version`` (``"1.15.1"`` or ``None``),
@@ -492,7 +492,7 @@ def _shown(name: str, value: str) -> str:
 
 
 def env_overrides() -> list[dict[str, str]]:
-    """The set environment variables that change dataio's behaviour (API.md §4.10, §6.4).
+    """The set environment variables that change dataio's behaviour (docs/api.md §4.10, §6.4).
 
     Every set ``DATAIO_*`` variable (unknown ones described as ``"unrecognised"``), then the
     recognised cloud/TLS variables. Keys, tokens and connection strings are shown as

@@ -1,4 +1,4 @@
-"""The pipeline DSL (API.md §2): builders of immutable descriptions, never executors.
+"""The pipeline DSL (docs/api.md §2): builders of immutable descriptions, never executors.
 
 Everything here only records validated data. ``pipeline(...)`` checks the stage order
 and compiles the description into a :class:`~dataio.plan.Plan` once (the one place
@@ -225,7 +225,7 @@ class SlotStage(Symbolic):
         std: Sequence[float] | None = None,
         output_layout: Literal["chw", "hwc"] = "chw",
     ) -> SlotStage:
-        """``HWC uint8`` → ``CHW float32`` normalisation (API.md §2.2).
+        """``HWC uint8`` → ``CHW float32`` normalisation (docs/api.md §2.2).
 
         Args:
             mode: ``"imagenet"``, ``"clip"``, ``"unit"`` (x/255), ``"symmetric"`` (x/127.5 − 1),
@@ -324,7 +324,7 @@ class WhenBuilder(Symbolic):
 _NO_SHORTHAND = frozenset({"normalize", "normalize_chw_from_hwc_u8", "symmetric_chw", "unit_chw", "pack_chw_f32",
                            "custom"})
 """Transforms without a same-named method: the normalisations go through ``SlotStage.normalize(...)``
-(API.md §2.2); custom ops through ``SlotStage.apply(custom_op)``."""
+(docs/api.md §2.2); custom ops through ``SlotStage.apply(custom_op)``."""
 
 
 def _attach_shorthands() -> None:
@@ -529,7 +529,7 @@ class Pipeline(Symbolic):
 
 
 def pipeline(*stages: Any) -> Pipeline:
-    """Assemble and validate a pipeline (API.md §2.1).
+    """Assemble and validate a pipeline (docs/api.md §2.1).
 
     Order: ``map`` stages (per record) interleaved with slots, exactly one shape stage,
     then ``map`` stages (per batch; native batch transforms before Python callables).

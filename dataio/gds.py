@@ -1,4 +1,4 @@
-"""GPUDirect Storage verbs (API.md §9) through kvikio, and device reads of safetensors.
+"""GPUDirect Storage verbs (docs/api.md §9) through kvikio, and device reads of safetensors.
 
 Every verb first checks :func:`dataio.device.gds_info`: without GDS it raises
 :class:`~dataio.DeviceUnavailable` carrying ``driver_error``, before looking at its
@@ -124,12 +124,12 @@ class GdsFileHandle:
 
 
 def gds_open(path: str | os.PathLike[str]) -> GdsFileHandle:
-    """Open a local file for GDS reads (API.md §9)."""
+    """Open a local file for GDS reads (docs/api.md §9)."""
     return GdsFileHandle(path)
 
 
 def gds_register_buffer(device_ptr: int, size: int, flags: int = 0) -> GdsBuffer:
-    """Register device memory with cuFile (API.md §9)."""
+    """Register device memory with cuFile (docs/api.md §9)."""
     return GdsBuffer(device_ptr, size, flags)
 
 

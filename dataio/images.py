@@ -23,7 +23,7 @@ def read_image(src: Any, *, mode: str = "rgb", layout: str = "hwc", framework: s
         src: a local path, a URI, bytes or a binary file object.
         mode: ``"rgb"``, ``"rgba"`` or ``"gray"``.
         layout: ``"hwc"`` or ``"chw"``.
-        framework: ``"numpy"``, ``"torch"`` or ``"jax"``.
+        framework: ``"numpy"`` or ``"torch"``.
 
     Raises:
         DecodeError: not a decodable image (naming ``src``).

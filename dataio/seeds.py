@@ -1,4 +1,4 @@
-"""Deterministic seeds (API.md §4.7): random values depend on data, never on timing.
+"""Deterministic seeds (docs/api.md §4.7): random values depend on data, never on timing.
 
 ``derive(seed, epoch, index)`` mixes the run seed, the epoch and a record's logical
 index (or a batch number) with SplitMix64, so every record gets an independent,

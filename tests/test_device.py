@@ -1,4 +1,4 @@
-"""Device discovery never crashes, explains every "no", and resolves ``device=`` per API.md §4.2.
+"""Device discovery never crashes, explains every "no", and resolves ``device=`` per docs/api.md §4.2.
 
 Outcomes that depend on the machine are tested against a substituted discovery result,
 so these tests pass the same way with and without a GPU.

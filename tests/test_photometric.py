@@ -1,8 +1,8 @@
-"""Photometric ops (API.md §3.2) on the CPU fallback, against independent numpy oracles.
+"""Photometric ops (docs/api.md §3.2) on the CPU fallback, against independent numpy oracles.
 
 Each op runs in a real pipeline on small in-memory images. Random values are replayed
 from the record RNG: a record carrying ``"seed": s`` makes its slot chain draw from
-``generator(s)`` (API.md §4.7), so a test can recompute every factor the kernel drew.
+``generator(s)`` (docs/api.md §4.7), so a test can recompute every factor the kernel drew.
 Tolerances are the ones stated in the kernels' docstrings (cpu_fallback/photometric.py).
 """
 

@@ -1,4 +1,4 @@
-"""Sharding (API.md §4.6), exact resume and elastic resume (§4.8): properties over random configurations."""
+"""Sharding (docs/api.md §4.6), exact resume and elastic resume (§4.8): properties over random configurations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Record sources (API.md §5) through real pipelines: laziness, row errors, epochs, shuffles, listings."""
+"""Record sources (docs/api.md §5) through real pipelines: laziness, row errors, epochs, shuffles, listings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HDF5 through h5py (API.md §7 ``read_hdf5`` / ``open_hdf5``), from local files or any URI.
+"""HDF5 through h5py (docs/api.md §7 ``read_hdf5`` / ``open_hdf5``), from local files or any URI.
 
 Local files are opened by path; other URIs through the resolver's fsspec file object
 (h5py reads file-like objects), so only the byte ranges h5py asks for are fetched.

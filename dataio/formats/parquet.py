@@ -1,4 +1,4 @@
-"""Parquet through pyarrow (API.md §7 ``read_parquet`` / ``scan_parquet``), from local files or any URI.
+"""Parquet through pyarrow (docs/api.md §7 ``read_parquet`` / ``scan_parquet``), from local files or any URI.
 
 ``scan_parquet`` builds an immutable query and reads nothing until a terminal call. Filters
 written with ``dataio.col(...)`` (comparisons, ``is_in``, null checks, ``&``, ``|``, ``~``)
@@ -70,7 +70,7 @@ def read_parquet(path: str | os.PathLike[str], *, columns: Sequence[str] | None 
 
 @dataclass(frozen=True)
 class ParquetQuery:
-    """A lazy, immutable parquet query; every method returns a new one (API.md §7 ``scan_parquet``)."""
+    """A lazy, immutable parquet query; every method returns a new one (docs/api.md §7 ``scan_parquet``)."""
 
     path: str
     _columns: tuple[str, ...] | None = None

@@ -2,7 +2,7 @@
 
 Parsing is done here rather than through the ``safetensors`` package so tensors can be
 viewed without copying (from bytes, an mmap or a device buffer). numpy has no bfloat16 or
-float8: ``BF16`` tensors come out as ``int16`` and ``F8_*`` as ``uint8`` bit patterns (API.md §8);
+float8: ``BF16`` tensors come out as ``int16`` and ``F8_*`` as ``uint8`` bit patterns (docs/api.md §8);
 torch views them back.
 """
 

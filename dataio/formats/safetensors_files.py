@@ -1,4 +1,4 @@
-"""safetensors files (API.md §8): streaming sharded writes, zero-copy reads, sessions.
+"""safetensors files (docs/api.md §8): streaming sharded writes, zero-copy reads, sessions.
 
 With ``device="cuda:N"`` (torch) local files are read straight into device memory through
 kvikio (:mod:`dataio.gds`); other sources are read on the host and copied.
@@ -49,7 +49,7 @@ def write_safetensors(uri: str | os.PathLike[str], tensors: Mapping[str, Any], *
                       metadata: Mapping[str, Any] | None = None, atomic: bool = True, fsync: bool = False,
                       max_shard_size: str | int | None = None, filename_pattern: str = SHARD_PATTERN,
                       index_filename: str = INDEX_FILENAME) -> dict[str, Any] | None:
-    """Write ``tensors`` as one safetensors file, or as shards plus an index (API.md §8).
+    """Write ``tensors`` as one safetensors file, or as shards plus an index (docs/api.md §8).
 
     Args:
         uri: the file; with ``max_shard_size``, the directory / prefix.
@@ -333,7 +333,7 @@ def _check_framework(framework: str, device: str | None) -> None:
 
 def read_safetensors(src: Any, *, key: str | None = None, keys: Any = None, framework: str = "numpy",
                      device: str | None = None) -> Any:
-    """Tensors of a safetensors source (API.md §8): a file, directory/prefix, index, list, bytes or file object.
+    """Tensors of a safetensors source (docs/api.md §8): a file, directory/prefix, index, list, bytes or file object.
 
     Returns:
         ``dict[name, tensor]`` in stored order, or one tensor with ``key=``.
@@ -368,7 +368,7 @@ def _tensors(sources: list[_Source], selected: set[str], framework: str, device:
 
 
 class SafetensorsSession:
-    """One parsed safetensors source; reads tensors on demand (API.md §8 ``open_safetensors``)."""
+    """One parsed safetensors source; reads tensors on demand (docs/api.md §8 ``open_safetensors``)."""
 
     def __init__(self, src: Any, *, device: str | None = None) -> None:
         self._device = device

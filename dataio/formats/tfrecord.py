@@ -1,4 +1,4 @@
-"""TFRecord files and ``tf.train.Example`` records, without TensorFlow (API.md §7 ``iter_tfrecord``).
+"""TFRecord files and ``tf.train.Example`` records, without TensorFlow (docs/api.md §7 ``iter_tfrecord``).
 
 A TFRecord file is a sequence of ``uint64 length | uint32 masked CRC32C(length) | data |
 uint32 masked CRC32C(data)``; both CRCs are checked (CRC32C via ``google-crc32c``).

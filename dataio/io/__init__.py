@@ -1,4 +1,4 @@
-"""The URI layer: one resolver over fsspec for local paths and object stores (API.md §6).
+"""The URI layer: one resolver over fsspec for local paths and object stores (docs/api.md §6).
 
 Files:
     uri.py      recognising and validating URIs (schemes, malformed paths)

@@ -1,4 +1,4 @@
-"""Credentials, endpoints and transport settings per scheme (API.md §6.4).
+"""Credentials, endpoints and transport settings per scheme (docs/api.md §6.4).
 
 Configuration is validated completely before anything changes, does no network IO, and
 bumps a generation counter so the resolver builds fresh clients for requests started
@@ -112,7 +112,7 @@ def configure_credentials(scheme: str, *, method: str | None = None, bucket: str
 
     Args:
         scheme: ``s3``, ``r2``, ``gs``, ``az``, ``hf`` or ``hfd``.
-        method: see API.md §6.4; ``None`` with both S3 keys given means ``"explicit"``.
+        method: see docs/api.md §6.4; ``None`` with both S3 keys given means ``"explicit"``.
         bucket: a bucket (az: container, hf: repo id) this credential is for.
         **fields: the fields the method consumes (``access_key_id``, ``secret_access_key``,
             ``session_token``, ``prefix``, ``token``, ``credential_json``, ``credential_path``,

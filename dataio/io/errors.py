@@ -1,4 +1,4 @@
-"""Backend exceptions as the builtins API.md §6.1 names, each message naming the URI.
+"""Backend exceptions as the builtins docs/api.md §6.1 names, each message naming the URI.
 
 fsspec backends raise a mix: builtins (s3fs translates most botocore errors), HTTP client
 errors, google/azure SDK errors. :func:`translated` maps them by type, status code and error

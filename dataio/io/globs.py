@@ -1,4 +1,4 @@
-"""Glob patterns with one meaning on every backend (API.md §6.2 ``glob``).
+"""Glob patterns with one meaning on every backend (docs/api.md §6.2 ``glob``).
 
 ``*``, ``?`` and ``[...]`` match within one path segment; a ``**`` segment matches zero or
 more whole segments. Object stores have no directories and fsspec's own globbing differs

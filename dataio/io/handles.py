@@ -1,4 +1,4 @@
-"""IO handles (API.md §6.2 ``stream``, §6.3): ``Reader`` (lazy, with decoding overlays), ``Writer``, ``Stream``.
+"""IO handles (docs/api.md §6.2 ``stream``, §6.3): ``Reader`` (lazy, with decoding overlays), ``Writer``, ``Stream``.
 
 A :class:`Reader` is a description — URI, window, overlays — and does no IO until read, so
 it can sit in records as a slot value (it has ``read_all``). Overlays (``gunzip``,

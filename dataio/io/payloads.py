@@ -42,7 +42,7 @@ class ByteSource:
 
 
 def byte_source(value: Any, *, slot: str, where: str) -> ByteSource:
-    """Interpret a slot value as a payload source (API.md §2.6 step 2).
+    """Interpret a slot value as a payload source (docs/api.md §2.6 step 2).
 
     Raises:
         RecordTypeError: a value type dataio cannot take bytes from (e.g. ``bool``).

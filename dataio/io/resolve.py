@@ -1,4 +1,4 @@
-"""One resolver from URIs to fsspec filesystems (API.md §6.1).
+"""One resolver from URIs to fsspec filesystems (docs/api.md §6.1).
 
 ``locate`` turns a path or URI into a :class:`Location` (scheme aliases folded: ``gcs`` →
 ``gs``, ``abfs`` → ``az``; ``r2`` is S3 at an endpoint; ``hfd`` is a Hugging Face dataset

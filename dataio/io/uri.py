@@ -1,4 +1,4 @@
-"""URI recognition and validation (API.md §6.1).
+"""URI recognition and validation (docs/api.md §6.1).
 
 A ``str`` containing ``://`` is a URI; anything else is a local path. Validation is
 pure string work (no IO): unknown schemes, ``file://host/...``, empty buckets/keys and

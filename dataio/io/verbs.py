@@ -1,4 +1,4 @@
-"""Direct IO verbs on any path or URI (API.md §6.2): read, write, head, exists, ls, glob, delete.
+"""Direct IO verbs on any path or URI (docs/api.md §6.2): read, write, head, exists, ls, glob, delete.
 
 Local paths use the OS directly (atomic writes: a temp file in the target's directory,
 fsynced, then renamed over it); everything else goes through the resolver's fsspec
@@ -56,7 +56,7 @@ def read(uri: str | os.PathLike[str], *, offset: int | None = None, size: int | 
 
     Raises:
         ValueError: ``offset``/``size`` not given together or negative; an unknown ``format``.
-        FileNotFoundError / PermissionError / ConnectionError / TimeoutError: see API.md §6.1.
+        FileNotFoundError / PermissionError / ConnectionError / TimeoutError: see docs/api.md §6.1.
         IsADirectoryError: ``uri`` is a directory.
         RuntimeError: the body is larger than ``max_response_bytes``.
     """
@@ -234,7 +234,7 @@ def head(uri: str | os.PathLike[str], *, headers: Mapping[str, str] | None = Non
     """Size, ETag, modification time and content type of an object, without reading it.
 
     Raises:
-        FileNotFoundError / PermissionError / ConnectionError / TimeoutError: see API.md §6.1.
+        FileNotFoundError / PermissionError / ConnectionError / TimeoutError: see docs/api.md §6.1.
     """
     location = locate(uri)
     if location.is_local:

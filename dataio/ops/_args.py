@@ -1,4 +1,4 @@
-"""Normalisers for op parameters that may be per-record (``Dim``/``Float``, API.md §3)."""
+"""Normalisers for op parameters that may be per-record (``Dim``/``Float``, docs/api.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Audio transforms (API.md §3.2 "Audio"): spectrogram, mel filterbank, MFCC on ``[channels, samples] float32``.
+"""Audio transforms (docs/api.md §3.2 "Audio"): spectrogram, mel filterbank, MFCC on ``[channels, samples] float32``.
 
 Conventions follow torchaudio's defaults so features match common training recipes:
 centred frames with reflect padding, periodic windows, an HTK mel scale without

@@ -1,8 +1,8 @@
-"""Augmentation policies (API.md §3.2 "augment"): RandAugment, AutoAugment (ImageNet), TrivialAugmentWide.
+"""Augmentation policies (docs/api.md §3.2 "augment"): RandAugment, AutoAugment (ImageNet), TrivialAugmentWide.
 
 Semantics follow torchvision (operation spaces, magnitude bins, signed magnitudes,
 nearest-neighbour geometry with zero fill); the random choices are drawn from the
-record's generator (API.md §4.7), so they are reproducible and differ per epoch.
+record's generator (docs/api.md §4.7), so they are reproducible and differ per epoch.
 Input and output: ``HWC uint8`` with 1 or 3 channels.
 """
 

@@ -1,4 +1,4 @@
-"""``dataio.batch_transforms``: ops on a whole collated batch, used as ``map(op)`` after the shape stage (API.md §3.3).
+"""``dataio.batch_transforms``: ops on a whole collated batch, ``map(op)`` after the shape stage (docs/api.md §3.3).
 
 ``slot`` names a slot or gives its index; an unknown slot is a ``KeyError`` at ``run()``.
 Randomness comes from ``derive(seed, epoch, batch number)`` mixed with the op's own

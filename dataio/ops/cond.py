@@ -1,4 +1,4 @@
-"""Per-record field references and predicates (API.md §2.7, §3.4).
+"""Per-record field references and predicates (docs/api.md §2.7, §3.4).
 
 :func:`col` names a record field. It is used either as a dynamic op argument (a
 ``Dim``/``Float``/``tensor_key`` read per record) or as the source of a predicate

@@ -1,4 +1,4 @@
-"""Conditional ops (API.md §3.2 "conditional ops", §2.4): run one of several op sequences per record.
+"""Conditional ops (docs/api.md §3.2 "conditional ops", §2.4): run one of several op sequences per record.
 
 An *arm* is a transform or a non-empty sequence of transforms. ``sometimes`` runs its
 body with probability ``prob`` (one coin), ``choice`` runs one arm (weighted),

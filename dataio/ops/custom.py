@@ -1,11 +1,11 @@
 """Python functions as pipeline ops: :class:`CustomOp` and its slot form, ``transforms.custom``.
 
-A custom op is identified by ``(name, version)`` only (API.md §2.5), so editing its body
+A custom op is identified by ``(name, version)`` only (docs/api.md §2.5), so editing its body
 does not invalidate checkpoints; bump ``version`` when results change. Used in a slot
 (``slot(...).apply(my_op)``) it receives the row's numpy array and returns one; it may
 declare its output (``dtype``, ``shape``, ``layout``) so the plan can check later ops and
 preallocate the batch buffer. Exceptions it raises are the user's and end the iteration
-unchanged, like those of ``map`` (API.md §4.5).
+unchanged, like those of ``map`` (docs/api.md §4.5).
 """
 
 from __future__ import annotations

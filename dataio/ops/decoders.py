@@ -1,4 +1,4 @@
-"""Decoders: the first op of every slot chain (API.md §3.1).
+"""Decoders: the first op of every slot chain (docs/api.md §3.1).
 
 Each factory is a frozen op class; calling it validates the parameters::
 
@@ -273,7 +273,7 @@ class AudioDecoder(Decoder):
 
 
 image = ImageDecoder
-bytes = BytesDecoder  # noqa: A001 - the contract's name (API.md §3.1)
+bytes = BytesDecoder  # noqa: A001 - the contract's name (docs/api.md §3.1)
 text = TextDecoder
 json = JsonDecoder
 npy = NpyDecoder

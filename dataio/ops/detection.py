@@ -1,10 +1,10 @@
-"""Detection ops (API.md §3.2 "Detection"): float32 boxes normalised to [0, 1].
+"""Detection ops (docs/api.md §3.2 "Detection"): float32 boxes normalised to [0, 1].
 
 Box rows are ``[N, 4]`` (a box) or ``[N, 5]`` (a box then a label ≥ 1, or a box then a
 score for the suppression ops). ``format`` is ``"xyxy"`` (corners), ``"xywh"`` (top-left
 corner and size) or ``"cxcywh"`` (centre and size). ``bbox_hflip``/``bbox_vflip`` draw
 their coin exactly as ``hflip``/``vflip`` do, so on sibling slots of one record a first
-``hflip`` and a first ``bbox_hflip`` agree (API.md §4.7).
+``hflip`` and a first ``bbox_hflip`` agree (docs/api.md §4.7).
 """
 
 from __future__ import annotations

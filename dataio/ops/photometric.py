@@ -1,8 +1,8 @@
-"""Photometric and classic image ops (API.md §3.2): colour, blur, noise, tone curves, edges.
+"""Photometric and classic image ops (docs/api.md §3.2): colour, blur, noise, tone curves, edges.
 
 Input ``HWC uint8`` unless stated; the output keeps layout and dtype unless stated.
 Random ops draw a fixed number of values from the record generator whether or not
-they fire, so results never depend on timing (API.md §4.7).
+they fire, so results never depend on timing (docs/api.md §4.7).
 """
 
 from __future__ import annotations

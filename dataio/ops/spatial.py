@@ -1,8 +1,8 @@
-"""Spatial ops (API.md §3.2): padding, affine warps, perspective, occlusion (erasing, grid mask).
+"""Spatial ops (docs/api.md §3.2): padding, affine warps, perspective, occlusion (erasing, grid mask).
 
 Warps take ``HWC uint8`` and keep the size; ``pad`` and ``random_erasing`` take any layout
 (``CHW`` pads/erases axes 1–2, everything else axes 0–1). Random ops draw a fixed number
-of values from the record generator whether or not they fire (API.md §4.7).
+of values from the record generator whether or not they fire (docs/api.md §4.7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Transforms: ops applied to one record's slot value after its decoder (API.md §3.2).
+"""Transforms: ops applied to one record's slot value after its decoder (docs/api.md §3.2).
 
 Each factory is a frozen op class that validates its parameters at construction and
 states, through :meth:`~dataio.Transform.infer`, what it does to the slot's static

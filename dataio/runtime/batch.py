@@ -1,4 +1,4 @@
-"""``Batch``: what the loader yields (API.md §4.4).
+"""``Batch``: what the loader yields (docs/api.md §4.4).
 
 A batch holds columns (arrays for stacked slots — numpy on the host, cupy in device
 memory when the GPU executor delivers —, lists for object/ragged slots) and converts a column

@@ -2,7 +2,7 @@
 
 Shared by every executor. A :class:`ChainContext` is made per (record, slot): it
 resolves ``col(...)`` arguments against the record and hands out the slot chain's
-random generator, started from the record seed (API.md §4.7) so sibling slots of one
+random generator, started from the record seed (docs/api.md §4.7) so sibling slots of one
 record draw the same first values.
 """
 
@@ -56,7 +56,7 @@ class ChainContext:
             minimum: the smallest int accepted (1 for sizes, 0 for offsets and padding).
 
         Raises:
-            RecordError: the referenced field is missing (fatal, API.md §2.6 step 3).
+            RecordError: the referenced field is missing (fatal, docs/api.md §2.6 step 3).
             RowFailure: the field holds a value of the wrong kind.
         """
         value = getattr(op, name)

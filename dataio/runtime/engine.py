@@ -41,7 +41,7 @@ class EpochCancelled(Exception):
 
 
 CLOSE_TIMEOUT_S = 5.0
-"""How long ``close()`` waits for running tasks before giving up on them (API.md §4.9)."""
+"""How long ``close()`` waits for running tasks before giving up on them (docs/api.md §4.9)."""
 
 
 @dataclass(slots=True)

@@ -180,7 +180,7 @@ class DataLoader:
         return result
 
     def _run_native(self, content: BatchContent, number: int) -> None:
-        """Native batch transforms, each with its own generator (API.md §4.7)."""
+        """Native batch transforms, each with its own generator (docs/api.md §4.7)."""
         if not content.keys:
             return
         specs = [s.output for s in self._plan.slots]
@@ -243,7 +243,7 @@ class DataLoader:
     # -- state ---------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Where the loader is: epoch, records consumed, seed, signature (API.md §4.8)."""
+        """Where the loader is: epoch, records consumed, seed, signature (docs/api.md §4.8)."""
         self._check_open("state_dict")
         return {
             "version": STATE_VERSION,
@@ -268,7 +268,7 @@ class DataLoader:
 
         Raises:
             RuntimeError: an iteration is active, or the loader is closed.
-            TypeError / ValueError: see API.md §4.8.
+            TypeError / ValueError: see docs/api.md §4.8.
         """
         self._check_open("load_state_dict")
         if self._active_iterator() is not None:

@@ -17,7 +17,7 @@ from dataio.runtime.output import Adapter, make_adapter
 ORDERS = ("submit", "completion")
 RAGGED = ("list", "error", "skip")
 AUTO_COLLATE_BATCH = 4
-"""The batch size ``concurrency="auto"`` assumes for ``collate``/``group_by`` (API.md §4.2)."""
+"""The batch size ``concurrency="auto"`` assumes for ``collate``/``group_by`` (docs/api.md §4.2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def validate_run(plan: Plan, *, output: Any, concurrency: Any, on_failure: Any, 
 
 
 def check_output_for_device(output: Any, device: str) -> None:
-    """Device batches need an output that can hold device memory (API.md §4.2 ``device``).
+    """Device batches need an output that can hold device memory (docs/api.md §4.2 ``device``).
 
     Raises:
         PlanError: ``output="numpy"`` while batches are delivered on ``device`` (a CUDA device).

@@ -1,4 +1,4 @@
-"""Turning collated arrays into what the user asked for (API.md §4.2 ``output``).
+"""Turning collated arrays into what the user asked for (docs/api.md §4.2 ``output``).
 
 Conversions are zero-copy: torch tensors and DLPack capsules share the memory of the
 batch buffer the kernels wrote into — a numpy array in host memory, or a cupy array in

@@ -1,4 +1,4 @@
-"""Process-wide worker pools sized by environment variables (API.md §4.10).
+"""Process-wide worker pools sized by environment variables (docs/api.md §4.10).
 
 One CPU pool (decode/transform) is shared by every loader in the process, so two
 loaders never oversubscribe the cores; one IO pool reads remote payloads, so slow

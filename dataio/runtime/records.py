@@ -1,4 +1,4 @@
-"""The record model (API.md §2.6): how a slot finds its value and its bytes in a record.
+"""The record model (docs/api.md §2.6): how a slot finds its value and its bytes in a record.
 
 Shared by every executor: field lookup, slot value lookup (with optional/inactive
 rules), the record key and seed. A slot value becomes a payload source in
@@ -59,7 +59,7 @@ def slot_value(record: Any, slot: str, *, optional: bool, single_slot: bool, whe
 
 
 def record_key(record: Any, slot_values: list[Any], logical_index: int) -> str:
-    """The record key shown on ``batch.keys`` (API.md §2.6 step 4)."""
+    """The record key shown on ``batch.keys`` (docs/api.md §2.6 step 4)."""
     if isinstance(record, Mapping):
         for field in _KEY_FIELDS:
             value = record.get(field)

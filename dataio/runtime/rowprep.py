@@ -1,7 +1,7 @@
 """Turning one admitted record into a :class:`PreparedRow`: the executor-neutral part of a row.
 
 Runs per-record maps and the ``context`` hook, evaluates slot gates, finds each active
-slot's payload source and the record key and seed (API.md §2.6, §4.7), then reads the
+slot's payload source and the record key and seed (docs/api.md §2.6, §4.7), then reads the
 payloads. Everything here that raises is fatal (a broken record source or user hook)
 except reads, which become row failures with stage ``"read"`` naming the path/URI.
 """
@@ -108,7 +108,7 @@ def read_rows(rows: list[PreparedRow], slots: Any) -> None:
             else:
                 try:
                     row.payloads[i] = read_payload(source)
-                except Exception as exc:  # noqa: BLE001 - any read failure is this row's (API.md §11)
+                except Exception as exc:  # noqa: BLE001 - any read failure is this row's (docs/api.md §11)
                     _fail(row, slots[i].name, source, exc)
     if not remote:
         return

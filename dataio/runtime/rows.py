@@ -1,4 +1,4 @@
-"""Per-row failures: what went wrong with one record, as data (API.md §4.4–4.5)."""
+"""Per-row failures: what went wrong with one record, as data (docs/api.md §4.4–4.5)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def describe_exception(exc: BaseException) -> str:
 class UserCodeError(Exception):
     """Carries an exception raised by user code inside a kernel (a slot custom op) to the runtime.
 
-    User exceptions are fatal and surface from ``next()`` unchanged (API.md §4.5); this
+    User exceptions are fatal and surface from ``next()`` unchanged (docs/api.md §4.5); this
     wrapper only keeps kernels' row-error handling from claiming them.
     """
 

@@ -1,4 +1,4 @@
-"""Sharding an epoch across ranks (API.md §4.6) and the elastic-resume rule.
+"""Sharding an epoch across ranks (docs/api.md §4.6) and the elastic-resume rule.
 
 An epoch has one **global order**: the source's logical order (``sticky=True``), or that
 order permuted by ``(seed, epoch)`` (``sticky=False``; the same permutation on every rank).
@@ -37,7 +37,7 @@ SHUFFLE_STREAM = 0x5A4D
 
 
 class ShardSpec:
-    """Which part of every epoch this process reads (API.md §4.6).
+    """Which part of every epoch this process reads (docs/api.md §4.6).
 
     Args:
         id: this rank, ``0 <= id < of``.

@@ -1,4 +1,4 @@
-"""Record sources (API.md §5): what ``Pipeline.bind`` iterates each epoch.
+"""Record sources (docs/api.md §5): what ``Pipeline.bind`` iterates each epoch.
 
 Files:
     base.py     RecordSource: per-epoch iteration, shuffle, map_records, filter_records, describe

@@ -1,4 +1,4 @@
-"""Record sources over archives: ``webdataset`` tar shards and ``archive`` (tar, tar.gz, zip) entries (API.md §5).
+"""Record sources over archives: ``webdataset`` tar shards and ``archive`` (tar, tar.gz, zip) entries (docs/api.md §5).
 
 Payloads are never extracted to disk. A member of an uncompressed local tar becomes a
 ``{"path", "offset", "size"}`` payload, read with one ranged read when its row is read;
@@ -160,7 +160,7 @@ def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
 
 
 class Archive:
-    """The entries of one tar (``.tar``, ``.tar.gz``, ``.tgz``) or zip archive (API.md §5 ``archive``)."""
+    """The entries of one tar (``.tar``, ``.tar.gz``, ``.tgz``) or zip archive (docs/api.md §5 ``archive``)."""
 
     def __init__(self, path: str, max_output_bytes: int) -> None:
         self.path = path

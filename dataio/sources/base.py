@@ -1,4 +1,4 @@
-"""``RecordSource``: a re-iterable record collection that knows its epoch (API.md §5).
+"""``RecordSource``: a re-iterable record collection that knows its epoch (docs/api.md §5).
 
 The loader asks a source for one epoch's records with :meth:`RecordSource.epoch_records`,
 passing the run seed and the epoch, so ``shuffle(seed=None)`` can permute by

@@ -1,4 +1,4 @@
-"""Record sources that list payloads: ``files`` (globs, directories), ``urls`` and ``manifest`` (API.md §5).
+"""Record sources that list payloads: ``files`` (globs, directories), ``urls`` and ``manifest`` (docs/api.md §5).
 
 Listings are made when the source is built — that is metadata, not payload IO — so a
 missing path or an empty glob is an error at once, never a silently empty epoch, and the

@@ -1,4 +1,4 @@
-"""Record sources over Python callables, iterables, iterators and samplers (API.md §5).
+"""Record sources over Python callables, iterables, iterators and samplers (docs/api.md §5).
 
 ``from_callable`` records hold *lazy readers*: ``fn(i)`` runs when the row is read, on the
 worker pool, and its exceptions become that row's error (stage ``"read"``), not the epoch's.
