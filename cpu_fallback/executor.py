@@ -16,9 +16,8 @@ from dataio._deps import require
 from dataio._errors import RecordError, RecordTypeError
 from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
-from dataio.ops._base import TensorSpec
-from dataio.runtime.assembly import Assembly
 from dataio.runtime.options import RunOptions
+from dataio.runtime.protocol import BatchResult, RowResult, SlotBatch
 from dataio.runtime.batch import BatchContent
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rowprep import PreparedRow
@@ -113,44 +112,43 @@ class CpuExecutor:
         self.clock = StageClock()
         """Where decode/transform times go; the runtime adds its own stages to the same clock."""
 
-    def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
-        """Run every active slot of ``row`` into ``assembly``; a failing slot fails the row."""
-        for i in range(len(self.programs)):
-            if not self.run_slot(assembly, row, i):
-                return
+    def run_row(self, row: PreparedRow, outs: list[np.ndarray | None]) -> RowResult:
+        """Run every active slot of ``row`` (writing into ``outs`` where given); a failing slot ends the row."""
+        result = RowResult.empty(len(self.programs))
+        for index in range(len(self.programs)):
+            if row.sources[index] is INACTIVE:
+                result.values[index] = INACTIVE
+                continue
+            try:
+                result.values[index], result.hws[index] = self.run_slot(row, index, outs[index])
+            except RowFailure as failure:
+                result.failure = (failure, self.programs[index].slot.name)
+                break
+        return result
 
-    def run_slot(self, assembly: Assembly, row: PreparedRow, index: int) -> bool:
-        """Run slot ``index`` of ``row`` into ``assembly``; ``False`` when the row failed."""
-        position = row.position
+    def run_slot(self, row: PreparedRow, index: int, out: np.ndarray | None) -> tuple[Any, tuple[int, int] | None]:
+        """Slot ``index``'s value for ``row`` (written into ``out`` where possible) and its decoded (h, w).
+
+        Raises:
+            RowFailure: the slot failed for this row.
+        """
         source = row.sources[index]
-        if source is INACTIVE:
-            assembly.set_inactive(index, position)
-            return True
-        program = self.programs[index]
         ctx = ChainContext(row.record, row.seed, repr(row.key), getattr(source, "label", "<record value>"))
-        try:
-            value, hw = program.run(row.payloads[index], ctx, assembly.out(index, position), self.clock)
-            assembly.put(index, position, value)
-        except RowFailure as failure:
-            assembly.fail(position, failure.as_dict(position, row.key, program.slot.name))
-            return False
-        if hw is not None:
-            assembly.hws[index][position] = hw
-        return True
+        return self.programs[index].run(row.payloads[index], ctx, out, self.clock)
 
-    def finish_batch(self, assembly: Assembly) -> None:
-        """Nothing to do: rows were written into the batch buffers as they completed."""
+    def start_batch(self, slots: dict[int, SlotBatch]) -> None:
+        """Never called: this executor defers no slot (rows are complete when ``run_row`` returns)."""
+        raise RuntimeError("the CPU fallback defers no work to the batch")
 
-    def complete_batch(self, assembly: Assembly) -> None:
-        """Nothing to collect: the batch is complete once its rows are."""
+    def collect_batch(self, handle: Any) -> BatchResult:
+        """Never called (see :meth:`start_batch`)."""
+        raise RuntimeError("the CPU fallback defers no work to the batch")
 
-    def place(self, content: BatchContent) -> None:
-        """Nothing to move: batches are delivered in host memory."""
-
-    def run_batch_transform(self, op: Any, slots: dict[str, int], content: BatchContent,
-                            specs: list[TensorSpec], rng: np.random.Generator) -> None:
-        """Apply a native batch transform with its kernel (numpy on host columns)."""
-        KERNELS[op.qualname].fn(op, slots, content, specs, rng)
+    def deliver(self, content: BatchContent, transforms: list[tuple[Any, dict[str, int], Any]]) -> None:
+        """Batches stay in host memory; native batch transforms run with their kernels (numpy, in place)."""
+        specs = [s.output for s in self.plan.slots]
+        for op, slots, rng in transforms:
+            KERNELS[op.qualname].fn(op, slots, content, specs, rng)
 
 
 def create_executor(plan: Plan, options: RunOptions) -> CpuExecutor:

@@ -90,10 +90,10 @@ class Delivery:
         with self._on_device():
             return self.xp.asarray(array)
 
-    def copy_rows(self, column: Any, rows: list[int], host: np.ndarray) -> None:
-        """``column[rows] = host[rows]``: rows produced on the host, one copy per batch."""
+    def copy_rows(self, column: Any, rows: list[int], values: np.ndarray) -> None:
+        """``column[rows] = values``: rows produced on the host (``values[i]`` is row ``rows[i]``), one copy."""
         with self._on_device():
-            column[self.xp.asarray(rows)] = self.xp.asarray(host[rows])
+            column[self.xp.asarray(rows)] = self.xp.asarray(values)
 
     def bind_thread(self) -> None:
         """Make this memory's device current on the calling thread (the consumer compacts

@@ -1,18 +1,23 @@
 """The GPU executor: image slots through the DALI graph, everything else on the CPU kernels.
 
-Per row (pool threads): a graph slot's payload header is read (undecodable payloads and
-cap violations become row errors before the graph sees them), its sample is planned on
-the host (the core's :func:`dataio.ops.geometry.plan_sample`) and the row is staged; slots the graph cannot
-take, and samples it cannot plan, run through the CPU fallback's kernels right away.
+It speaks the runtime's protocol (:mod:`dataio.runtime.protocol`) and never writes the
+runtime's batch state; its per-batch state is its own :class:`GraphRun` list.
+
+Per row, ``run_row`` (pool threads): a graph slot's payload header is read (undecodable
+payloads and cap violations become row errors before the graph sees them), its sample is
+planned on the host (the core's :func:`dataio.ops.geometry.plan_sample`) and the slot is
+*deferred* to the batch's graph run; slots the graph cannot take, and samples it cannot
+plan, run through the CPU fallback's kernels right away.
 
 Per batch, in two steps so that DALI works ahead of the consumer:
 
-- ``finish_batch`` (the thread that finished the batch's last row): each graph slot's
-  staged rows are fed to its pipeline (:class:`~dataio.gpu.graph_queue.GraphQueue`,
-  depth = ``batch(prefetch=K)``) and the call returns.
-- ``complete_batch`` (the consumer, when the batch is next to deliver): the outputs are
-  collected — copied into the slot's column in device memory (host memory in DALI's CPU
-  mode) — and ``place`` moves the batch's other tensor columns to the device.
+- ``start_batch`` (the thread that finished the batch's last row): each graph slot's
+  deferred rows are fed to its pipeline (:class:`~dataio.gpu.graph_queue.GraphQueue`,
+  depth = the run's prefetch) and the call returns.
+- ``collect_batch`` (the consumer, when the batch is next to deliver): the outputs are
+  collected — copied into the slot's column in device memory (the runtime's host buffer in
+  DALI's CPU mode) — and rows the host produced are copied in; ``deliver`` then moves the
+  batch's other tensor columns to the device and runs the batch transforms there.
 
 If DALI fails a batch — one corrupt payload does that (DALI issue #3913) — every staged
 row of it is decoded again on the CPU path (same plan, same seed), so the batch survives
@@ -33,13 +38,12 @@ import numpy as np
 
 from dataio.cpu_fallback.executor import CpuExecutor
 from dataio.formats.image_header import read_header
-from dataio.ops._base import TensorSpec
 from dataio.plan import Plan
-from dataio.runtime.assembly import Assembly
 from dataio.runtime.batch import BatchContent
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.records import INACTIVE
 from dataio.runtime.options import RunOptions
+from dataio.runtime.protocol import BatchResult, Deferred, RowResult, SlotBatch
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.rows import RowFailure
 
@@ -88,29 +92,39 @@ class GraphStats:
 
 @dataclass(frozen=True, slots=True)
 class StagedRow:
-    """A row waiting for its slot's graph run."""
+    """A row deferred to its slot's graph run (the item of its :class:`~dataio.runtime.protocol.Deferred`)."""
 
     row: PreparedRow
     payload: Any
     sample: SamplePlan
+    hw: tuple[int, int]
+    """The decoded (height, width), from the header."""
 
 
 @dataclass(slots=True)
 class GraphRun:
-    """One graph slot's share of a batch, from feeding to collection.
+    """One graph slot's share of a batch, from feeding to collection: this executor's per-batch state.
 
     Attributes:
-        staged: the rows fed, in feed order.
-        column: where the outputs go: the slot's column ``[size, ...]`` (a device array, or
-            the assembly's host buffer), or ``None`` for per-row values (shapes not fixed).
+        index: the slot.
+        share: what the runtime handed over (deferred rows, host buffer, host-produced rows).
+        column: where the outputs go: a device column ``[size, ...]`` of its own, the runtime's
+            host buffer, or ``None`` for per-row values (shapes not fixed).
+        values: per-row outputs by position when ``column`` is ``None`` (written by the queue's sink).
         ticket: the fed iteration, or ``None`` when feeding failed.
         error: why feeding failed.
     """
 
-    staged: list[StagedRow]
+    index: int
+    share: SlotBatch
     column: Any
+    values: dict[int, Any] = field(default_factory=dict)
     ticket: Ticket | None = None
     error: BaseException | None = None
+
+    @property
+    def staged(self) -> list[StagedRow]:
+        return [item for _, item in self.share.deferred]
 
 
 class GpuExecutor:
@@ -148,86 +162,82 @@ class GpuExecutor:
 
     # -- per row (pool threads) -------------------------------------------------------------
 
-    def process_row(self, assembly: Assembly, row: PreparedRow) -> None:
-        """Stage graph slots, run the other slots on the CPU; a failing slot fails the row."""
+    def run_row(self, row: PreparedRow, outs: list[np.ndarray | None]) -> RowResult:
+        """Defer graph slots to the batch's graph run, run the other slots on the CPU; a failing slot ends the row."""
+        result = RowResult.empty(len(self.plan.slots))
         for index in range(len(self.plan.slots)):
+            if row.sources[index] is INACTIVE:
+                result.values[index] = INACTIVE
+                continue
             graph = self.graphs.get(index)
-            if graph is not None and row.sources[index] is not INACTIVE:
-                staged = self._stage(assembly, graph, row)
-                if staged is False:
-                    return
-                if staged:
-                    continue
-            if not self.cpu.run_slot(assembly, row, index):
-                return
+            try:
+                staged = self._stage(graph, row) if graph is not None else None
+                if staged is not None:
+                    result.values[index] = Deferred(staged)
+                    result.hws[index] = staged.hw
+                else:
+                    result.values[index], result.hws[index] = self.cpu.run_slot(row, index, outs[index])
+            except RowFailure as failure:
+                result.failure = (failure, self.plan.slots[index].name)
+                break
+        return result
 
-    def _stage(self, assembly: Assembly, graph: SlotGraph, row: PreparedRow) -> bool | None:
-        """``True``: staged; ``None``: run this sample on the CPU; ``False``: the row failed."""
-        index, position = graph.index, row.position
-        slot = self.plan.slots[index]
-        payload = row.payloads[index]
-        label = row.sources[index].label
+    def _stage(self, graph: SlotGraph, row: PreparedRow) -> StagedRow | None:
+        """The row's sample for the graph, or ``None`` to run it on the CPU kernels.
+
+        Raises:
+            RowFailure: an undecodable header, a cap exceeded, or a bad per-record argument.
+        """
+        slot = self.plan.slots[graph.index]
+        payload = row.payloads[graph.index]
+        label = row.sources[graph.index].label
         try:
             header = read_header(payload)
         except ValueError as exc:
-            failure = RowFailure("decode", "decoders.image", f"{label}: {exc}")
-            assembly.fail(position, failure.as_dict(position, row.key, slot.name))
-            return False
+            raise RowFailure("decode", "decoders.image", f"{label}: {exc}") from None
         if header.format not in GRAPH_FORMATS:
             return None  # formats the CPU decoder covers more completely
         violation = slot.decoder.cap_violation(header.height, header.width, graph.channels)  # type: ignore[attr-defined]
         if violation is not None:
-            failure = RowFailure("decode", "decoders.image", f"{label}: {violation}")
-            assembly.fail(position, failure.as_dict(position, row.key, slot.name))
-            return False
+            raise RowFailure("decode", "decoders.image", f"{label}: {violation}")
         ctx = ChainContext(row.record, row.seed, repr(row.key), label)
-        try:
-            sample = plan_sample(graph.geometry, header.height, header.width, ctx)
-        except RowFailure as failure:
-            assembly.fail(position, failure.as_dict(position, row.key, slot.name))
-            return False
-        if sample is None:
-            return None
-        assembly.hws[index][position] = (header.height, header.width)
-        assembly.staged.setdefault(index, []).append(StagedRow(row, payload, sample))
-        return True
+        sample = plan_sample(graph.geometry, header.height, header.width, ctx)
+        return None if sample is None else StagedRow(row, payload, sample, (header.height, header.width))
 
     # -- per batch: feed (the thread that finished the last row) -------------------------------
 
-    def finish_batch(self, assembly: Assembly) -> None:
-        """Feed each graph slot's staged rows to its pipeline; outputs are collected in :meth:`complete_batch`."""
-        for index, staged in assembly.staged.items():
-            staged = [s for s in staged if s.row.position not in assembly.failures]
-            if not staged:
-                continue
-            run = GraphRun(staged, self._column(assembly, index))
+    def start_batch(self, slots: dict[int, SlotBatch]) -> list[GraphRun]:
+        """Feed each graph slot's deferred rows to its pipeline; outputs are collected in :meth:`collect_batch`."""
+        runs = []
+        for index, share in slots.items():
+            run = GraphRun(index, share, self._column(share, index))
             graph = self.graphs[index]
+            staged = run.staged
             feed_slot = partial(_feed_slot, graph, [s.payload for s in staged], [s.sample for s in staged])
-            sink = partial(self._write, assembly, index, run)
             try:
-                run.ticket = self._queue(graph, len(staged)).submit(feed_slot, sink)
+                run.ticket = self._queue(graph, len(staged)).submit(feed_slot, partial(self._write, run))
             except Exception as exc:  # noqa: BLE001 - a failed feed is a failed graph batch: CPU rerun
                 run.error = exc
-            assembly.pending[index] = run
+            runs.append(run)
+        return runs
 
-    def _column(self, assembly: Assembly, index: int) -> Any:
+    def _column(self, share: SlotBatch, index: int) -> Any:
         """Where a graph slot's outputs go (see :class:`GraphRun`)."""
         output = self.plan.slots[index].output
         if not output.is_static:
             return None
         if self.delivery.separate:
-            return self.delivery.column((assembly.size, *output.shape), output.dtype)
-        return assembly.buffers[index]
+            return self.delivery.column((share.size, *output.shape), output.dtype)
+        return share.buffer
 
-    def _write(self, assembly: Assembly, index: int, run: GraphRun, outputs: tuple[Any, ...]) -> None:
+    def _write(self, run: GraphRun, outputs: tuple[Any, ...]) -> None:
         """The queue's sink: copy one slot's outputs out of DALI's buffers (under the queue's lock)."""
         (out,) = outputs
-        positions = [s.row.position for s in run.staged]
+        positions = [p for p, _ in run.share.deferred]
         if run.column is not None:
             self.delivery.scatter(run.column, positions, out)
             return
-        for position, value in zip(positions, self.delivery.samples(out), strict=True):
-            assembly.values[index][position] = value
+        run.values.update(zip(positions, self.delivery.samples(out), strict=True))
 
     def _queue(self, graph: SlotGraph, rows: int) -> GraphQueue:
         """The process-wide pipeline for (plan signature, slot, device, depth), rebuilt when broken or too small."""
@@ -244,50 +254,60 @@ class GpuExecutor:
 
     # -- per batch: collect (the consumer) -------------------------------------------------------
 
-    def complete_batch(self, assembly: Assembly) -> None:
+    def collect_batch(self, handle: list[GraphRun]) -> BatchResult:
         """Collect the graph outputs; rerun a failed graph batch's rows on the CPU; assemble device columns."""
         self.delivery.bind_thread()
-        for index, run in assembly.pending.items():
+        result = BatchResult()
+        for run in handle:
             error = run.error
             if run.ticket is not None:
                 try:
-                    with self.cpu.clock.timing("decode"):  # the graph's decode and transforms
+                    with self.clock.timing("decode"):  # the graph's decode and transforms
                         run.ticket.collect()
                 except Exception as exc:  # noqa: BLE001 - DALI fails the whole batch for one bad sample
                     error = exc
+            host = dict(run.share.host_rows)  # rows produced on the host, to bring into the column
             if error is None:
-                self.stats.add(graph_rows=len(run.staged))
-                from_graph = {s.row.position for s in run.staged}
+                self.stats.add(graph_rows=len(run.share.deferred))
+                values = run.values
             else:
-                self.stats.add(failed_batches=1, cpu_reruns=len(run.staged))
-                for item in run.staged:  # per-sample isolation: the CPU kernels, same plan and seed
-                    self.cpu.run_slot(assembly, item.row, index)
-                from_graph = set()
-            if self.delivery.separate:
-                self._gather_cpu_rows(assembly, index, run.column, from_graph)
-        assembly.pending.clear()
+                self.stats.add(failed_batches=1, cpu_reruns=len(run.share.deferred))
+                values = {}
+                self._rerun_on_cpu(run, host, result)
+            self._gather(run, host, values, result)
+        return result
 
-    def _gather_cpu_rows(self, assembly: Assembly, index: int, column: Any, from_graph: set[int]) -> None:
-        """Bring the rows the CPU path produced into the slot's separate column (one copy per batch)."""
-        skip = from_graph | assembly.failures.keys() | assembly.inactive[index]
-        if column is None:
-            values = assembly.values[index]
-            for position in values.keys() - skip:
-                values[position] = self.delivery.from_host(values[position])
-            return
-        rows = [p for p in range(assembly.size) if p not in skip and p in assembly.keys]
-        if rows:
-            self.delivery.copy_rows(column, rows, assembly.buffers[index])
-        assembly.delivered[index] = column
+    def _rerun_on_cpu(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
+        """Per-sample isolation after a failed graph batch: the CPU kernels, same plan and seed."""
+        buffer = run.share.buffer
+        for position, staged in run.share.deferred:
+            try:
+                host[position], _ = self.cpu.run_slot(staged.row, run.index,
+                                                      None if buffer is None else buffer[position])
+            except RowFailure as failure:
+                result.failures[position] = (failure, self.plan.slots[run.index].name)
 
-    def place(self, content: BatchContent) -> None:
-        """Move the batch's host tensor columns to where this executor delivers (the device on a GPU)."""
+    def _gather(self, run: GraphRun, host: dict[int, Any], values: dict[int, Any], result: BatchResult) -> None:
+        """Hand the slot's rows back: a whole column of the executor's own (host rows copied in, one copy
+        per batch), or per-row values (host rows moved to the executor's memory)."""
+        index = run.index
+        if run.column is None:
+            result.values[index] = {**{p: self.delivery.from_host(v) for p, v in host.items()}, **values}
+        elif self.delivery.separate:
+            rows = sorted(host)
+            if rows:
+                self.delivery.copy_rows(run.column, rows, np.stack([np.asarray(host[p]) for p in rows]))
+            result.columns[index] = run.column
+        else:  # the runtime's host buffer: graph rows were scattered into it, reruns wrote into their rows
+            result.values[index] = {p: host[p] for p in host if p not in run.share.host_rows}
+
+    # -- delivery (the consumer) ---------------------------------------------------------------
+
+    def deliver(self, content: BatchContent, transforms: list[tuple[Any, dict[str, int], Any]]) -> None:
+        """Move the batch's host tensor columns to where this executor delivers (the device on a GPU), then run
+        the batch transforms on the delivered columns with the shared array kernels."""
         self.delivery.place(content)
-
-    def run_batch_transform(self, op: Any, slots: dict[str, int], content: BatchContent,
-                            specs: list[TensorSpec], rng: np.random.Generator) -> None:
-        """Batch transforms run on the delivered columns (device arrays on a GPU) with the shared kernels."""
-        self.cpu.run_batch_transform(op, slots, content, specs, rng)
+        self.cpu.deliver(content, transforms)
 
 
 def _feed_slot(graph: SlotGraph, payloads: list[Any], samples: list[SamplePlan], pipeline: Any) -> None:

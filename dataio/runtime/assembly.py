@@ -1,6 +1,9 @@
 """Assembling one batch: per-slot batch buffers that kernels write into, per-row outcomes.
 
-Shared by the executors. When a slot's output is static (dtype and shape known from
+The runtime owns this state and is its only writer: executors return results
+(:class:`~dataio.runtime.protocol.RowResult` per row, :class:`~dataio.runtime.protocol.BatchResult`
+per batch) and :meth:`Assembly.record_row` / :meth:`Assembly.apply` put them in; every row
+failure goes through :meth:`Assembly.fail`. When a slot's output is static (dtype and shape known from
 the plan) its column is one preallocated array ``[rows, *shape]`` (recycled from the
 loader's :class:`~dataio.runtime.buffers.BufferPool` once no consumer holds it) and the
 last kernel of the chain writes row ``i`` straight into ``buffer[i]``; the delivered tensor *is*
@@ -18,6 +21,9 @@ from dataio.plan import SlotPlan
 from dataio.runtime.arrays import namespace, take_rows
 from dataio.runtime.batch import Column
 from dataio.runtime.buffers import BufferPool
+from dataio.runtime.protocol import NOT_RUN, BatchResult, Deferred, RowResult, SlotBatch
+from dataio.runtime.records import INACTIVE
+from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.rows import RowFailure
 
 
@@ -47,17 +53,71 @@ class Assembly:
         self.contexts: dict[int, Any] = {}
         self.indices: dict[int, int] = {}
         self.failures: dict[int, dict[str, Any]] = {}
-        self.staged: dict[int, list[Any]] = {}
-        """Per slot, rows an executor set aside for batch-level work in ``finish_batch`` (e.g. a graph)."""
-        self.pending: dict[int, Any] = {}
-        """Per slot, batch-level work started in ``finish_batch`` and collected in ``complete_batch``."""
-        self.delivered: dict[int, Any] = {}
-        """Per slot, a full column ``[size, ...]`` (numpy or cupy) that replaces ``buffers``/``values``."""
+        self.deferred: list[list[tuple[int, Any]]] = [[] for _ in slots]
+        """Per slot, ``(position, item)`` of rows the executor defers to its per-batch work."""
+        self.work: Any = None
+        """The executor's handle on the per-batch work it started (``start_batch``), until collected."""
+        self.executor_columns: dict[int, Any] = {}
+        """Per slot, a whole column ``[size, ...]`` (numpy or cupy) that replaces ``buffers``/``values``."""
 
-    def out(self, slot: int, position: int) -> np.ndarray | None:
-        """Where the last kernel of ``slot`` should write row ``position`` (``None``: return a value)."""
-        buffer = self.buffers[slot]
-        return None if buffer is None else buffer[position]
+    def outs(self, position: int) -> list[np.ndarray | None]:
+        """Per slot, where its last kernel should write row ``position`` (``None``: return a value)."""
+        return [None if buffer is None else buffer[position] for buffer in self.buffers]
+
+    def record_row(self, row: PreparedRow, result: RowResult | None) -> None:
+        """Put one finished row in: its identity, and the executor's ``result`` (``None`` when the row
+        failed before reaching the executor, e.g. a read)."""
+        position = row.position
+        self.indices[position] = row.index
+        self.contexts[position] = row.context
+        if row.failure is not None:
+            failure, slot_name = row.failure
+            self.fail(position, row.key, slot_name, failure)
+        elif result is not None:
+            for slot, value in enumerate(result.values):
+                if value is NOT_RUN:
+                    continue
+                if value is INACTIVE:
+                    self.inactive[slot].add(position)
+                elif isinstance(value, Deferred):
+                    self.deferred[slot].append((position, value.item))
+                else:
+                    try:
+                        self.put(slot, position, value)
+                    except RowFailure as failure:
+                        self.fail(position, row.key, self.slots[slot].name, failure)
+                        break
+                hw = result.hws[slot]
+                if hw is not None:
+                    self.hws[slot][position] = hw
+            if result.failure is not None:
+                failure, slot_name = result.failure
+                self.fail(position, row.key, slot_name, failure)
+        self.keys[position] = row.key
+
+    def deferred_batches(self) -> dict[int, SlotBatch]:
+        """Per slot with deferred rows (of rows that did not fail), its :class:`SlotBatch`."""
+        out = {}
+        for slot, deferred in enumerate(self.deferred):
+            items = sorted((p, item) for p, item in deferred if p not in self.failures)
+            if not items:
+                continue
+            skip = self.failures.keys() | self.inactive[slot] | {p for p, _ in items}
+            buffer = self.buffers[slot]
+            host_rows = {p: buffer[p] if buffer is not None else self.values[slot][p]
+                         for p in range(self.size) if p in self.keys and p not in skip}
+            out[slot] = SlotBatch(self.size, items, buffer, host_rows)
+        return out
+
+    def apply(self, result: BatchResult) -> None:
+        """Put the per-batch work's result in (consumer thread, before delivery)."""
+        self.executor_columns.update(result.columns)
+        for slot, values in result.values.items():
+            for position, value in values.items():
+                if position not in self.failures:
+                    self.put(slot, position, value)
+        for position, (failure, slot_name) in result.failures.items():
+            self.fail(position, self.keys.get(position), slot_name, failure)
 
     def put(self, slot: int, position: int, value: Any) -> None:
         """Store a row's final value (a no-op when the kernel already wrote into the buffer).
@@ -78,13 +138,10 @@ class Assembly:
         raise RowFailure("collate", "collate",
                          f"row value {got} does not match the slot's {self.slots[slot].output.describe()}")
 
-    def set_inactive(self, slot: int, position: int) -> None:
-        """Mark an optional/gated slot as producing nothing for this row."""
-        self.inactive[slot].add(position)
-
-    def fail(self, position: int, error: dict[str, Any]) -> None:
-        """Record the row's failure (the first one wins)."""
-        self.failures.setdefault(position, error)
+    def fail(self, position: int, key: str | None, slot: str | None, failure: RowFailure) -> None:
+        """Record row ``position``'s failure in ``slot`` (the first one wins): the one way rows fail."""
+        if position not in self.failures:
+            self.failures[position] = failure.as_dict(position, key, slot)
 
     def survivors(self) -> list[int]:
         """Positions of rows that did not fail, in order."""
@@ -97,7 +154,7 @@ class Assembly:
     def _column(self, slot: int, survivors: list[int]) -> Column:
         is_object = self.slots[slot].output.is_object
         inactive = self.inactive[slot]
-        delivered = self.delivered.get(slot)
+        delivered = self.executor_columns.get(slot)
         if delivered is not None:
             if not inactive.intersection(survivors):
                 return Column(take_rows(delivered, survivors), None, False)

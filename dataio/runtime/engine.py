@@ -10,10 +10,10 @@ without lost wake-ups.
 Limits: at most ``concurrency`` records in flight (admitted, not yet finished) and at
 most ``prefetch`` batches admitted but not yet delivered.
 
-Failures: row failures live in the batch's assembly and are judged by the
-``on_failure`` policy on the consumer thread. Anything else raised by a task or the
-source is *fatal*: admission stops, batches wholly before the failing one are still
-delivered, then ``next()`` raises the original exception.
+Failures: row failures live in the batch's assembly (the runtime records what the
+executor returns) and are judged by the ``on_failure`` policy on the consumer thread.
+Anything else raised by a task or the source is *fatal*: admission stops, batches wholly
+before the failing one are still delivered, then ``next()`` raises the original exception.
 """
 
 from __future__ import annotations
@@ -253,14 +253,8 @@ class Epoch:
 
     def _execute(self, pending: _Pending, row: PreparedRow) -> None:
         assembly = pending.assembly
-        assembly.indices[row.position] = row.index
-        assembly.contexts[row.position] = row.context
-        if row.failure is not None:
-            failure, slot = row.failure
-            assembly.fail(row.position, failure.as_dict(row.position, row.key, slot))
-        else:
-            self._executor.process_row(assembly, row)
-        assembly.keys[row.position] = row.key
+        result = None if row.failure is not None else self._executor.run_row(row, assembly.outs(row.position))
+        assembly.record_row(row, result)
 
     def _enter(self) -> bool:
         with self._cond:
@@ -285,8 +279,12 @@ class Epoch:
         self.pump()
 
     def _complete(self, pending: _Pending) -> None:
+        """Every row of the batch is in: start the executor's per-batch work, if any, then mark it ready."""
+        assembly = pending.assembly
         try:
-            self._executor.finish_batch(pending.assembly)
+            deferred = assembly.deferred_batches()
+            if deferred:
+                assembly.work = self._executor.start_batch(deferred)
         except BaseException as exc:  # noqa: BLE001
             self._set_fatal(pending.chunk.number, exc)
             return

@@ -166,8 +166,7 @@ class DataLoader:
             context=[assembly.contexts[p] for p in survivors] if options.context is not None else None,
             hws=assembly.original_hws(survivors),
         )
-        self._executor.place(content)
-        self._run_native(content, assembly.number)
+        self._executor.deliver(content, self._batch_transforms(content, assembly.number))
         result: Any = Batch(
             slot_names=self._plan.slot_names, columns=content.columns, adapter=options.adapter,
             ragged=options.ragged, keys=content.keys, indices=content.indices, errors=errors,
@@ -179,17 +178,18 @@ class DataLoader:
                 result = stage.op(result)
         return result
 
-    def _run_native(self, content: BatchContent, number: int) -> None:
-        """Native batch transforms, each with its own generator (docs/api.md §4.7)."""
+    def _batch_transforms(self, content: BatchContent, number: int) -> list[tuple[BatchTransform, dict[str, int], Any]]:
+        """The native batch transforms with their slot indices and generators (docs/api.md §4.7)."""
         if not content.keys:
-            return
-        specs = [s.output for s in self._plan.slots]
+            return []
+        bound = []
         for position, (op, slots) in enumerate(self._native):
             stream = BATCH_STREAM + position
             seed = derive(self._seed, self._epoch, number, stream)
             if getattr(op, "seed", None) is not None:
                 seed = derive(op.seed, 0, seed, stream)  # type: ignore[attr-defined]
-            self._executor.run_batch_transform(op, slots, content, specs, generator(seed))
+            bound.append((op, slots, generator(seed)))
+        return bound
 
     def _judge(self, assembly: Assembly, survivors: list[int], errors: list[dict[str, Any]]) -> None:
         policy = self._options.on_failure
@@ -381,7 +381,9 @@ class _EpochIterator:
                 clock = loader._clock
                 with clock.timing("wait"):
                     assembly = self._epoch.next_assembly()
-                loader._executor.complete_batch(assembly)  # e.g. collect a device graph's outputs
+                if assembly.work is not None:  # e.g. collect a device graph's outputs
+                    assembly.apply(loader._executor.collect_batch(assembly.work))
+                    assembly.work = None
                 with clock.timing("collate"):
                     result = loader._deliver(assembly)
                 clock.delivered(assembly.size - len(assembly.failures), len(assembly.failures))

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from dataio.runtime.stats import StageClock
 
 
+NOT_RUN: Any = type("NotRun", (), {"__repr__": lambda self: "NOT_RUN"})()
+"""A slot value in a :class:`RowResult` for slots not run because an earlier slot of the row failed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Deferred:
     """A slot value the executor produces per batch; ``item`` is the executor's own (e.g. a staged sample)."""
@@ -45,8 +49,8 @@ class RowResult:
     """What one row's slots produced.
 
     Attributes:
-        values: per slot, its value, ``INACTIVE`` (optional or gated off) or a :class:`Deferred`;
-            unset (``None``) after a failed slot.
+        values: per slot, its value, ``INACTIVE`` (optional or gated off), a :class:`Deferred`, or
+            :data:`NOT_RUN` after a failed slot.
         hws: per slot, the decoded (height, width) for image slots, else ``None``.
         failure: the row's failure and the slot it happened in, or ``None``.
     """
@@ -54,6 +58,11 @@ class RowResult:
     values: list[Any]
     hws: list[tuple[int, int] | None]
     failure: tuple[RowFailure, str] | None = None
+
+    @classmethod
+    def empty(cls, slots: int) -> RowResult:
+        """A result with no slot run yet."""
+        return cls([NOT_RUN] * slots, [None] * slots)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +92,8 @@ class BatchResult:
         columns: slot → a whole column ``[size, ...]`` (device or host memory) holding every row of
             :attr:`SlotBatch.host_rows` and every deferred row that did not fail; it replaces the
             slot's buffer and values.
-        values: slot → position → value, for deferred rows of slots without a column.
-        hws: position → slot → decoded (height, width) learnt during the batch work.
+        values: slot → position → value, for deferred rows of slots without a column (and host
+            rows the executor moved to its own memory).
         failures: position → (failure, slot name) of deferred rows that failed.
     """
 
