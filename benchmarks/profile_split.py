@@ -27,8 +27,8 @@ STAGES = (
     ("crop", ("center_crop_kernel", "LazyImage.cropped", "_window", "Image.crop")),
     ("normalize", ("affine_to_chw", "affine_to_chw", "lut_to_chw", "channel_affine_kernel")),
     ("read", ("read_payload", "_read_path", "read_rows", "read_payloads")),
-    ("collate/deliver", ("Assembly.put", "Assembly.collate", "_EpochIterator.__next__", "from_dlpack",
-                         "BatchContent", "Batch._materialise")),
+    ("collate/deliver", ("BatchAssembly.put", "BatchAssembly.collate", "_EpochIterator.__next__", "from_dlpack",
+                         "BatchColumns", "Batch._materialise")),
     ("waiting", ("Condition.wait", "Event.wait", "_worker.<locals>", "SimpleQueue.get", "Queue.get")),
 )
 

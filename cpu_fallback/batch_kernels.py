@@ -6,7 +6,7 @@ both executors run the same kernels and a device batch never makes a host round 
 Random draws come from the batch's numpy generator on the host either way.
 
 Signature: ``kernel(op, slots, content, specs, rng)`` where ``slots`` maps the op's slot
-parameters to slot indices, ``content`` is the :class:`~dataio.runtime.batch.BatchContent`
+parameters to slot indices, ``content`` is the :class:`~dataio.runtime.batch.BatchColumns`
 to rewrite, ``specs`` the slots' static descriptions and ``rng`` the batch generator.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 from dataio.ops import batch_transforms as B
 from dataio.ops._base import TensorSpec, image_axes
 from dataio.runtime.arrays import namespace
-from dataio.runtime.batch import BatchContent, Column
+from dataio.runtime.batch import BatchColumns, Column
 
 
 def _stacked(op: Any, param: str, column: Column, *, dtype: tuple[str, ...] = ("float32",)) -> Any:
@@ -40,7 +40,7 @@ def _mix(array: Any, order: np.ndarray, lam: float) -> None:
     array += np.float32(1.0 - lam) * partner
 
 
-def mixup_kernel(op: B.Mixup, slots: dict[str, int], content: BatchContent, specs: list[TensorSpec],
+def mixup_kernel(op: B.Mixup, slots: dict[str, int], content: BatchColumns, specs: list[TensorSpec],
                  rng: np.random.Generator) -> None:
     """``λ·x + (1 − λ)·x[perm]`` for the slot and the label slot, one ``λ`` per batch."""
     lam = float(rng.beta(op.alpha, op.alpha))
@@ -50,7 +50,7 @@ def mixup_kernel(op: B.Mixup, slots: dict[str, int], content: BatchContent, spec
         _mix(_stacked(op, "label_slot", content.columns[slots["label_slot"]]), order, lam)
 
 
-def cutmix_kernel(op: B.Cutmix, slots: dict[str, int], content: BatchContent, specs: list[TensorSpec],
+def cutmix_kernel(op: B.Cutmix, slots: dict[str, int], content: BatchColumns, specs: list[TensorSpec],
                   rng: np.random.Generator) -> None:
     """Paste the partner's box; labels mixed by the kept area fraction."""
     images = _stacked(op, "slot", content.columns[slots["slot"]])
@@ -72,7 +72,7 @@ def cutmix_kernel(op: B.Cutmix, slots: dict[str, int], content: BatchContent, sp
         _mix(_stacked(op, "label_slot", content.columns[slots["label_slot"]]), order, kept)
 
 
-def pad_to_longest_kernel(op: B.PadToLongest, slots: dict[str, int], content: BatchContent,
+def pad_to_longest_kernel(op: B.PadToLongest, slots: dict[str, int], content: BatchColumns,
                           specs: list[TensorSpec], rng: np.random.Generator) -> None:
     """Stack rows by padding each dim at its end to the batch maximum (rounded up to the multiple).
 
@@ -104,7 +104,7 @@ def pad_to_longest_kernel(op: B.PadToLongest, slots: dict[str, int], content: Ba
     content.masks[slots["slot"]] = mask
 
 
-def batch_normalize_kernel(op: B.BatchNormalize, slots: dict[str, int], content: BatchContent,
+def batch_normalize_kernel(op: B.BatchNormalize, slots: dict[str, int], content: BatchColumns,
                            specs: list[TensorSpec], rng: np.random.Generator) -> None:
     """``(x − mean[c]) / std[c]`` in place; the channel axis is 1 for ``CHW`` rows, else the last."""
     array = _stacked(op, "slot", content.columns[slots["slot"]], dtype=("float32", "float64"))
@@ -119,7 +119,7 @@ def batch_normalize_kernel(op: B.BatchNormalize, slots: dict[str, int], content:
     array *= xp.asarray((1.0 / np.asarray(op.std, dtype=np.float64)).astype(array.dtype).reshape(shape))
 
 
-def batch_shuffle_kernel(op: B.BatchShuffle, slots: dict[str, int], content: BatchContent,
+def batch_shuffle_kernel(op: B.BatchShuffle, slots: dict[str, int], content: BatchColumns,
                          specs: list[TensorSpec], rng: np.random.Generator) -> None:
     """One permutation applied to every slot and to keys/indices/context."""
     order = rng.permutation(len(content.keys)).tolist()

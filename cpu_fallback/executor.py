@@ -18,7 +18,7 @@ from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 from dataio.runtime.options import RunOptions
 from dataio.runtime.protocol import BatchResult, RowResult, SlotBatch
-from dataio.runtime.batch import BatchContent
+from dataio.runtime.batch import BatchColumns
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.records import INACTIVE
@@ -144,7 +144,7 @@ class CpuExecutor:
         """Never called (see :meth:`start_batch`)."""
         raise RuntimeError("the CPU fallback defers no work to the batch")
 
-    def deliver(self, content: BatchContent, transforms: list[tuple[Any, dict[str, int], Any]]) -> None:
+    def deliver(self, content: BatchColumns, transforms: list[tuple[Any, dict[str, int], Any]]) -> None:
         """Batches stay in host memory; native batch transforms run with their kernels (numpy, in place)."""
         specs = [s.output for s in self.plan.slots]
         for op, slots, rng in transforms:

@@ -22,7 +22,7 @@ from dataio.cpu_fallback import (
     pixels,
     spatial,
 )
-from dataio.cpu_fallback.conditional import conditional_kernels
+from dataio.cpu_fallback.branches import conditional_kernels
 from dataio.cpu_fallback.image_decode import decode_image
 
 _RESAMPLE = "torch uint8 antialiased interpolate or Pillow Image.resize (fused box)"

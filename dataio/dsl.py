@@ -21,7 +21,7 @@ from dataio.ops import decoders as D
 from dataio.ops import transforms as T
 from dataio.ops._base import OP_REGISTRY, BatchTransform, Decoder, Transform
 from dataio.ops.cond import Cond, Param, _as_cond
-from dataio.ops.conditional import as_arm
+from dataio.ops.branches import as_arm
 from dataio.ops.custom import CustomOp, CustomTransform, declared_output
 from dataio.plan import (
     DEFAULT_PREFETCH,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dataio.runtime.batch import BatchContent
+from dataio.runtime.batch import BatchColumns
 
 
 class Delivery:
@@ -105,7 +105,7 @@ class Delivery:
         if self.on_device:
             self.xp.cuda.get_current_stream().synchronize()
 
-    def place(self, content: BatchContent) -> None:
+    def place(self, content: BatchColumns) -> None:
         """Move the batch's remaining host tensor columns (and padding masks) into this memory."""
         if not self.on_device:
             return

@@ -39,7 +39,7 @@ import numpy as np
 from dataio.cpu_fallback.executor import CpuExecutor
 from dataio.formats.image_header import read_header
 from dataio.plan import Plan
-from dataio.runtime.batch import BatchContent
+from dataio.runtime.batch import BatchColumns
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.records import INACTIVE
 from dataio.runtime.options import RunOptions
@@ -303,7 +303,7 @@ class GpuExecutor:
 
     # -- delivery (the consumer) ---------------------------------------------------------------
 
-    def deliver(self, content: BatchContent, transforms: list[tuple[Any, dict[str, int], Any]]) -> None:
+    def deliver(self, content: BatchColumns, transforms: list[tuple[Any, dict[str, int], Any]]) -> None:
         """Move the batch's host tensor columns to where this executor delivers (the device on a GPU), then run
         the batch transforms on the delivered columns with the shared array kernels."""
         self.delivery.place(content)

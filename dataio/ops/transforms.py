@@ -697,10 +697,10 @@ __all__ = [
     "squeeze", "unsqueeze", "patchify", "pad_axis", "NORMALIZE_PRESETS", "ChannelAffine",
 ]
 
-from dataio.ops.conditional import *  # noqa: E402,F403 - conditional ops live in the transforms namespace
-from dataio.ops import conditional as _conditional  # noqa: E402
+from dataio.ops.branches import *  # noqa: E402,F403 - conditional ops live in the transforms namespace
+from dataio.ops import branches as _branches  # noqa: E402
 
-__all__ += _conditional.__all__
+__all__ += _branches.__all__
 
 from dataio.ops.audio import *  # noqa: E402,F403 - audio ops live in the transforms namespace
 from dataio.ops import audio as _audio  # noqa: E402

@@ -2,8 +2,8 @@
 
 The runtime owns this state and is its only writer: executors return results
 (:class:`~dataio.runtime.protocol.RowResult` per row, :class:`~dataio.runtime.protocol.BatchResult`
-per batch) and :meth:`Assembly.record_row` / :meth:`Assembly.apply` put them in; every row
-failure goes through :meth:`Assembly.fail`. When a slot's output is static (dtype and shape known from
+per batch) and :meth:`BatchAssembly.record_row` / :meth:`BatchAssembly.apply` put them in; every row
+failure goes through :meth:`BatchAssembly.fail`. When a slot's output is static (dtype and shape known from
 the plan) its column is one preallocated array ``[rows, *shape]`` (recycled from the
 loader's :class:`~dataio.runtime.buffers.BufferPool` once no consumer holds it) and the
 last kernel of the chain writes row ``i`` straight into ``buffer[i]``; the delivered tensor *is*
@@ -27,7 +27,7 @@ from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.rows import RowFailure
 
 
-class Assembly:
+class BatchAssembly:
     """The rows of one batch while they are being produced (written from worker threads).
 
     Attributes:

@@ -44,7 +44,7 @@ class Column:
 
 
 @dataclass(slots=True)
-class BatchContent:
+class BatchColumns:
     """A batch's data before delivery: what native batch transforms read and rewrite (host or device arrays).
 
     Attributes:

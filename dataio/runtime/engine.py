@@ -2,7 +2,7 @@
 
 There is no loader-owned thread. Work runs on the process-wide pools; *admission*
 (pulling records from the source and submitting their tasks) happens in
-:meth:`Epoch.pump`, which the consumer calls from ``next()`` and every worker calls
+:meth:`EpochRun.pump`, which the consumer calls from ``next()`` and every worker calls
 when it finishes a record, so the window stays full while the training step runs.
 A non-blocking lock plus a "pump again" flag keeps exactly one admitter at a time
 without lost wake-ups.
@@ -27,17 +27,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataio.plan import Plan
-from dataio.runtime.assembly import Assembly
+from dataio.runtime.assembly import BatchAssembly
 from dataio.runtime.buffers import BufferPool
-from dataio.runtime.chunks import Chunk
+from dataio.runtime.grouping import BatchRecords
 from dataio.runtime.pools import cpu_pool, io_pool
 from dataio.runtime.protocol import Executor
 from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads, read_rows
 from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import UserCodeError
 
-class EpochCancelled(Exception):
-    """Raised by :meth:`Epoch.next_assembly` when the epoch was cancelled while the consumer waited."""
+class EpochRunCancelled(Exception):
+    """Raised by :meth:`EpochRun.next_assembly` when the epoch was cancelled while the consumer waited."""
 
 
 CLOSE_TIMEOUT_S = 5.0
@@ -45,11 +45,11 @@ CLOSE_TIMEOUT_S = 5.0
 
 
 @dataclass(slots=True)
-class _Pending:
+class _AdmittedBatch:
     """A batch admitted into the window."""
 
-    chunk: Chunk
-    assembly: Assembly
+    batch: BatchRecords
+    assembly: BatchAssembly
     admitted: int = 0
     finished: int = 0
 
@@ -64,17 +64,17 @@ REMOTE_BATCH = 64
 """Remote rows one IO task reads together (one concurrent request per payload)."""
 
 
-class Epoch:
+class EpochRun:
     """The state of one iteration over the records."""
 
-    def __init__(self, plan: Plan, executor: Executor, chunks: Iterator[Chunk], *, epoch: int, seed: int,
+    def __init__(self, plan: Plan, executor: Executor, batches: Iterator[BatchRecords], *, epoch: int, seed: int,
                  concurrency: int, prefetch: int, order: str, context: Any, clock: StageClock | None = None,
                  buffers: BufferPool | None = None) -> None:
         self._plan = plan
         self._buffers = buffers
         self._clock = clock if clock is not None else StageClock()
         self._executor = executor
-        self._chunks = chunks
+        self._batches = batches
         self._epoch = epoch
         self._seed = seed
         self._concurrency = concurrency
@@ -84,11 +84,11 @@ class Epoch:
         self._cond = threading.Condition()
         self._admit_lock = threading.Lock()
         self._pump_requested = False
-        self._current: _Pending | None = None
+        self._current: _AdmittedBatch | None = None
         self._open: set[int] = set()  # numbers of batches admitted, not yet taken by the consumer
         self._in_flight = 0  # records admitted, not yet finished
         self._running = 0  # tasks executing right now
-        self._ready: dict[int, Assembly] = {}
+        self._ready: dict[int, BatchAssembly] = {}
         self._completed: deque[int] = deque()
         self._next_number: int | None = None  # submit order: the next batch to deliver
         self._source_done = False
@@ -97,7 +97,7 @@ class Epoch:
         self._source_closed = False
         self._wait_deadline: float | None = None
         self._futures: set[Future[Any]] = set()
-        self._remote: deque[tuple[_Pending, PreparedRow]] = deque()  # rows waiting for remote reads
+        self._remote: deque[tuple[_AdmittedBatch, PreparedRow]] = deque()  # rows waiting for remote reads
         self.first_start = 0
         """Records of the epoch before its first batch (non-zero when resuming)."""
 
@@ -124,27 +124,27 @@ class Epoch:
                 if self._cancelled or self._fatal is not None or self._in_flight >= self._concurrency:
                     return
                 pending = self._current
-                need_chunk = pending is None or pending.admitted == len(pending.chunk.records)
-                if need_chunk and (self._source_done or len(self._open) >= self._prefetch):
+                need_batch = pending is None or pending.admitted == len(pending.batch.records)
+                if need_batch and (self._source_done or len(self._open) >= self._prefetch):
                     return
-            if need_chunk:
-                pending = self._open_next_chunk()
+            if need_batch:
+                pending = self._open_next_batch()
                 if pending is None:
                     return
                 continue
             assert pending is not None
             position = pending.admitted
-            index, record = pending.chunk.records[position]
+            index, record = pending.batch.records[position]
             with self._cond:
                 pending.admitted += 1
                 self._in_flight += 1
             self._submit(cpu_pool(), self._prepare, pending, position, index, record)
 
-    def _open_next_chunk(self) -> _Pending | None:
+    def _open_next_batch(self) -> _AdmittedBatch | None:
         """Pull the next batch's records from the source (user code: failures are fatal)."""
         try:
             with self._clock.timing("source"):
-                chunk = next(self._chunks)
+                batch = next(self._batches)
         except StopIteration:
             with self._cond:
                 self._source_done = True
@@ -153,28 +153,29 @@ class Epoch:
         except BaseException as exc:  # noqa: BLE001 - source failures surface from next()
             self._set_fatal(self._upcoming_number(), exc)
             return None
-        pending = _Pending(chunk, Assembly(self._plan.slots, chunk.number, len(chunk.records), self._buffers))
+        assembly = BatchAssembly(self._plan.slots, batch.number, len(batch.records), self._buffers)
+        pending = _AdmittedBatch(batch, assembly)
         with self._cond:
             if self._next_number is None:
-                self._next_number = chunk.number
-                self.first_start = chunk.start
+                self._next_number = batch.number
+                self.first_start = batch.start
             self._current = pending
-            self._open.add(chunk.number)
-        if not chunk.records:
+            self._open.add(batch.number)
+        if not batch.records:
             self._complete(pending)
         return pending
 
     def _upcoming_number(self) -> int:
         current = self._current
         if current is not None:
-            return current.chunk.number + 1
+            return current.batch.number + 1
         return self._next_number if self._next_number is not None else 0
 
     def _submit(self, pool: Any, fn: Any, *args: Any) -> None:
         try:
             future = pool.submit(fn, *args)
         except RuntimeError as exc:  # interpreter shutting down
-            self._set_fatal(args[0].chunk.number, exc)
+            self._set_fatal(args[0].batch.number, exc)
             self._finish_record(args[0])
             return
         with self._cond:
@@ -187,7 +188,7 @@ class Epoch:
 
     # -- worker tasks -----------------------------------------------------------------------
 
-    def _prepare(self, pending: _Pending, position: int, index: int, record: Any) -> None:
+    def _prepare(self, pending: _AdmittedBatch, position: int, index: int, record: Any) -> None:
         """Maps, hooks, sources, local reads; hands remote reads to the IO pool."""
         if not self._enter():
             return self._finish_record(pending)
@@ -205,18 +206,18 @@ class Epoch:
                     read_payloads(row, self._plan.slots)
                 self._execute(pending, row)
         except BaseException as exc:  # noqa: BLE001 - fatal: surfaces from next()
-            self._set_fatal(pending.chunk.number, exc)
+            self._set_fatal(pending.batch.number, exc)
         finally:
             self._leave()
             if not handed_off:
                 self._finish_record(pending)
 
-    def _read_remote(self, pending: _Pending) -> None:
+    def _read_remote(self, pending: _AdmittedBatch) -> None:
         """Read the queued remote rows together (one task per row is queued; the first takes a batch).
 
         ``pending`` only names a batch for errors raised before any row is taken.
         """
-        taken: list[tuple[_Pending, PreparedRow]] = []
+        taken: list[tuple[_AdmittedBatch, PreparedRow]] = []
         while len(taken) < REMOTE_BATCH:
             try:
                 taken.append(self._remote.popleft())
@@ -235,23 +236,23 @@ class Epoch:
                 self._submit(cpu_pool(), self._process, owner, row)
         except BaseException as exc:  # noqa: BLE001
             for owner, _ in taken:
-                self._set_fatal(owner.chunk.number, exc)
+                self._set_fatal(owner.batch.number, exc)
                 self._finish_record(owner)
         finally:
             self._leave()
 
-    def _process(self, pending: _Pending, row: PreparedRow) -> None:
+    def _process(self, pending: _AdmittedBatch, row: PreparedRow) -> None:
         if not self._enter():
             return self._finish_record(pending)
         try:
             self._execute(pending, row)
         except BaseException as exc:  # noqa: BLE001
-            self._set_fatal(pending.chunk.number, exc)
+            self._set_fatal(pending.batch.number, exc)
         finally:
             self._leave()
             self._finish_record(pending)
 
-    def _execute(self, pending: _Pending, row: PreparedRow) -> None:
+    def _execute(self, pending: _AdmittedBatch, row: PreparedRow) -> None:
         assembly = pending.assembly
         result = None if row.failure is not None else self._executor.run_row(row, assembly.outs(row.position))
         assembly.record_row(row, result)
@@ -269,16 +270,16 @@ class Epoch:
             if self._cancelled:  # only cancel() waits for running tasks; waking the consumer per row costs switches
                 self._cond.notify_all()
 
-    def _finish_record(self, pending: _Pending) -> None:
+    def _finish_record(self, pending: _AdmittedBatch) -> None:
         with self._cond:
             self._in_flight -= 1
             pending.finished += 1
-            done = pending.finished == len(pending.chunk.records) and not self._cancelled
+            done = pending.finished == len(pending.batch.records) and not self._cancelled
         if done:
             self._complete(pending)
         self.pump()
 
-    def _complete(self, pending: _Pending) -> None:
+    def _complete(self, pending: _AdmittedBatch) -> None:
         """Every row of the batch is in: start the executor's per-batch work, if any, then mark it ready."""
         assembly = pending.assembly
         try:
@@ -286,11 +287,11 @@ class Epoch:
             if deferred:
                 assembly.work = self._executor.start_batch(deferred)
         except BaseException as exc:  # noqa: BLE001
-            self._set_fatal(pending.chunk.number, exc)
+            self._set_fatal(pending.batch.number, exc)
             return
         with self._cond:
-            self._ready[pending.chunk.number] = pending.assembly
-            self._completed.append(pending.chunk.number)
+            self._ready[pending.batch.number] = pending.assembly
+            self._completed.append(pending.batch.number)
             self._cond.notify_all()
 
     def _set_fatal(self, batch_number: int, error: BaseException) -> None:
@@ -309,13 +310,13 @@ class Epoch:
 
     # -- delivery ---------------------------------------------------------------------------
 
-    def next_assembly(self) -> Assembly:
+    def next_assembly(self) -> BatchAssembly:
         """The next deliverable batch (per ``order``); raises the fatal error or ``StopIteration``."""
         while True:
             self.pump()
             with self._cond:
                 if self._cancelled:
-                    raise EpochCancelled  # closed from another thread or a signal handler
+                    raise EpochRunCancelled  # closed from another thread or a signal handler
                 taken = self._take()
                 if taken is not None:
                     self._open.discard(taken.number)
@@ -327,7 +328,7 @@ class Epoch:
                     raise StopIteration
                 self._cond.wait(0.5)
 
-    def _take(self) -> Assembly | None:
+    def _take(self) -> BatchAssembly | None:
         fatal_number = self._fatal.batch_number if self._fatal is not None else None
         if self._order == "submit":
             number = self._next_number
@@ -371,7 +372,7 @@ class Epoch:
         self._close_source(blocking=True, deadline=deadline)
 
     def _close_source(self, *, blocking: bool, deadline: float = 0.0) -> None:
-        """Close the chunk generator (and so the record iterator) unless it is mid-call elsewhere."""
+        """Close the batch generator (and so the record iterator) unless it is mid-call elsewhere."""
         acquired = self._admit_lock.acquire(timeout=max(0.0, deadline - time.monotonic())) if blocking \
             else self._admit_lock.acquire(blocking=False)
         if not acquired:
@@ -380,7 +381,7 @@ class Epoch:
             if self._source_closed:
                 return
             self._source_closed = True
-            close = getattr(self._chunks, "close", None)
+            close = getattr(self._batches, "close", None)
             if callable(close):
                 try:
                     close()

@@ -17,11 +17,11 @@ from typing import Any
 from dataio._errors import PlanError, RowError
 from dataio.ops._base import BatchTransform
 from dataio.plan import BatchStage, CollateStage, Plan
-from dataio.runtime.assembly import Assembly
-from dataio.runtime.batch import Batch, BatchContent
+from dataio.runtime.assembly import BatchAssembly
+from dataio.runtime.batch import Batch, BatchColumns
 from dataio.runtime.buffers import BufferPool
-from dataio.runtime.chunks import chunks
-from dataio.runtime.engine import Epoch, EpochCancelled
+from dataio.runtime.grouping import batch_records
+from dataio.runtime.engine import EpochRun, EpochRunCancelled
 from dataio.runtime.options import RunOptions
 from dataio.runtime.pools import cpu_pool_size
 from dataio.runtime.protocol import Executor
@@ -83,7 +83,7 @@ class DataLoader:
         """Batch buffers reused once consumers let go: ``prefetch`` being filled, the one being delivered and
         the one the training step still holds."""
         self._active: weakref.ref[_EpochIterator] | None = None
-        self._engine: Epoch | None = None  # kept so close() waits for its tasks even if the iterator is gone
+        self._run: EpochRun | None = None  # kept so close() waits for its tasks even if the iterator is gone
         self._closed = False
 
     @property
@@ -112,15 +112,15 @@ class DataLoader:
         options = self._options
         stream = rank_records(self._epoch_records(), self._shard, seed=self._seed, epoch=self._epoch,
                               batch_size=getattr(self._plan.shape, "size", 1), global_start=cursor.global_start)
-        batches = chunks(self._plan.shape, stream, skip_records=cursor.skip, first_number=cursor.batch_offset)
-        epoch = Epoch(self._plan, self._executor, batches,
-                      epoch=self._epoch, seed=self._seed, concurrency=options.concurrency,
-                      prefetch=options.prefetch, order=options.order, context=options.context, clock=self._clock,
-                      buffers=self._buffers)
-        if self._engine is not None:
-            self._engine.cancel()  # an abandoned epoch: make sure none of its work is still running
-        self._engine = epoch
-        iterator = _EpochIterator(self, epoch)
+        batches = batch_records(self._plan.shape, stream, skip_records=cursor.skip, first_number=cursor.batch_offset)
+        run = EpochRun(self._plan, self._executor, batches,
+                       epoch=self._epoch, seed=self._seed, concurrency=options.concurrency,
+                       prefetch=options.prefetch, order=options.order, context=options.context, clock=self._clock,
+                       buffers=self._buffers)
+        if self._run is not None:
+            self._run.cancel()  # an abandoned epoch: make sure none of its work is still running
+        self._run = run
+        iterator = _EpochIterator(self, run)
         self._active = weakref.ref(iterator)
         return iterator
 
@@ -150,7 +150,7 @@ class DataLoader:
 
     # -- delivery (consumer thread) ----------------------------------------------------------
 
-    def _deliver(self, assembly: Assembly) -> Any:
+    def _deliver(self, assembly: BatchAssembly) -> Any:
         """The user-facing result of one finished batch, or ``_SKIPPED`` for a dropped empty batch."""
         survivors = assembly.survivors()
         errors = [assembly.failures[p] for p in sorted(assembly.failures)]
@@ -159,7 +159,7 @@ class DataLoader:
             return _SKIPPED
         self._log(errors)
         options = self._options
-        content = BatchContent(
+        content = BatchColumns(
             columns=assembly.columns(survivors),
             keys=[assembly.keys[p] for p in survivors],
             indices=survivors,
@@ -178,7 +178,7 @@ class DataLoader:
                 result = stage.op(result)
         return result
 
-    def _batch_transforms(self, content: BatchContent, number: int) -> list[tuple[BatchTransform, dict[str, int], Any]]:
+    def _batch_transforms(self, content: BatchColumns, number: int) -> list[tuple[BatchTransform, dict[str, int], Any]]:
         """The native batch transforms with their slot indices and generators (docs/api.md §4.7)."""
         if not content.keys:
             return []
@@ -191,7 +191,7 @@ class DataLoader:
             bound.append((op, slots, generator(seed)))
         return bound
 
-    def _judge(self, assembly: Assembly, survivors: list[int], errors: list[dict[str, Any]]) -> None:
+    def _judge(self, assembly: BatchAssembly, survivors: list[int], errors: list[dict[str, Any]]) -> None:
         policy = self._options.on_failure
         if not errors:
             return
@@ -235,9 +235,9 @@ class DataLoader:
             and ``ms_per_call``; ``workers`` (CPU pool threads); ``queues``: records in flight,
             batches open and ready in the current epoch; ``bottleneck``: a one-line hint.
         """
-        engine = self._engine
-        queues = engine.depths() if engine is not None else {"records_in_flight": 0, "batches_open": 0,
-                                                             "batches_ready": 0}
+        run = self._run
+        queues = run.depths() if run is not None else {"records_in_flight": 0, "batches_open": 0,
+                                                       "batches_ready": 0}
         return self._clock.snapshot(workers=cpu_pool_size(), queues=queues)
 
     # -- state ---------------------------------------------------------------------------------
@@ -293,8 +293,8 @@ class DataLoader:
         active = self._active() if self._active is not None else None
         if active is not None:
             active.finished = True
-        if self._engine is not None:
-            self._engine.cancel()  # also when the iterator was already dropped (cancelled without waiting)
+        if self._run is not None:
+            self._run.cancel()  # also when the iterator was already dropped (cancelled without waiting)
         self._buffers.clear()
 
     def __enter__(self) -> DataLoader:
@@ -363,9 +363,9 @@ def _validate_saved_shard(saved: Any, shard: ShardSpec, *, elastic: bool) -> Non
 class _EpochIterator:
     """The iterator ``iter(loader)`` returns: one epoch; releases the loader when done or dropped."""
 
-    def __init__(self, loader: DataLoader, epoch: Epoch) -> None:
+    def __init__(self, loader: DataLoader, run: EpochRun) -> None:
         self._loader = loader
-        self._epoch = epoch
+        self._run = run
         self._delivered = 0  # records (incl. failed rows) in batches taken from the engine
         self.finished = False
 
@@ -380,7 +380,7 @@ class _EpochIterator:
             while True:
                 clock = loader._clock
                 with clock.timing("wait"):
-                    assembly = self._epoch.next_assembly()
+                    assembly = self._run.next_assembly()
                 if assembly.work is not None:  # e.g. collect a device graph's outputs
                     assembly.apply(loader._executor.collect_batch(assembly.work))
                     assembly.work = None
@@ -388,10 +388,10 @@ class _EpochIterator:
                     result = loader._deliver(assembly)
                 clock.delivered(assembly.size - len(assembly.failures), len(assembly.failures))
                 self._delivered += assembly.size
-                loader._consumed = self._epoch.first_start + self._delivered
+                loader._consumed = self._run.first_start + self._delivered
                 if result is not _SKIPPED:
                     return result
-        except EpochCancelled:
+        except EpochRunCancelled:
             self._end()  # closed while waiting: the epoch is abandoned, not finished
             raise StopIteration from None
         except StopIteration:
@@ -406,7 +406,7 @@ class _EpochIterator:
 
     def _end(self) -> None:
         self.finished = True
-        self._epoch.cancel()
+        self._run.cancel()
 
     def close(self) -> None:
         """Abandon the epoch: cancel its work (bounded wait)."""
@@ -416,4 +416,4 @@ class _EpochIterator:
     def __del__(self) -> None:
         if not getattr(self, "finished", True):
             self.finished = True
-            self._epoch.cancel(wait=False)
+            self._run.cancel(wait=False)

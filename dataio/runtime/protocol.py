@@ -1,6 +1,6 @@
 """What the runtime needs from an executor, and the results executors hand back.
 
-The runtime owns every batch's state (:class:`~dataio.runtime.assembly.Assembly`); an
+The runtime owns every batch's state (:class:`~dataio.runtime.assembly.BatchAssembly`); an
 executor never writes it. It returns results instead:
 
 - per row, on a pool thread: :meth:`Executor.run_row` gives a :class:`RowResult` — per slot a
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from dataio.ops._base import BatchTransform
-    from dataio.runtime.batch import BatchContent
+    from dataio.runtime.batch import BatchColumns
     from dataio.runtime.rowprep import PreparedRow
     from dataio.runtime.rows import RowFailure
     from dataio.runtime.stats import StageClock
@@ -119,6 +119,6 @@ class Executor(Protocol):
     def collect_batch(self, handle: Any) -> BatchResult:
         """Wait for the work :meth:`start_batch` started and return what it produced (consumer thread)."""
 
-    def deliver(self, content: BatchContent, transforms: list[tuple[BatchTransform, dict[str, int], Any]]) -> None:
+    def deliver(self, content: BatchColumns, transforms: list[tuple[BatchTransform, dict[str, int], Any]]) -> None:
         """Move ``content``'s columns to where batches are delivered, then apply each native batch
         transform ``(op, slot indices, generator)`` in order (consumer thread)."""

@@ -1,6 +1,6 @@
-"""The shape stages as record grouping: turning one epoch's record stream into batch chunks.
+"""The shape stages as record grouping: turning one epoch's record stream into :class:`BatchRecords`.
 
-A chunk is the list of ``(logical index, record)`` pairs of one batch, pulled from the
+A :class:`BatchRecords` holds the ``(logical index, record)`` pairs of one batch, pulled from the
 source before any of them is admitted, so a batch's size is known when its buffers
 are allocated. ``batch`` groups ``size`` consecutive records, ``collate`` takes each
 upstream item as a batch, ``group_by`` ends a batch when the key changes.
@@ -16,7 +16,7 @@ from dataio.plan import BatchStage, CollateStage, GroupByStage, ShapeStage
 
 
 @dataclass(frozen=True, slots=True)
-class Chunk:
+class BatchRecords:
     """The records of one batch.
 
     Attributes:
@@ -30,9 +30,9 @@ class Chunk:
     start: int
 
 
-def chunks(shape: ShapeStage, records: Iterable[tuple[int, Any]], *, skip_records: int = 0,
-           first_number: int = 0) -> Iterator[Chunk]:
-    """Chunks of one epoch, starting at the batch that contains record ``skip_records``.
+def batch_records(shape: ShapeStage, records: Iterable[tuple[int, Any]], *, skip_records: int = 0,
+           first_number: int = 0) -> Iterator[BatchRecords]:
+    """The batches of one epoch, starting at the batch that contains record ``skip_records``.
 
     Args:
         shape: the shape stage.
@@ -47,8 +47,8 @@ def chunks(shape: ShapeStage, records: Iterable[tuple[int, Any]], *, skip_record
     iterator = iter(records)
     try:
         if isinstance(shape, BatchStage):
-            for chunk in _batches(shape, iterator, skip_records):
-                yield Chunk(first_number + chunk.number, chunk.records, chunk.start)
+            for batch in _batches(shape, iterator, skip_records):
+                yield BatchRecords(first_number + batch.number, batch.records, batch.start)
         elif isinstance(shape, CollateStage):
             yield from _collated((item for _, item in iterator), skip_records)
         else:
@@ -59,7 +59,7 @@ def chunks(shape: ShapeStage, records: Iterable[tuple[int, Any]], *, skip_record
             close()
 
 
-def _batches(shape: BatchStage, iterator: Iterator[tuple[int, Any]], skip_records: int) -> Iterator[Chunk]:
+def _batches(shape: BatchStage, iterator: Iterator[tuple[int, Any]], skip_records: int) -> Iterator[BatchRecords]:
     """``start`` counts records of this stream; each pair keeps its own logical index.
 
     Delivered batches are whole, so ``skip_records`` ends off a batch boundary only after the
@@ -73,19 +73,19 @@ def _batches(shape: BatchStage, iterator: Iterator[tuple[int, Any]], skip_record
         position += 1
     number = first_batch
     while True:
-        chunk: list[tuple[int, Any]] = []
+        group: list[tuple[int, Any]] = []
         for pair in iterator:
-            chunk.append(pair)
-            if len(chunk) == shape.size:
+            group.append(pair)
+            if len(group) == shape.size:
                 break
-        if not chunk or (shape.drop_last and len(chunk) < shape.size):
+        if not group or (shape.drop_last and len(group) < shape.size):
             return
-        yield Chunk(number, chunk, position)
-        position += len(chunk)
+        yield BatchRecords(number, group, position)
+        position += len(group)
         number += 1
 
 
-def _collated(iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
+def _collated(iterator: Iterator[Any], skip_records: int) -> Iterator[BatchRecords]:
     index = 0
     for number, item in enumerate(iterator):
         if isinstance(item, (str, bytes, bytearray, Mapping)) or not isinstance(item, Iterable):
@@ -95,29 +95,29 @@ def _collated(iterator: Iterator[Any], skip_records: int) -> Iterator[Chunk]:
         start, index = index, index + len(records)
         if start < skip_records and index <= skip_records:
             continue
-        yield Chunk(number, [(start + i, r) for i, r in enumerate(records)], start)
+        yield BatchRecords(number, [(start + i, r) for i, r in enumerate(records)], start)
 
 
-def _grouped(shape: GroupByStage, iterator: Iterator[tuple[int, Any]], skip_records: int) -> Iterator[Chunk]:
+def _grouped(shape: GroupByStage, iterator: Iterator[tuple[int, Any]], skip_records: int) -> Iterator[BatchRecords]:
     number = 0
-    chunk: list[tuple[int, Any]] = []
+    group: list[tuple[int, Any]] = []
     current: Any = _END
     for index, record in iterator:
         try:
             key = group_key(shape, record, index)
         except Exception:
-            if chunk and index > skip_records:
-                yield Chunk(number, chunk, chunk[0][0])  # the complete group before the bad record still goes out
+            if group and index > skip_records:
+                yield BatchRecords(number, group, group[0][0])  # the complete group before the bad record goes out
             raise
-        if chunk and key != current:
+        if group and key != current:
             if index > skip_records:
-                yield Chunk(number, chunk, chunk[0][0])
+                yield BatchRecords(number, group, group[0][0])
             number += 1
-            chunk = []
+            group = []
         current = key
-        chunk.append((index, record))
-    if chunk and chunk[-1][0] + 1 > skip_records:
-        yield Chunk(number, chunk, chunk[0][0])
+        group.append((index, record))
+    if group and group[-1][0] + 1 > skip_records:
+        yield BatchRecords(number, group, group[0][0])
 
 
 def group_key(shape: GroupByStage, record: Any, index: int) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 
 from dataio.ops._base import TensorSpec
 from dataio.ops.table import Kernel
-from dataio.ops.conditional import Arm, Choice, Select, SomeOf, Sometimes
+from dataio.ops.branches import Arm, Choice, Select, SomeOf, Sometimes
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.records import lookup_field
 
