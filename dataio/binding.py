@@ -22,7 +22,7 @@ from dataio.runtime.sharding import resolve_shard
 
 
 def check_records(records: Any) -> Any:
-    """Accept a re-iterable or a zero-argument factory (``docs/api.md``, binding); ``TypeError`` otherwise."""
+    """Accept a re-iterable or a zero-argument factory (docs/api.md §4.1); ``TypeError`` otherwise."""
     if isinstance(records, (str, bytes, bytearray, os.PathLike)):
         raise TypeError(f"bind(records={records!r}): a single path is not a record collection; "
                         "pass [path] or dataio.files(...)")
@@ -57,7 +57,7 @@ class BoundPipeline:
             log_errors: Any = False, order: Any = None, shard: Any = None, seed: Any = None,
             context: Any = None, pin_memory: Any = "auto", ragged: Any = "list", device: Any = "auto",
             emit_empty_batches: Any = True, max_prefetch_bytes: Any = None) -> DataLoader:
-        """Validate the options and return a :class:`~dataio.DataLoader` (``docs/api.md``, ``run``).
+        """Validate the options and return a :class:`~dataio.DataLoader` (docs/api.md §4.2).
 
         Args:
             output: ``"torch"``, ``"numpy"``, ``"jax"``, ``"dlpack"`` or a callable adapter per tensor.

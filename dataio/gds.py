@@ -43,6 +43,7 @@ class GdsBuffer:
         self.closed = False
 
     def close(self) -> None:
+        """Deregister the buffer from cuFile (idempotent); the device memory itself is untouched."""
         if not self.closed:
             import kvikio
 
@@ -112,6 +113,7 @@ class GdsFileHandle:
         return out
 
     def close(self) -> None:
+        """Close the cuFile handle and the file descriptor (idempotent)."""
         if not self.closed:
             self._file.close()
             self.closed = True

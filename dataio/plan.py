@@ -45,6 +45,7 @@ class BatchStage(Symbolic):
     kind = "batch"
 
     def describe(self) -> dict[str, Any]:
+        """The canonical form of the stage, for the plan signature."""
         return {"shape": "batch", "size": self.size, "drop_last": self.drop_last}
 
 
@@ -57,6 +58,7 @@ class CollateStage(Symbolic):
     kind = "collate"
 
     def describe(self) -> dict[str, Any]:
+        """The canonical form of the stage, for the plan signature."""
         return {"shape": "collate"}
 
 
@@ -70,6 +72,7 @@ class GroupByStage(Symbolic):
     kind = "group_by"
 
     def describe(self) -> dict[str, Any]:
+        """The canonical form of the stage, for the plan signature (a callable key by its identity)."""
         key = self.key if isinstance(self.key, (str, int)) else callable_identity(self.key)
         return {"shape": "group_by", "key": key}
 
@@ -84,6 +87,7 @@ class MapStage(Symbolic):
     op: Callable[..., Any] | CustomOp | BatchTransform
 
     def describe(self) -> dict[str, Any]:
+        """The canonical form of the stage: a batch transform's description, or the callable's identity."""
         if isinstance(self.op, BatchTransform):
             return {"map": self.op.describe()}
         return {"map": callable_identity(self.op)}

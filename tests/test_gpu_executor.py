@@ -33,7 +33,7 @@ def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, 
     run_options = validate_run(
         pipe.plan, output="numpy", concurrency=options.get("concurrency", "auto"), on_failure=options.get("on_failure", "skip"),
         log_errors=False, order=None, seed=options.get("seed"), context=None, pin_memory="auto", ragged="list",
-        device="cpu", emit_empty_batches=True, max_prefetch_bytes=None)
+        device="cpu", emit_empty_batches=True, max_prefetch_bytes=options.get("max_prefetch_bytes"))
     executor = GpuExecutor(pipe.plan, run_options, on_gpu=False, delivery=delivery)
     LAST["executor"] = executor
     with DataLoader(pipe.plan, bound.records, run_options, executor, dataio.ShardSpec(id=0, of=1)) as loader:
@@ -237,6 +237,24 @@ def test_batch_prefetch_is_the_dali_queue_depth(jpeg_paths: list[str]) -> None:
     assert [b.keys for b in deep] == [b.keys for b in shallow]
     for d, s in zip(deep, shallow, strict=True):
         np.testing.assert_array_equal(d["image"], s["image"])
+
+
+def test_max_prefetch_bytes_bounds_the_dali_queue_depth_too(jpeg_paths: list[str]) -> None:
+    """The executor is created with the run's options: the byte budget caps DALI's queue like the runtime's window."""
+    from dataio.gpu import executor as gpu_executor
+
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=20, w=20).normalize("imagenet"),
+                           dataio.batch(3, prefetch=4))
+    records = [{"image": p} for p in jpeg_paths[:9]]
+    batch_bytes = 3 * 3 * 20 * 20 * 4
+    before = set(gpu_executor._GRAPHS)
+    bounded = run_with("gpu", pipe, records, max_prefetch_bytes=2 * batch_bytes)
+    assert LAST["executor"].stats.graph_rows == len(records)
+    assert {k[-1] for k in set(gpu_executor._GRAPHS) - before} <= {2}  # no queue of the plan's depth 4
+    queue = gpu_executor._GRAPHS[(pipe.signature, 0, "cpu", False, 2)].queue
+    assert queue.depth == 2 and queue.pipeline.prefetch_queue_depth == 2
+    unbounded = run_with("gpu", pipe, records)
+    assert [b.keys for b in bounded] == [b.keys for b in unbounded]
 
 
 def test_the_parity_chains_cover_every_gpu_kernel() -> None:

@@ -24,3 +24,12 @@ def test_every_op_is_in_the_reference() -> None:
     text = DOCS.read_text()
     for op_class in OP_REGISTRY.values():
         assert f"### `{op_class.op_name}(" in text, op_class.op_name
+
+
+def test_docs_api_reference_md_is_current_and_every_public_name_is_documented() -> None:
+    from dataio.api_reference import render_reference as render_api, undocumented as undocumented_api
+
+    assert undocumented_api() == []
+    api = Path(__file__).resolve().parent.parent / "docs" / "api-reference.md"
+    assert api.read_text() == render_api(), (
+        "docs/api-reference.md is stale: run `python -m dataio.api_reference > docs/api-reference.md`")

@@ -89,6 +89,7 @@ class Hdf5Session:
         return array
 
     def metadata(self, *, key: str) -> dict[str, Any]:
+        """``{"shape", "dtype", "attrs"}`` of dataset ``key``."""
         dataset = self._dataset(key)
         return {"shape": tuple(dataset.shape), "dtype": str(dataset.dtype),
                 "attrs": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in dataset.attrs.items()}}

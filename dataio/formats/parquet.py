@@ -80,6 +80,7 @@ class ParquetQuery:
     _row_groups: tuple[int, ...] | None = None
 
     def select(self, columns: Sequence[str] | None) -> ParquetQuery:
+        """Only these columns (``None``: all)."""
         if columns is not None and (isinstance(columns, str) or not isinstance(columns, Sequence)):
             raise TypeError(f"select(columns={columns!r}): a sequence of column names")
         return replace(self, _columns=None if columns is None else tuple(columns))
@@ -91,19 +92,23 @@ class ParquetQuery:
         return replace(self, _filters=(*self._filters, predicate))
 
     def offset(self, n: int) -> ParquetQuery:
+        """Skip the first ``n`` rows."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise PlanError(f"offset({n!r}): a non-negative int")
         return replace(self, _offset=n)
 
     def limit(self, n: int | None) -> ParquetQuery:
+        """At most ``n`` rows (``None``: no limit)."""
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
             raise PlanError(f"limit({n!r}): None or a non-negative int")
         return replace(self, _limit=n)
 
     def head(self, n: int = 5) -> list[dict[str, Any]]:
+        """The first ``n`` rows as dicts (a terminal call)."""
         return self.limit(n).collect()
 
     def row_groups(self, indices: Sequence[int] | None) -> ParquetQuery:
+        """Only these row groups (``None``: all)."""
         return replace(self, _row_groups=None if indices is None else tuple(indices))
 
     # -- terminals -------------------------------------------------------------------------
@@ -113,6 +118,7 @@ class ParquetQuery:
         return [row for batch in self.iter_batches() for row in _rows(batch)]
 
     def count(self) -> int:
+        """The number of rows the query selects (a terminal call)."""
         return sum(len(next(iter(batch.values()), [])) for batch in self.iter_batches())
 
     def iter_batches(self) -> Iterator[dict[str, list[Any]]]:

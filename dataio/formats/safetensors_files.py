@@ -381,6 +381,7 @@ class SafetensorsSession:
             raise PlanError(f"open_safetensors({self._label!r}): the session is closed")
 
     def keys(self) -> list[str]:
+        """Tensor names, shard by shard."""
         self._check_open()
         return [n for s in self._sources for n in s.names()]
 
@@ -392,10 +393,12 @@ class SafetensorsSession:
 
     @property
     def metadata(self) -> dict[str, str]:
+        """The ``__metadata__`` strings of the header (``{}`` without any)."""
         self._check_open()
         return dict(self._sources[0].header.get("__metadata__") or {})
 
     def read(self, *, key: str | None = None, keys: Any = None, framework: str = "numpy") -> Any:
+        """One tensor (``key``), several (``keys``) or all, as ``framework`` arrays (see ``read_safetensors``)."""
         self._check_open()
         _check_framework(framework, self._device)
         if key is not None and keys is not None:
@@ -413,6 +416,7 @@ class SafetensorsSession:
         return _convert(source.array(key)[start:end], source.header[key]["dtype"], framework, self._device)
 
     def close(self) -> None:
+        """Release the mapped files (idempotent)."""
         if not self.closed:
             self.closed = True
             self._sources = []

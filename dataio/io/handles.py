@@ -75,20 +75,25 @@ class Reader:
                       headers=self.headers)
 
     def gunzip(self, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Reader:
+        """A reader of the gunzipped bytes (at most ``max_output_bytes``)."""
         return self._with("gunzip", None, max_output_bytes)
 
     def zstd_decode(self, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Reader:
+        """A reader of the zstd-decoded bytes (at most ``max_output_bytes``)."""
         return self._with("zstd_decode", None, max_output_bytes)
 
     def tar_entry(self, name: str, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Reader:
+        """A reader of the tar member ``name`` (at most ``max_output_bytes``)."""
         return self._with("tar_entry", _member_name(name), max_output_bytes)
 
     def tar_entry_at(self, index: int, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Reader:
+        """A reader of the tar member at position ``index`` (at most ``max_output_bytes``)."""
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise PlanError(f"tar_entry_at({index!r}): a non-negative int")
         return self._with("tar_entry_at", index, max_output_bytes)
 
     def zip_entry(self, name: str, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Reader:
+        """A reader of the zip member ``name`` (at most ``max_output_bytes``)."""
         return self._with("zip_entry", _member_name(name), max_output_bytes)
 
     # reads
@@ -274,9 +279,11 @@ class Writer:
 
     @property
     def uri(self) -> str:
+        """The URI the object appears at on commit."""
         return self._location.uri
 
     def capabilities(self) -> dict[str, Any]:
+        """``{"scheme", "streaming", "atomic", "gzip"}``: how this writer writes on its backend."""
         scheme = self._location.scheme
         return {"scheme": scheme, "streaming": scheme in STREAMING_SCHEMES, "atomic": self._atomic or scheme != "file",
                 "gzip": self._gzip is not None}

@@ -55,7 +55,7 @@ def bind_batch_transforms(plan: Plan) -> list[NativeBatchOp]:
 
 
 class DataLoader:
-    """Iterate for one epoch of batches; use as a context manager (``docs/api.md``, loader).
+    """Iterate for one epoch of batches; use as a context manager (docs/api.md §4.3).
 
     Made by ``pipeline.bind(records).run(...)``, which validates ``options`` and creates
     ``executor`` with them.
@@ -88,10 +88,12 @@ class DataLoader:
 
     @property
     def device(self) -> str:
+        """Where batches are delivered: ``"cpu"`` or ``"cuda:N"``."""
         return self._executor.device
 
     @property
     def executor(self) -> str:
+        """The executor running the plan: ``"cpu_fallback"`` or ``"gpu"``."""
         return self._executor.name
 
     def _check_open(self, what: str) -> None:

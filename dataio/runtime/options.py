@@ -1,4 +1,4 @@
-"""``run(...)`` options, validated eagerly and resolved once (``docs/api.md``, ``run``)."""
+"""``run(...)`` options, validated eagerly and resolved once (docs/api.md §4.2)."""
 
 from __future__ import annotations
 

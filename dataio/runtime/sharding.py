@@ -67,9 +67,11 @@ class ShardSpec:
 
     @property
     def is_sharded(self) -> bool:
+        """True when this spec reads a part of each epoch (``of > 1``)."""
         return self._of > 1
 
     def as_dict(self) -> dict[str, Any]:
+        """``{"id", "of", "sticky", "pad"}``: the form ``run(shard=...)`` and ``state_dict`` use."""
         return {"id": self._id, "of": self._of, "sticky": self._sticky, "pad": self._pad}
 
     def __eq__(self, other: object) -> bool:

@@ -51,6 +51,7 @@ class RecordSource:
 
     @property
     def random_access(self) -> bool:
+        """True when the source has a length and fetches a record by index (``len`` and indexing work)."""
         return type(self)._record is not RecordSource._record and self._length() is not None
 
     # -- the public surface ----------------------------------------------------------------

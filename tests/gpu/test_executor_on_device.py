@@ -45,6 +45,22 @@ def test_each_gpu_op_matches_the_cpu_fallback(jpeg_paths: list[str], name: str) 
             assert np.abs(row_g.cpu().numpy() - row_c.numpy()).mean() / level <= 1.5
 
 
+def test_pin_memory_delivers_page_locked_host_batches(jpeg_paths: list[str]) -> None:
+    """run(pin_memory=True) on the CPU fallback: host batches in page-locked memory, ready for a non-blocking copy."""
+    import torch
+
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).normalize("imagenet"),
+                           dataio.batch(4))
+    records = [{"image": p} for p in jpeg_paths[:8]]
+    with pipe.bind(records).run("torch", device="cpu", pin_memory=True) as loader:
+        images = [b["image"] for b in loader]
+    assert all(image.is_pinned() for image in images)
+    with pipe.bind(records).run("torch", device="cpu", pin_memory=False) as loader:
+        plain = [b["image"] for b in loader]
+    assert not any(image.is_pinned() for image in plain)
+    assert all(torch.equal(a, b) for a, b in zip(images, plain, strict=True))
+
+
 def test_batches_stay_in_device_memory(jpeg_paths: list[str]) -> None:
     import cupy
     import torch
