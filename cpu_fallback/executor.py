@@ -8,6 +8,7 @@ lazy view — and has the last kernel write into the row's slice of the batch bu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from dataio._errors import RecordError, RecordTypeError
 from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 from dataio.runtime.options import RunOptions
-from dataio.runtime.protocol import BatchResult, RowResult, SlotBatch
+from dataio.runtime.protocol import BatchResult, Deferred, RowResult, SlotBatch
 from dataio.runtime.batch import BatchColumns
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rowprep import PreparedRow
@@ -31,6 +32,10 @@ from dataio.cpu_fallback.jpeg_regions import JpegRegions
 from dataio.cpu_fallback.kernels import KERNELS
 from dataio.cpu_fallback.lazy_image import LazyImage
 from dataio.cpu_fallback.pixels import affine_coefficients, affine_to_chw
+
+Defer = Callable[[int, PreparedRow], "tuple[Deferred, tuple[int, int]] | None"]
+"""``(slot index, row) -> (Deferred, decoded size) | None``: how an executor built on this one takes slots."""
+
 
 class SlotProgram:
     """One slot's chain, bound to CPU kernels."""
@@ -112,15 +117,27 @@ class CpuExecutor:
         self.clock = StageClock()
         """Where decode/transform times go; the runtime adds its own stages to the same clock."""
 
-    def run_row(self, row: PreparedRow, outs: list[np.ndarray | None]) -> RowResult:
-        """Run every active slot of ``row`` (writing into ``outs`` where given); a failing slot ends the row."""
+    def run_row(self, row: PreparedRow, outs: list[np.ndarray | None], *, defer: Defer | None = None) -> RowResult:
+        """Run every active slot of ``row`` (writing into ``outs`` where given); a failing slot ends the row.
+
+        Args:
+            row: the prepared row.
+            outs: per slot, the batch buffer row its last kernel may write into.
+            defer: for an executor built on this one (the GPU executor): per slot, the
+                :class:`Deferred` value and decoded size of a slot it takes for its per-batch
+                work, or ``None`` to run the slot here. It may raise :class:`RowFailure`.
+        """
         result = RowResult.empty(len(self.programs))
         for index in range(len(self.programs)):
             if row.sources[index] is INACTIVE:
                 result.values[index] = INACTIVE
                 continue
             try:
-                result.values[index], result.hws[index] = self.run_slot(row, index, outs[index])
+                deferred = defer(index, row) if defer is not None else None
+                if deferred is not None:
+                    result.values[index], result.hws[index] = deferred
+                else:
+                    result.values[index], result.hws[index] = self.run_slot(row, index, outs[index])
             except RowFailure as failure:
                 result.failure = (failure, self.programs[index].slot.name)
                 break

@@ -41,7 +41,6 @@ from dataio.formats.image_header import read_header
 from dataio.plan import Plan
 from dataio.runtime.batch import BatchColumns
 from dataio.runtime.chain import ChainContext
-from dataio.runtime.records import INACTIVE
 from dataio.runtime.options import RunOptions
 from dataio.runtime.protocol import BatchResult, Deferred, RowResult, SlotBatch
 from dataio.runtime.rowprep import PreparedRow
@@ -164,23 +163,12 @@ class GpuExecutor:
 
     def run_row(self, row: PreparedRow, outs: list[np.ndarray | None]) -> RowResult:
         """Defer graph slots to the batch's graph run, run the other slots on the CPU; a failing slot ends the row."""
-        result = RowResult.empty(len(self.plan.slots))
-        for index in range(len(self.plan.slots)):
-            if row.sources[index] is INACTIVE:
-                result.values[index] = INACTIVE
-                continue
-            graph = self.graphs.get(index)
-            try:
-                staged = self._stage(graph, row) if graph is not None else None
-                if staged is not None:
-                    result.values[index] = Deferred(staged)
-                    result.hws[index] = staged.hw
-                else:
-                    result.values[index], result.hws[index] = self.cpu.run_slot(row, index, outs[index])
-            except RowFailure as failure:
-                result.failure = (failure, self.plan.slots[index].name)
-                break
-        return result
+        return self.cpu.run_row(row, outs, defer=self._defer)
+
+    def _defer(self, index: int, row: PreparedRow) -> tuple[Deferred, tuple[int, int]] | None:
+        graph = self.graphs.get(index)
+        staged = self._stage(graph, row) if graph is not None else None
+        return None if staged is None else (Deferred(staged), staged.hw)
 
     def _stage(self, graph: SlotGraph, row: PreparedRow) -> StagedRow | None:
         """The row's sample for the graph, or ``None`` to run it on the CPU kernels.
