@@ -27,6 +27,7 @@ import importlib.util
 import logging
 import os
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,14 +203,18 @@ class _CuFileError(ctypes.Structure):
 
 
 def _cufile_candidates() -> list[str]:
-    """Library names for the loader's search path, then the copy inside the ``nvidia-cufile`` wheel."""
+    """Library names for the loader's search path, then the copies inside NVIDIA's wheels.
+
+    The CUDA 12 wheel (``nvidia-cufile-cu12``) installs into ``nvidia/cufile/lib``, the CUDA 13
+    one into ``nvidia/cu13/lib``: ``nvidia/*/lib`` is searched on every import path (whether
+    ``nvidia`` is a namespace or, as some wheels make it, a regular package).
+    """
     names = ["libcufile.so.0", "libcufile.so"]
-    try:
-        spec = importlib.util.find_spec("nvidia.cufile")
-    except Exception:  # noqa: BLE001 - no wheel, or a broken namespace: just fewer candidates
-        spec = None
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        names += [str(p) for p in sorted(Path(root, "lib").glob("libcufile.so*"))]
+    for entry in dict.fromkeys(sys.path):
+        try:
+            names += [str(p) for p in sorted(Path(entry or ".", "nvidia").glob("*/lib/libcufile.so*"))]
+        except OSError:  # an unreadable path entry: just fewer candidates
+            continue
     return names
 
 

@@ -6,13 +6,18 @@ arguments, so a CPU-only machine gets the reason, never a crash. kvikio and cupy
 imported only past that check (they import without a driver but cannot work).
 
 ``read_to_device`` serves ``read_safetensors(..., device="cuda:N")``: with kvikio it reads
-each tensor's 4 KiB-aligned byte span straight into device memory (kvikio uses GDS when the
-driver is there and its POSIX compat mode otherwise) and views the tensor out of it through
-DLPack; without kvikio it reads on the host and copies.
+each tensor's 4 KiB-aligned byte span (cut at the end of the file: kvikio's compat mode
+refuses reads past it) straight into device memory, all spans at once on kvikio's thread
+pool (GDS when the driver is there, its POSIX compat mode otherwise), and views each tensor
+out of its span; without kvikio it reads on the host and copies.
+
+kvikio reports IO failures as ``RuntimeError``; the verbs here turn them into ``OSError``
+(per-entry ``-EIO`` status in ``read_batch``) naming the file.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
@@ -20,6 +25,8 @@ from dataio._errors import DeviceUnavailable, PlanError
 from dataio.device import gds_info
 
 ALIGN = 4096
+IO_THREADS = 8
+"""kvikio threads for a multi-tensor device read (kvikio's own default is one)."""
 
 
 def _require(verb: str) -> None:
@@ -35,11 +42,14 @@ class GdsBuffer:
         _require("gds_register_buffer")
         if not device_ptr or not size or size < 0:
             raise PlanError(f"gds_register_buffer(device_ptr={device_ptr}, size={size}): both must be non-zero")
+        if flags:
+            raise PlanError(f"gds_register_buffer(flags={flags}): kvikio registers with cuFile's default flags; "
+                            "pass flags=0")
         import kvikio
 
         self.device_ptr, self.size = int(device_ptr), int(size)
         self._array = _device_view(self.device_ptr, self.size)
-        kvikio.buffer_register(self._array, flags=flags)
+        _registration(kvikio)[0](self._array)
         self.closed = False
 
     def close(self) -> None:
@@ -47,7 +57,7 @@ class GdsBuffer:
         if not self.closed:
             import kvikio
 
-            kvikio.buffer_deregister(self._array)
+            _registration(kvikio)[1](self._array)
             self.closed = True
 
     def __enter__(self) -> GdsBuffer:
@@ -55,6 +65,13 @@ class GdsBuffer:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _registration(kvikio: Any) -> tuple[Any, Any]:
+    """kvikio's (register, deregister): ``memory_register`` since 25.x, ``buffer_register`` before."""
+    if hasattr(kvikio, "memory_register"):
+        return kvikio.memory_register, kvikio.memory_deregister
+    return kvikio.buffer_register, kvikio.buffer_deregister
 
 
 def _device_view(device_ptr: int, size: int) -> Any:
@@ -92,7 +109,11 @@ class GdsFileHandle:
     def read_into_ptr(self, device_ptr: int, size: int, file_offset: int = 0, buf_offset: int = 0) -> int:
         """The unchecked expert form of :meth:`read`: ``size`` bytes to ``device_ptr + buf_offset``."""
         self._check()
-        return int(self._file.read(_device_view(device_ptr + buf_offset, size), size, file_offset))
+        try:
+            return int(self._file.read(_device_view(device_ptr + buf_offset, size), size, file_offset))
+        except RuntimeError as exc:  # kvikio's IO errors
+            raise OSError(errno.EIO, f"{self.path}: cuFile read of {size} bytes at {file_offset} failed: "
+                                     f"{exc}") from exc
 
     def read_batch(self, buffer: GdsBuffer, entries: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
         """``(bytes read, status)`` per ``(size, file_offset, buf_offset)``; status 0 or ``-errno``."""
@@ -109,7 +130,9 @@ class GdsFileHandle:
             try:
                 out.append((int(future.get()), 0))
             except OSError as exc:
-                out.append((0, -(exc.errno or 5)))
+                out.append((0, -(exc.errno or errno.EIO)))
+            except RuntimeError:  # how kvikio reports a failed read
+                out.append((0, -errno.EIO))
         return out
 
     def close(self) -> None:
@@ -166,6 +189,7 @@ def read_to_device(path: str, spans: list[tuple[int, int]], device: str) -> list
 
     try:
         import kvikio
+        import kvikio.defaults
     except ImportError:
         kvikio = None
     out = []
@@ -176,11 +200,24 @@ def read_to_device(path: str, spans: list[tuple[int, int]], device: str) -> list
                 host = torch.frombuffer(bytearray(f.read(end - start)), dtype=torch.uint8)
                 out.append(host.to(device))
         return out
-    with kvikio.CuFile(path, "r") as f:
+    file_size = os.path.getsize(path)
+    with kvikio.defaults.set("num_threads", IO_THREADS), kvikio.CuFile(path, "r") as f:
+        reads = []
         for start, end in spans:
-            first = start // ALIGN * ALIGN
-            length = -(-(end - first) // ALIGN) * ALIGN
+            first, length = aligned_span(start, end, file_size)
             staging = torch.empty(length, dtype=torch.uint8, device=device)
-            f.read(staging, length, first)  # short at the end of the file; the span itself is inside it
-            out.append(staging[start - first: end - first])
+            reads.append((f.pread(staging, length, first), staging[start - first: end - first]))
+        for future, _ in reads:
+            try:
+                future.get()
+            except RuntimeError as exc:  # kvikio's IO errors
+                raise OSError(errno.EIO, f"{path}: device read failed: {exc}") from exc
+        out = [tensor for _, tensor in reads]
     return out
+
+
+def aligned_span(start: int, end: int, file_size: int) -> tuple[int, int]:
+    """``(first, length)``: the 4 KiB-aligned read covering ``[start, end)``, cut at the end of the file."""
+    first = start // ALIGN * ALIGN
+    length = -(-(end - first) // ALIGN) * ALIGN
+    return first, min(length, file_size - first)
