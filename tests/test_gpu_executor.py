@@ -239,6 +239,25 @@ def test_batch_prefetch_is_the_dali_queue_depth(jpeg_paths: list[str]) -> None:
         np.testing.assert_array_equal(d["image"], s["image"])
 
 
+@pytest.mark.parametrize("chain, graph_rows", [
+    (lambda s: s.resize_short(64).center_crop(h=96, w=96), 0),  # window past the resized image's edge
+    (lambda s: s.center_crop(h=2000, w=2000).resize(h=64, w=64), 0),  # zero-padded window, then resampled
+    (lambda s: s.center_crop(h=1400, w=1400).hflip(prob=0.5), 24),  # padding alone: one slice in the graph
+], ids=["resize-then-padded-crop", "padded-crop-then-resize", "padded-crop-only"])
+def test_windows_past_the_image_edge_match_the_cpu_fallback(jpeg_paths: list[str], no_draft: None, chain: Any,
+                                                            graph_rows: int) -> None:
+    """Outside the image both executors see zeros; a padded window is never resampled with clamped edges."""
+    pipe = dataio.pipeline(chain(dataio.slot("image").decode_image()).normalize("imagenet"), dataio.batch(8))
+    records = [{"image": p} for p in jpeg_paths]
+    gpu = run_with("gpu", pipe, records, seed=4)
+    assert LAST["executor"].stats.graph_rows == graph_rows
+    cpu = run_with("cpu", pipe, records, seed=4)
+    for g, c in zip(gpu, cpu, strict=True):
+        assert g["image"].shape == c["image"].shape
+        worst_row = (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1).max()
+        assert worst_row <= 0.5
+
+
 def test_max_prefetch_bytes_bounds_the_dali_queue_depth_too(jpeg_paths: list[str]) -> None:
     """The executor is created with the run's options: the byte budget caps DALI's queue like the runtime's window."""
     from dataio.gpu import executor as gpu_executor

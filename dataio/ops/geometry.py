@@ -117,10 +117,13 @@ class _View:
         self.size = (height, width)
         self.resample: str | None = None
         self.flip = [0, 0]
+        self.padded = False
+        """A window reached past the value it cut: its outside is zeros (the CPU kernels' rule)."""
 
     def window(self, y: int, x: int, h: int, w: int) -> None:
         """Cut the window at (y, x) of the current output (flips apply to the final image)."""
         height, width = self.size
+        self.padded = self.padded or not window_inside(y, x, h, w, height, width)
         if self.flip[0]:
             x = width - x - w
         if self.flip[1]:
@@ -143,8 +146,11 @@ def plan_sample(ops: tuple[Any, ...], height: int, width: int, ctx: SampleContex
     """Reduce the geometric ops ``ops`` on a ``height`` × ``width`` image to one :class:`SamplePlan`.
 
     Draws from ``ctx.rng`` with the same functions, in the same order, as the CPU kernels.
-    Returns ``None`` when this sample needs more than one resample, or a fixed window falls
-    outside the image (the CPU kernels then run the slot and report the row error).
+    Returns ``None`` — the CPU kernels then run the sample — when it needs more than one
+    resample, when a fixed window falls outside the image (the kernel reports the row error),
+    or when a window reaching past the image's edge meets a resample: the CPU kernels resample
+    the zero-padded window, while a region resize clamps at the edge (repeats edge pixels). A
+    padded window with no resample is one ``fn.slice`` with zero fill, as on the CPU.
     """
     view = _View(height, width)
     for op in ops:
@@ -185,5 +191,7 @@ def plan_sample(ops: tuple[Any, ...], height: int, width: int, ctx: SampleContex
                 view.flip[0 if isinstance(op, T.HFlip) else 1] ^= 1
         else:
             raise TypeError(f"plan_sample: {op.qualname} is not a geometric op")
+    if view.padded and view.resample is not None:
+        return None
     y0, x0, y1, x1 = view.region
     return SamplePlan((y0, x0, y1, x1), view.size, view.resample, (view.flip[0], view.flip[1]))
