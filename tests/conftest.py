@@ -76,3 +76,11 @@ def run_kernels(stage: Any, records: list[dict[str, Any]], kernels: str, monkeyp
                 values.append(np.asarray(batch[0][0]))
             errors.extend(batch.errors)
     return values, errors
+
+
+@pytest.fixture
+def no_draft(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU fallback decodes JPEGs at full scale (never drafts), as the GPU graph does: for parity checks."""
+    from dataio.cpu_fallback import image_decode
+
+    monkeypatch.setattr(image_decode, "DRAFT_GAP", 1e9)

@@ -40,13 +40,6 @@ def run_with(executor_kind: str, pipe: dataio.Pipeline, records: list[dict[str, 
         return list(loader)
 
 
-@pytest.fixture
-def no_draft(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataio.cpu_fallback import image_decode
-
-    monkeypatch.setattr(image_decode, "DRAFT_GAP", 1e9)
-
-
 def test_quickstart_batches_match_the_cpu_executor(jpeg_paths: list[str], no_draft: None) -> None:
     from dataio._demo import quickstart_pipeline
 

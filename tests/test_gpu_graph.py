@@ -48,13 +48,6 @@ def run_cpu(pipe: dataio.Pipeline, paths: list[str], *, seed: int = 0) -> np.nda
         return np.concatenate([b["image"] for b in loader])
 
 
-@pytest.fixture
-def no_draft(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataio.cpu_fallback import image_decode
-
-    monkeypatch.setattr(image_decode, "DRAFT_GAP", 1e9)  # never draft
-
-
 def quickstart(batch: int) -> dataio.Pipeline:
     from dataio._demo import quickstart_pipeline
 

@@ -34,7 +34,7 @@ def batches(pipe: dataio.Pipeline, records: list[dict[str, Any]], device: str, *
 
 
 @pytest.mark.parametrize("name", list(GRAPH_CHAINS))
-def test_each_gpu_op_matches_the_cpu_fallback(jpeg_paths: list[str], name: str) -> None:
+def test_each_gpu_op_matches_the_cpu_fallback(jpeg_paths: list[str], no_draft: None, name: str) -> None:
     pipe, level = graph_chain_pipeline(name), GRAPH_CHAINS[name][1]
     records = [{"image": p} for p in jpeg_paths]
     gpu, cpu = batches(pipe, records, "cuda"), batches(pipe, records, "cpu")
