@@ -29,6 +29,7 @@ CI runs this executor. ``delivery`` chooses where columns live (:mod:`dataio.gpu
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from functools import partial
@@ -49,6 +50,7 @@ from dataio.runtime.rows import RowFailure
 from dataio.gpu.delivery import Delivery
 from dataio.gpu.graph import SlotGraph, build_pipeline, feed, graph_slots
 from dataio.gpu.graph_queue import GraphQueue, Ticket
+from dataio.gpu.settings import machine_settings
 from dataio.ops.geometry import SamplePlan, plan_sample
 
 
@@ -136,13 +138,14 @@ class GpuExecutor:
         on_gpu: place the graph's ops on the GPU; ``False`` runs DALI's CPU operators.
         delivery: where columns live; default device memory on the GPU, the batch's host
             buffers in CPU mode.
-        num_threads: DALI's CPU worker threads per pipeline.
+        num_threads: DALI's CPU worker threads per pipeline; ``None`` chooses from the machine
+            (:func:`dataio.gpu.settings.machine_settings`, ``DATAIO_DALI_THREADS``).
     """
 
     name = "gpu"
 
     def __init__(self, plan: Plan, options: RunOptions, *, on_gpu: bool = True, delivery: Delivery | None = None,
-                 num_threads: int = 2) -> None:
+                 num_threads: int | None = None) -> None:
         self.plan = plan
         self.device = options.device
         self.on_gpu = on_gpu
@@ -203,7 +206,8 @@ class GpuExecutor:
             staged = run.staged
             feed_slot = partial(_feed_slot, graph, [s.payload for s in staged], [s.sample for s in staged])
             try:
-                run.ticket = self._queue(graph, len(staged)).submit(feed_slot, partial(self._write, run))
+                queue = self._queue(graph, len(staged), [s.hw for s in staged])
+                run.ticket = queue.submit(feed_slot, partial(self._write, run))
             except Exception as exc:  # noqa: BLE001 - a failed feed is a failed graph batch: CPU rerun
                 run.error = exc
             runs.append(run)
@@ -227,15 +231,21 @@ class GpuExecutor:
             return
         run.values.update(zip(positions, self.delivery.samples(out), strict=True))
 
-    def _queue(self, graph: SlotGraph, rows: int) -> GraphQueue:
-        """The process-wide pipeline for (plan signature, slot, device, depth), rebuilt when broken or too small."""
+    def _queue(self, graph: SlotGraph, rows: int, sizes: list[tuple[int, int]]) -> GraphQueue:
+        """The process-wide pipeline for (plan signature, slot, device, depth), rebuilt when broken or too small.
+
+        ``sizes`` (the batch's decoded sizes) size the hardware decoder's buffers of a new pipeline.
+        """
         key = (self.plan.signature, graph.index, self.device, self.on_gpu, self._depth)
         with _GRAPHS_LOCK:
             cached = _GRAPHS.get(key)
             if cached is None or cached.queue.broken is not None or cached.batch_size < rows:
                 batch_size = max(rows, self._batch_size, cached.batch_size if cached is not None else 0)
+                settings = machine_settings(self.on_gpu, sizes)
+                if self._num_threads is not None:
+                    settings = dataclasses.replace(settings, num_threads=self._num_threads)
                 pipeline = build_pipeline([graph], batch_size=batch_size, device_id=self._device_id,
-                                          on_gpu=self.on_gpu, num_threads=self._num_threads, prefetch=self._depth)
+                                          on_gpu=self.on_gpu, prefetch=self._depth, settings=settings)
                 cached = CachedGraph(batch_size, GraphQueue(pipeline, self._depth))
                 _GRAPHS[key] = cached
             return cached.queue

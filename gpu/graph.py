@@ -28,6 +28,7 @@ from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 
 from dataio.gpu.nodes import GRAPH_NODES
+from dataio.gpu.settings import GraphSettings
 from dataio.ops.geometry import GEOMETRY_KINDS, SamplePlan
 
 INTERP = {"nearest": "INTERP_NN", "bilinear": "INTERP_LINEAR", "bicubic": "INTERP_CUBIC",
@@ -106,7 +107,8 @@ def graph_slots(plan: Plan) -> list[SlotGraph]:
 
 
 def define_pipeline(slots: list[SlotGraph], *, batch_size: int, device_id: int | None, on_gpu: bool,
-                    num_threads: int = 2, prefetch: int = 1) -> tuple[Any, list[Any]]:
+                    num_threads: int = 2, prefetch: int = 1,
+                    settings: GraphSettings | None = None) -> tuple[Any, list[Any]]:
     """An unbuilt DALI pipeline with one output per slot, and those output nodes.
 
     Args:
@@ -116,15 +118,19 @@ def define_pipeline(slots: list[SlotGraph], *, batch_size: int, device_id: int |
             and serialised).
         on_gpu: decode with ``device="mixed"`` (everything after runs on the GPU); ``False``
             places every op on the CPU.
-        num_threads: DALI CPU worker threads.
+        num_threads: DALI CPU worker threads (when ``settings`` is not given).
         prefetch: DALI's queue depth; 1 for the executor's feed-then-run use (one batch fed, one run).
+        settings: threads and decoder settings (:func:`dataio.gpu.settings.machine_settings`);
+            ``on_gpu`` and ``num_threads`` with DALI's defaults otherwise.
     """
     from nvidia.dali import Pipeline, fn, types
 
-    pipeline = Pipeline(batch_size=batch_size, num_threads=num_threads, device_id=device_id,
+    if settings is None:
+        settings = GraphSettings(on_gpu, num_threads)
+    pipeline = Pipeline(batch_size=batch_size, num_threads=settings.num_threads, device_id=device_id,
                         prefetch_queue_depth=prefetch)
     with pipeline:
-        outputs = [_slot_nodes(fn, types, slot, on_gpu) for slot in slots]
+        outputs = [_slot_nodes(fn, types, slot, settings) for slot in slots]
         pipeline.set_outputs(*outputs)
     return pipeline, outputs
 
@@ -150,10 +156,11 @@ def graph_ops(outputs: list[Any]) -> list[tuple[str, str]]:
     return found
 
 
-def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, on_gpu: bool) -> Any:
+def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -> Any:
+    on_gpu = settings.on_gpu
     name = slot.name
     encoded = fn.external_source(name=f"{name}.bytes", dtype=types.UINT8, ndim=1)
-    image = GRAPH_NODES[slot.decoder.qualname].build(fn, types, encoded, slot.decoder, slot.channels, on_gpu)  # type: ignore[misc]
+    image = GRAPH_NODES[slot.decoder.qualname].build(fn, types, encoded, slot.decoder, slot.channels, settings)  # type: ignore[misc]
     if slot.needs_region:
         region = fn.external_source(name=f"{name}.region", dtype=types.FLOAT, ndim=1)  # y0, x0, y1, x1
         size = fn.external_source(name=f"{name}.size", dtype=types.FLOAT, ndim=1)  # h, w
@@ -170,7 +177,7 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, on_gpu: bool) -> Any:
         flip = fn.external_source(name=f"{name}.flip", dtype=types.INT32, ndim=1)  # horizontal, vertical
         image = fn.flip(image, horizontal=flip[0], vertical=flip[1])
     for op in slot.pixel_ops:
-        image = GRAPH_NODES[op.qualname].build(fn, types, image, op, slot.channels, on_gpu)  # type: ignore[misc]
+        image = GRAPH_NODES[op.qualname].build(fn, types, image, op, slot.channels, settings)  # type: ignore[misc]
     return image
 
 

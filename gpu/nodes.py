@@ -7,8 +7,9 @@ graph in one of two ways:
   ``flip``) are reduced per sample on the host, with the core's sample geometry
   (:mod:`dataio.ops.geometry`), to one region, output size and flips, which the graph
   executes with one ROI resize or slice and one flip (:func:`dataio.gpu.graph.define_pipeline`);
-- **a node builder**: ``build(fn, types, image, op, channels, on_gpu)`` appends the op's DALI
-  operators after ``image`` and returns the new node (decoders and pixel ops).
+- **a node builder**: ``build(fn, types, image, op, channels, settings)`` appends the op's DALI
+  operators after ``image`` and returns the new node (decoders and pixel ops); ``settings`` is
+  the pipeline's :class:`~dataio.gpu.settings.GraphSettings` (GPU or CPU operators, decoder setup).
 
 Ops with no entry run on the CPU fallback's kernels inside the GPU executor — and so does
 a slot whose chain the graph cannot take as a whole (:func:`dataio.gpu.graph.slot_graph`).
@@ -24,8 +25,10 @@ from typing import Any
 from dataio.ops import decoders as D
 from dataio.ops import transforms as T
 
-NodeBuilder = Callable[[Any, Any, Any, Any, int, bool], Any]
-"""``(fn, types, image, op, channels, on_gpu) -> node``; DALI's ``fn``/``types`` are passed in (imported lazily)."""
+from dataio.gpu.settings import GraphSettings
+
+NodeBuilder = Callable[[Any, Any, Any, Any, int, GraphSettings], Any]
+"""``(fn, types, image, op, channels, settings) -> node``; DALI's ``fn``/``types`` are passed in (imported lazily)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +44,14 @@ class GraphNode:
     build: NodeBuilder | None = None
 
 
-def _decode_image(fn: Any, types: Any, encoded: Any, op: D.ImageDecoder, channels: int, on_gpu: bool) -> Any:
-    return fn.decoders.image(encoded, device="mixed" if on_gpu else "cpu",
-                             output_type=types.RGB if channels == 3 else types.GRAY)
+def _decode_image(fn: Any, types: Any, encoded: Any, op: D.ImageDecoder, channels: int,
+                  settings: GraphSettings) -> Any:
+    return fn.decoders.image(encoded, device="mixed" if settings.on_gpu else "cpu",
+                             output_type=types.RGB if channels == 3 else types.GRAY, **settings.decoder_args())
 
 
-def _channel_affine(fn: Any, types: Any, image: Any, op: T.ChannelAffine, channels: int, on_gpu: bool) -> Any:
+def _channel_affine(fn: Any, types: Any, image: Any, op: T.ChannelAffine, channels: int,
+                    settings: GraphSettings) -> Any:
     scale, bias = op.channel_affine(channels)
     return fn.crop_mirror_normalize(image, mean=list(-bias / scale), std=list(1.0 / scale), output_layout="CHW",
                                     dtype=types.FLOAT)

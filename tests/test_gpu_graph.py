@@ -121,3 +121,21 @@ def test_chains_the_graph_cannot_take_stay_on_the_cpu() -> None:
     assert "transforms.color_jitter" in text and "Pillow ImageEnhance" in text
     line = next(line for line in text.splitlines() if "transforms.unit_chw" in line)
     assert " gpu " in line and "crop_mirror_normalize" in line
+
+
+def test_decoder_settings_come_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few DALI threads: more JPEGs to the hardware decoder; fancy upsampling always; hints from the batch."""
+    from dataio.gpu.settings import HYBRID_THREADS, PREALLOCATE_LIMIT, machine_settings
+
+    monkeypatch.setenv("DATAIO_DALI_THREADS", "2")
+    few = machine_settings(True, [(375, 500), (1200, 900)])
+    assert (few.num_threads, few.hw_decoder_load, few.preallocate) == (2, 0.9, (1200, 900))
+    monkeypatch.setenv("DATAIO_DALI_THREADS", str(HYBRID_THREADS))
+    many = machine_settings(True, [(20_000, 10)])
+    assert (many.num_threads, many.hw_decoder_load, many.preallocate) == (HYBRID_THREADS, 0.65, (PREALLOCATE_LIMIT, 10))
+    assert machine_settings(False).decoder_args() == {"jpeg_fancy_upsampling": True}  # mixed-only options left out
+    pipe, _ = define_pipeline(graph_slots(quickstart(8).plan), batch_size=8, device_id=None, on_gpu=True,
+                              settings=few)
+    serialized = pipe.serialize()  # the GPU variant, defined and serialised without a GPU
+    for argument in (b"jpeg_fancy_upsampling", b"hw_decoder_load", b"preallocate_width_hint"):
+        assert argument in serialized
