@@ -161,6 +161,10 @@ class CpuExecutor:
         """Never called (see :meth:`start_batch`)."""
         raise RuntimeError("the CPU fallback defers no work to the batch")
 
+    def counters(self) -> dict[str, Any]:
+        """Nothing beyond the runtime's own stages (``loader.stats()["executor"]`` is empty)."""
+        return {}
+
     def deliver(self, content: BatchColumns, transforms: list[tuple[Any, dict[str, int], Any]]) -> None:
         """Batches stay in host memory; native batch transforms run with their kernels (numpy, in place)."""
         specs = [s.output for s in self.plan.slots]

@@ -10,8 +10,8 @@ import platform
 from typing import Any
 
 from dataio._version import __version__
-from dataio.executors import cpu_kernel_report
-from dataio.device import discover, env_overrides, gds_info, pinning_available
+from dataio.executors import cpu_kernel_report, probe_gpu_graph
+from dataio.device import discover, env_overrides, gds_info, pinning_available, resolve_device
 
 
 def report_dict() -> dict[str, Any]:
@@ -20,9 +20,10 @@ def report_dict() -> dict[str, Any]:
     Returns:
         ``{"version", "platform": {"system", "machine"}, "python", "subsystems": {"nvjpeg",
         "cuda_pinning", "gds"}, "gpu_stack": {"driver", "packages"}, "executor": {"auto",
-        "reason"}, "cpu_kernels": {"setting", "libraries"}, "env_overrides"}``. nvJPEG decode is available iff
-        the GPU executor is
-        ready (it decodes through nvImageCodec/DALI).
+        "reason", "graph"}, "cpu_kernels": {"setting", "libraries"}, "env_overrides"}``. nvJPEG decode is
+        available iff the GPU executor is ready (it decodes through nvImageCodec/DALI). Where it is ready,
+        ``executor["graph"]`` says whether a tiny DALI graph builds and decodes on the device
+        (``{"ok", "error"}``); ``None`` where there is nothing to try.
     """
     caps = discover()
     pinning, pinning_reason = pinning_available()
@@ -43,7 +44,8 @@ def report_dict() -> dict[str, Any]:
             "packages": {name: {"module": p.module, "installed": p.installed, "version": p.version,
                                 "usable": p.usable, "reason": p.reason} for name, p in caps.packages.items()},
         },
-        "executor": {"auto": "gpu" if caps.gpu_executor_ready else "cpu_fallback", "reason": caps.executor_reason},
+        "executor": {"auto": "gpu" if caps.gpu_executor_ready else "cpu_fallback", "reason": caps.executor_reason,
+                     "graph": _graph_probe() if caps.gpu_executor_ready else None},
         "cpu_kernels": cpu_kernel_report(),
         "env_overrides": env_overrides(),
     }
@@ -99,6 +101,11 @@ def _env_lines(overrides: list[dict[str, str]]) -> list[str]:
     return lines
 
 
+def _graph_probe() -> dict[str, Any]:
+    error = probe_gpu_graph(resolve_device("auto")[1])
+    return {"ok": error is None, "error": error}
+
+
 def render_text(report: dict[str, Any]) -> str:
     """The human-readable form of :func:`report_dict`.
 
@@ -110,13 +117,17 @@ def render_text(report: dict[str, Any]) -> str:
         Executor, CPU fallback kernels and Env overrides, without a trailing newline.
     """
     executor = report["executor"]
-    executor_line = f"  device='auto' runs {executor['auto']}: {executor['reason']}"
+    executor_lines = [f"  device='auto' runs {executor['auto']}: {executor['reason']}"]
+    graph = executor.get("graph")
+    if graph is not None:
+        executor_lines.append("  DALI graph: builds and decodes on the device" if graph["ok"]
+                              else f"  DALI graph: FAILS ({graph['error']}); image slots will run on the CPU kernels")
     sections = [
         [f"dataio-gpu {report['version']}",
          f"platform: {report['platform']['system']} {report['platform']['machine']}, Python {report['python']}"],
         _subsystem_lines(report["subsystems"]),
         _gpu_stack_lines(report["gpu_stack"]),
-        ["Executor", executor_line],
+        ["Executor", *executor_lines],
         _cpu_kernel_lines(report["cpu_kernels"]),
         _env_lines(report["env_overrides"]),
     ]

@@ -359,16 +359,16 @@ def _executor_gap() -> str | None:
     return None
 
 
-def _missing(driver: DriverInfo, dali: PackageInfo, cupy: PackageInfo) -> list[str]:
+def _missing(driver: DriverInfo, packages: dict[str, PackageInfo]) -> list[str]:
+    """What keeps the GPU executor from running: the driver, then DALI, nvImageCodec (DALI's image
+    decoder is built on it) and cupy (batches are delivered in device memory as cupy arrays)."""
     gaps = [] if driver.available else [f"no CUDA driver ({driver.reason})"]
-    if not dali.installed:
-        gaps.append(f"DALI not installed ({CUDA_EXTRA_HINT})")
-    elif driver.available and not dali.usable:
-        gaps.append(f"DALI unusable ({dali.reason})")
-    if not cupy.installed:  # batches are delivered in device memory as cupy arrays
-        gaps.append(f"cupy not installed ({CUDA_EXTRA_HINT})")
-    elif driver.available and not cupy.usable:
-        gaps.append(f"cupy unusable ({cupy.reason})")
+    for name in ("DALI", "nvImageCodec", "cupy"):
+        info = packages[name]
+        if not info.installed:
+            gaps.append(f"{name} not installed ({CUDA_EXTRA_HINT})")
+        elif driver.available and not info.usable:
+            gaps.append(f"{name} unusable ({info.reason})")
     executor_gap = _executor_gap()
     return gaps + ([executor_gap] if executor_gap else [])
 
@@ -389,7 +389,7 @@ def discover() -> Capabilities:
     """
     driver = cuda_driver()
     packages = {name: package(name) for name in GPU_STACK}
-    gaps = _missing(driver, packages["DALI"], packages["cupy"])
+    gaps = _missing(driver, packages)
     if gaps:
         return Capabilities(driver, packages, False, "; ".join(gaps))
     ready = f"CUDA {driver.version} driver, {driver.device_count} device(s), DALI {packages['DALI'].version}"

@@ -108,3 +108,9 @@ def decode_image_pixels(decoder: ImageDecoder, data: Any, label: str) -> np.ndar
 def cpu_kernel_report() -> dict[str, Any]:
     """Which optional CPU kernels this machine has and the current setting uses (``python -m dataio``)."""
     return _package("cpu_fallback").kernel_report()
+
+
+def probe_gpu_graph(device: str) -> str | None:
+    """Build and run a tiny DALI graph on ``device`` (``"cuda:N"``): ``None`` when it works, else why not."""
+    device_id = int(device.partition(":")[2] or 0)
+    return importlib.import_module("dataio.gpu.probe").probe_graph(device_id)

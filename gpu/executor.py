@@ -30,6 +30,7 @@ CI runs this executor. ``delivery`` chooses where columns live (:mod:`dataio.gpu
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from dataclasses import dataclass, field
 from functools import partial
@@ -68,6 +69,14 @@ class CachedGraph:
 
 _GRAPHS: dict[tuple[str, int, str, bool, int], CachedGraph] = {}
 _GRAPHS_LOCK = threading.Lock()
+_BUILD_ERRORS: dict[tuple[str, int, str, bool], str] = {}
+"""Per (plan signature, slot, device, placement): why its pipeline could not be built. Never retried in this
+process: the slot's rows run on the CPU kernels (the first failure is logged on ``dataio``)."""
+LOGGER = logging.getLogger("dataio")
+
+
+class GraphUnavailable(RuntimeError):
+    """The slot's DALI pipeline could not be built earlier in this process."""
 
 
 @dataclass(slots=True)
@@ -170,7 +179,9 @@ class GpuExecutor:
 
     def _defer(self, index: int, row: PreparedRow) -> tuple[Deferred, tuple[int, int]] | None:
         graph = self.graphs.get(index)
-        staged = self._stage(graph, row) if graph is not None else None
+        if graph is None or self._build_key(graph) in _BUILD_ERRORS:
+            return None  # not a graph slot, or its pipeline cannot be built here: the CPU kernels, on this thread
+        staged = self._stage(graph, row)
         return None if staged is None else (Deferred(staged), staged.hw)
 
     def _stage(self, graph: SlotGraph, row: PreparedRow) -> StagedRow | None:
@@ -236,19 +247,46 @@ class GpuExecutor:
 
         ``sizes`` (the batch's decoded sizes) size the hardware decoder's buffers of a new pipeline.
         """
-        key = (self.plan.signature, graph.index, self.device, self.on_gpu, self._depth)
+        key = (*self._build_key(graph), self._depth)
         with _GRAPHS_LOCK:
+            error = _BUILD_ERRORS.get(self._build_key(graph))
+            if error is not None:
+                raise GraphUnavailable(error)
             cached = _GRAPHS.get(key)
             if cached is None or cached.queue.broken is not None or cached.batch_size < rows:
                 batch_size = max(rows, self._batch_size, cached.batch_size if cached is not None else 0)
                 settings = machine_settings(self.on_gpu, sizes)
                 if self._num_threads is not None:
                     settings = dataclasses.replace(settings, num_threads=self._num_threads)
-                pipeline = build_pipeline([graph], batch_size=batch_size, device_id=self._device_id,
-                                          on_gpu=self.on_gpu, prefetch=self._depth, settings=settings)
+                try:
+                    pipeline = build_pipeline([graph], batch_size=batch_size, device_id=self._device_id,
+                                              on_gpu=self.on_gpu, prefetch=self._depth, settings=settings)
+                except Exception as exc:
+                    self._record_build_error(graph, exc)
+                    raise
                 cached = CachedGraph(batch_size, GraphQueue(pipeline, self._depth))
                 _GRAPHS[key] = cached
             return cached.queue
+
+    def _build_key(self, graph: SlotGraph) -> tuple[str, int, str, bool]:
+        return (self.plan.signature, graph.index, self.device, self.on_gpu)
+
+    def _record_build_error(self, graph: SlotGraph, exc: Exception) -> None:
+        """Remember (and log, once) that the slot's pipeline cannot be built; its rows go to the CPU kernels."""
+        reason = f"{type(exc).__name__}: {exc}"
+        _BUILD_ERRORS[self._build_key(graph)] = reason
+        LOGGER.warning("GPU executor: the DALI pipeline of slot %r could not be built on %s (%s); the slot's rows "
+                       "run on the CPU kernels from now on in this process", graph.name, self.device, reason)
+
+    def counters(self) -> dict[str, Any]:
+        """What the graph did (``loader.stats()["executor"]``): rows it produced, failed graph batches, rows
+        rerun on the CPU after one, and per slot the error that kept its pipeline from being built."""
+        with self.stats.lock:
+            counts = {"graph_rows": self.stats.graph_rows, "failed_batches": self.stats.failed_batches,
+                      "cpu_reruns": self.stats.cpu_reruns}
+        errors = {g.name: _BUILD_ERRORS[self._build_key(g)] for g in self.graphs.values()
+                  if self._build_key(g) in _BUILD_ERRORS}
+        return {**counts, "graph_build_errors": errors}
 
     # -- per batch: collect (the consumer) -------------------------------------------------------
 

@@ -291,3 +291,45 @@ def test_every_gpu_kernel_runs_in_the_graph_like_the_cpu_fallback(jpeg_paths: li
         for row_g, row_c in zip(g["image"], c["image"], strict=True):  # stacked or per-row values
             assert row_g.shape == row_c.shape and row_g.dtype == row_c.dtype == np.float32
             assert np.abs(row_g - row_c).mean() / level <= 1.5
+
+
+def test_a_pipeline_that_cannot_be_built_is_logged_once_and_its_rows_run_on_the_cpu(
+        jpeg_paths: list[str], no_draft: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """No retry per batch, no serial rerun on the consumer: later rows go to the CPU kernels on the pool."""
+    from dataio.gpu import executor as gpu_executor
+
+    calls = []
+
+    def unbuildable(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        raise RuntimeError("nvImageCodec is not available")
+
+    monkeypatch.setattr(gpu_executor, "build_pipeline", unbuildable)
+    monkeypatch.setattr(gpu_executor, "_BUILD_ERRORS", {})
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=24, w=24).normalize("imagenet"),
+                           dataio.batch(4, prefetch=1))
+    records = [{"image": p} for p in jpeg_paths[:16]]
+    with caplog.at_level("WARNING", logger="dataio"):
+        gpu = run_with("gpu", pipe, records, seed=1)
+        gpu_again = run_with("gpu", pipe, records, seed=1)
+    assert len(calls) == 1  # built once, never retried in this process
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+    assert "could not be built" in caplog.records[0].message and "nvImageCodec" in caplog.records[0].message
+    executor = LAST["executor"]
+    assert executor.counters()["graph_build_errors"] == {"image": "RuntimeError: nvImageCodec is not available"}
+    assert executor.stats.graph_rows == 0 and executor.stats.cpu_reruns == 0  # the second loader never deferred
+    cpu = run_with("cpu", pipe, records, seed=1)
+    for g, again, c in zip(gpu, gpu_again, cpu, strict=True):
+        np.testing.assert_array_equal(g["image"], c["image"])
+        np.testing.assert_array_equal(again["image"], c["image"])
+
+
+def test_loader_stats_carry_the_executor_counters(jpeg_paths: list[str]) -> None:
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=16, w=16).normalize("imagenet"),
+                           dataio.batch(4))
+    with pipe.bind([{"image": p} for p in jpeg_paths[:8]]).run("numpy", device="cpu") as loader:
+        list(loader)
+        assert loader.stats()["executor"] == {}
+    run_with("gpu", pipe, [{"image": p} for p in jpeg_paths[:8]])
+    counters = LAST["executor"].counters()
+    assert counters["graph_rows"] == 8 and counters["graph_build_errors"] == {}

@@ -139,3 +139,20 @@ def test_decoder_settings_come_from_the_machine(monkeypatch: pytest.MonkeyPatch)
     serialized = pipe.serialize()  # the GPU variant, defined and serialised without a GPU
     for argument in (b"jpeg_fancy_upsampling", b"hw_decoder_load", b"preallocate_width_hint"):
         assert argument in serialized
+
+
+def test_the_first_contact_probe_builds_and_decodes_with_dali_cpu_operators() -> None:
+    from dataio.gpu.probe import probe_graph
+
+    assert probe_graph(None) is None  # python -m dataio runs the same probe on the device when the GPU is ready
+
+
+def test_the_report_shows_a_graph_that_cannot_be_built() -> None:
+    from dataio._report import render_text, report_dict
+
+    report = report_dict()
+    assert report["executor"]["graph"] is None  # no GPU executor here: nothing to try
+    report["executor"].update(auto="gpu", reason="CUDA 13.0 driver, 1 device(s), DALI 2.4.0",
+                              graph={"ok": False, "error": "RuntimeError: nvImageCodec is not available"})
+    text = render_text(report)
+    assert "DALI graph: FAILS (RuntimeError: nvImageCodec is not available)" in text

@@ -235,12 +235,14 @@ class DataLoader:
             ``records_per_s``; ``stages``: per stage (``source``, ``read``, ``decode``,
             ``transform``, ``collate``, ``wait``) the ``seconds`` summed over threads, ``calls``
             and ``ms_per_call``; ``workers`` (CPU pool threads); ``queues``: records in flight,
-            batches open and ready in the current epoch; ``bottleneck``: a one-line hint.
+            batches open and ready in the current epoch; ``bottleneck``: a one-line hint;
+            ``executor``: the executor's own counters (the GPU executor: ``graph_rows``,
+            ``failed_batches``, ``cpu_reruns``, ``graph_build_errors`` by slot; empty for the CPU fallback).
         """
         run = self._run
         queues = run.depths() if run is not None else {"records_in_flight": 0, "batches_open": 0,
                                                        "batches_ready": 0}
-        return self._clock.snapshot(workers=cpu_pool_size(), queues=queues)
+        return {**self._clock.snapshot(workers=cpu_pool_size(), queues=queues), "executor": self._executor.counters()}
 
     # -- state ---------------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ executor never writes it. It returns results instead:
   the executor delivers them and runs the native batch transforms on them.
 
 That is what the GPU executor's feed-ahead needs; the CPU fallback defers nothing, so only
-``run_row`` and ``deliver`` do work there.
+``run_row`` and ``deliver`` do work there. :meth:`Executor.counters` adds the executor's own
+figures to ``loader.stats()``.
 """
 
 from __future__ import annotations
@@ -118,6 +119,9 @@ class Executor(Protocol):
 
     def collect_batch(self, handle: Any) -> BatchResult:
         """Wait for the work :meth:`start_batch` started and return what it produced (consumer thread)."""
+
+    def counters(self) -> dict[str, Any]:
+        """Executor-specific counters for ``loader.stats()["executor"]`` (e.g. the GPU graph's rows and errors)."""
 
     def deliver(self, content: BatchColumns, transforms: list[tuple[BatchTransform, dict[str, int], Any]]) -> None:
         """Move ``content``'s columns to where batches are delivered, then apply each native batch
