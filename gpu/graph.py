@@ -128,7 +128,7 @@ def define_pipeline(slots: list[SlotGraph], *, batch_size: int, device_id: int |
     if settings is None:
         settings = GraphSettings(on_gpu, num_threads)
     pipeline = Pipeline(batch_size=batch_size, num_threads=settings.num_threads, device_id=device_id,
-                        prefetch_queue_depth=prefetch)
+                        prefetch_queue_depth=prefetch, exec_dynamic=True)  # a failed iteration fails alone
     with pipeline:
         outputs = [_slot_nodes(fn, types, slot, settings) for slot in slots]
         pipeline.set_outputs(*outputs)

@@ -17,11 +17,16 @@ many fed batches; the queue primes it by feeding the first batch ``depth`` times
 discarding the extra outputs (once per built pipeline).
 
 When DALI fails an iteration — one undecodable sample fails the whole batch, DALI issue
-#3913 — the pipeline object is no longer usable, and since DALI runs iterations
-asynchronously the error may surface when an *earlier-scheduled* iteration is collected
-(a priming duplicate, or another batch fed before the bad one). So every iteration still
-outstanding when the error surfaces fails with it, the queue is marked broken, and the
-executor builds a new pipeline and runs the failed batches' rows on the CPU.
+#3913 — what happens next depends on DALI's executor:
+
+- the **dynamic executor** (DALI 2's default; dataio asks for it): the failure belongs to
+  that iteration alone; the iterations scheduled after it run normally. Only the failed
+  batch's ticket fails (the executor reruns its rows on the CPU); the pipeline is kept.
+  After :data:`BREAK_AFTER` failed iterations in a row the pipeline is assumed broken.
+- the legacy executor: the pipeline object is no longer usable, and since DALI runs
+  iterations asynchronously the error may surface when an *earlier-scheduled* iteration is
+  collected. Every iteration still outstanding fails with it, the queue is marked broken,
+  and the executor builds a new pipeline and runs the failed batches' rows on the CPU.
 
 Every DALI call happens under the queue's lock, so one pipeline is never driven from two
 threads at once.
@@ -39,6 +44,10 @@ Feed = Callable[[Any], None]
 
 Sink = Callable[[tuple[Any, ...]], None]
 """Receives one iteration's outputs while DALI still owns them (copy out, never keep)."""
+
+
+BREAK_AFTER = 3
+"""Failed iterations in a row after which a dynamic-executor pipeline is rebuilt (a device fault, not data)."""
 
 
 class GraphBroken(RuntimeError):
@@ -83,6 +92,9 @@ class GraphQueue:
         self.pipeline = pipeline
         self.depth = depth
         self.broken: BaseException | None = None
+        self.recovers = bool(getattr(pipeline, "exec_dynamic", False))
+        """A failed iteration leaves the pipeline usable (DALI's dynamic executor)."""
+        self._failures_in_a_row = 0
         self._lock = threading.Lock()
         self._outstanding: deque[tuple[Ticket | None, Sink | None]] = deque()  # None: a priming duplicate
         self._primed = False
@@ -127,10 +139,13 @@ class GraphQueue:
         ticket, sink = self._outstanding.popleft()
         try:
             outputs = tuple(self.pipeline.share_outputs())  # host-synchronised: any stream may read them
-        except BaseException as exc:  # noqa: BLE001 - DALI failed this iteration; the pipeline is gone
+        except BaseException as exc:  # noqa: BLE001 - DALI failed this iteration
             self._finish(ticket, exc)
-            self._break(exc)
+            self._failures_in_a_row += 1
+            if not self.recovers or self._failures_in_a_row >= BREAK_AFTER:
+                self._break(exc)
             return
+        self._failures_in_a_row = 0
         try:
             if sink is not None:
                 sink(outputs)

@@ -333,3 +333,22 @@ def test_loader_stats_carry_the_executor_counters(jpeg_paths: list[str]) -> None
     run_with("gpu", pipe, [{"image": p} for p in jpeg_paths[:8]])
     counters = LAST["executor"].counters()
     assert counters["graph_rows"] == 8 and counters["graph_build_errors"] == {}
+
+
+def test_a_corrupt_jpeg_costs_only_its_own_batch_and_no_rebuild(jpeg_paths: list[str], tmp_path: Path,
+                                                                  no_draft: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DALI's dynamic executor: the iterations scheduled around the bad one survive in the graph."""
+    from dataio.gpu import executor as gpu_executor
+
+    builds = []
+    real_build = gpu_executor.build_pipeline
+    monkeypatch.setattr(gpu_executor, "build_pipeline", lambda *a, **k: builds.append(k) or real_build(*a, **k))
+    monkeypatch.setattr(gpu_executor, "_GRAPHS", {})
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).normalize("imagenet"),
+                           dataio.slot("label").decode_npy(), dataio.batch(4, prefetch=4))
+    records = mixed_records(jpeg_paths, tmp_path, corrupt_jpeg(jpeg_paths))
+    out = run_with("gpu", pipe, records, seed=2)
+    stats = LAST["executor"].stats
+    assert len(builds) == 1 and stats.failed_batches == 1
+    assert stats.cpu_reruns == 4 and stats.graph_rows == 7  # only the corrupt row's batch reran on the CPU
+    assert [e["key"] for b in out for e in b.errors] == ["bad"]

@@ -24,11 +24,15 @@ def doubling_pipeline(depth: int, batch_size: int = 4) -> Any:
     return pipeline
 
 
-def decoding_pipeline(depth: int) -> Any:
-    """``decoders.image`` over encoded bytes: one undecodable sample fails the iteration."""
+def decoding_pipeline(depth: int, *, dynamic: bool = True) -> Any:
+    """``decoders.image`` over encoded bytes: one undecodable sample fails the iteration.
+
+    ``dynamic``: DALI's dynamic executor (the default, and what dataio builds), else the legacy one.
+    """
     from nvidia.dali import Pipeline, fn, types
 
-    pipeline = Pipeline(batch_size=2, num_threads=1, device_id=None, prefetch_queue_depth=depth)
+    pipeline = Pipeline(batch_size=2, num_threads=1, device_id=None, prefetch_queue_depth=depth,
+                        exec_dynamic=dynamic)
     with pipeline:
         pipeline.set_outputs(fn.decoders.image(fn.external_source(name="x", dtype=types.UINT8, ndim=1),
                                                device="cpu"))
@@ -87,14 +91,15 @@ def test_submitting_past_the_depth_collects_the_oldest() -> None:
     assert got == {0: [2.0], 1: [4.0]}
 
 
-def test_a_failed_iteration_fails_it_and_every_later_one_and_breaks_the_queue(jpeg_paths: list[str]) -> None:
+def test_on_the_legacy_executor_a_failed_iteration_fails_every_later_one_and_breaks_the_queue(
+        jpeg_paths: list[str]) -> None:
     good = np.frombuffer(open(jpeg_paths[0], "rb").read(), np.uint8)
     bad = np.frombuffer(b"\xff\xd8\xff\xe0 this is not a JPEG", np.uint8)
 
     def feed(sample: np.ndarray) -> Any:
         return lambda pipeline: pipeline.feed_input("x", [good, sample])
 
-    queue, seen = GraphQueue(decoding_pipeline(2), 2), []
+    queue, seen = GraphQueue(decoding_pipeline(2, dynamic=False), 2), []
     ok = queue.submit(feed(good), lambda outputs: seen.append(outputs[0].shape()))
     ok.collect()
     assert seen and seen[0][0] == seen[0][1]
@@ -109,6 +114,25 @@ def test_a_failed_iteration_fails_it_and_every_later_one_and_breaks_the_queue(jp
     assert queue.broken is raised.value and seen[1:] == []
     with pytest.raises(GraphBroken, match="failed an earlier batch"):
         queue.submit(feed(good), lambda outputs: None)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_on_the_dynamic_executor_a_failed_iteration_fails_alone_and_the_pipeline_is_kept(
+        jpeg_paths: list[str], depth: int) -> None:
+    """One corrupt JPEG costs its own batch, no rebuild: the batches scheduled around it come out right."""
+    good = np.frombuffer(open(jpeg_paths[0], "rb").read(), np.uint8)
+    bad = np.frombuffer(b"\xff\xd8\xff\xe0 this is not a JPEG", np.uint8)
+    queue, seen = GraphQueue(decoding_pipeline(depth), depth), []
+    assert queue.recovers
+    tickets = [queue.submit(lambda p, s=sample: p.feed_input("x", [good, s]), lambda out, n=n: seen.append(n))
+               for n, sample in enumerate([good, bad, good, good, bad, good])]
+    for ticket in tickets:
+        ticket.done or queue.collect(ticket)
+    assert [t.error is not None for t in tickets] == [False, True, False, False, True, False]
+    assert seen == [0, 2, 3, 5] and queue.broken is None
+    later = queue.submit(lambda p: p.feed_input("x", [good, good]), lambda out: seen.append("later"))
+    later.collect()
+    assert seen[-1] == "later"
 
 
 def test_a_failing_sink_fails_only_its_ticket() -> None:
