@@ -75,11 +75,7 @@ class SlotProgram:
             decoded = time.perf_counter()
             clock.add("decode", decoded - started)
             stage, started = "transform", decoded
-            last = len(self.steps) - 1
-            for i, (op, kernel, spec) in enumerate(self.steps):
-                value = kernel(op, value, spec, ctx, out if i == last else None)
-            if isinstance(value, LazyImage):
-                value = value.materialise()
+            value = self._transform(value, 0, ctx, out)
         except (RowFailure, RecordError, RecordTypeError, UserCodeError):
             raise
         except Exception as exc:  # a kernel failure is this row's, named by op
@@ -90,6 +86,29 @@ class SlotProgram:
             if late:
                 clock.add("decode", late, calls=0)
         return value, hw
+
+    def run_tail(self, value: Any, first: int, ctx: ChainContext, out: np.ndarray | None, clock: StageClock) -> Any:
+        """Transforms ``first`` onward on ``value`` (what an earlier part of the chain produced elsewhere, e.g. in
+        a GPU graph), continuing ``ctx``'s generator; written into ``out`` where possible."""
+        started = time.perf_counter()
+        try:
+            return self._transform(value, first, ctx, out)
+        finally:
+            clock.add("transform", time.perf_counter() - started)
+
+    def _transform(self, value: Any, first: int, ctx: ChainContext, out: np.ndarray | None) -> Any:
+        """Steps ``first`` onward, the last writing into ``out``; a kernel failure becomes this row's, named by op."""
+        op: Any = self.steps[first - 1][0] if first else self.decoder
+        last = len(self.steps) - 1
+        try:
+            for i in range(first, len(self.steps)):
+                op, kernel, spec = self.steps[i]
+                value = kernel(op, value, spec, ctx, out if i == last else None)
+            return value.materialise() if isinstance(value, LazyImage) else value
+        except (RowFailure, RecordError, RecordTypeError, UserCodeError):
+            raise
+        except Exception as exc:  # a kernel failure is this row's, named by op
+            raise RowFailure("transform", op.qualname, f"{ctx.label}: {describe_exception(exc)}") from exc
 
 
 def _image_output(op: ImageDecoder, image: LazyImage, out: np.ndarray | None) -> Any:

@@ -28,25 +28,28 @@ if TYPE_CHECKING:
 class KernelTable:
     """What runs each op (a label by op qualname), with an optional table that runs the ops this one lacks.
 
-    ``slot_supported`` lets an executor take or leave whole slots (a graph takes a chain or
-    not): ops of a slot it leaves are placed by ``fallback``.
+    ``runs`` lets an executor take only part of a slot (a graph runs the front of a chain):
+    ``runs(slot, position)`` says whether it runs op ``position`` (0: the decoder) of ``slot``,
+    else the op is placed by ``fallback`` with ``why(slot)`` appended to its label.
     """
 
     def __init__(self, placement: str, labels: Mapping[str, str], fallback: KernelTable | None = None,
-                 slot_supported: Callable[[Any], bool] | None = None) -> None:
+                 runs: Callable[[Any, int], bool] | None = None, why: Callable[[Any], str] | None = None) -> None:
         self.placement = placement
         self.labels = dict(labels)
         self.fallback = fallback
-        self.slot_supported = slot_supported
+        self.runs = runs
+        self.why = why
 
-    def place(self, qualname: str, slot: Any = None) -> tuple[str, str]:
-        """``(placement, kernel label)`` for op ``qualname`` (of ``slot``, when given)."""
+    def place(self, qualname: str, slot: Any = None, position: int = 0) -> tuple[str, str]:
+        """``(placement, kernel label)`` for op ``qualname``, op ``position`` of ``slot`` when given."""
         label = self.labels.get(qualname)
-        slot_taken = slot is None or self.slot_supported is None or self.slot_supported(slot)
-        if label is not None and slot_taken:
+        taken = slot is None or self.runs is None or self.runs(slot, position)
+        if label is not None and taken:
             return self.placement, label
         if self.fallback is not None:
-            return self.fallback.place(qualname, slot)
+            placement, label = self.fallback.place(qualname, slot, position)
+            return placement, label if slot is None or self.why is None else f"{label} [{self.why(slot)}]"
         return "unsupported", "no kernel"
 
     def __contains__(self, qualname: object) -> bool:
@@ -80,11 +83,16 @@ def cpu_table() -> KernelTable:
 
 
 def gpu_table() -> KernelTable:
-    """Where the GPU executor runs each op: its graph node, or the CPU kernel when the slot is not in the graph."""
+    """Where the GPU executor runs each op: its graph node for the front of a chain the graph takes, the CPU
+    kernel (with the reason) for the rest."""
     nodes = importlib.import_module("dataio.gpu.nodes").GRAPH_NODES
     graph = importlib.import_module("dataio.gpu.graph")  # imports no GPU library
+    def runs(slot: Any, position: int) -> bool:
+        found = graph.slot_graph(0, slot)
+        return found is not None and found.in_graph(position)
+
     return KernelTable("gpu", {qualname: node.label for qualname, node in nodes.items()}, fallback=cpu_table(),
-                       slot_supported=lambda slot: graph.slot_graph(0, slot) is not None)
+                       runs=runs, why=graph.host_reason)
 
 
 def create_executor(plan: Plan, options: RunOptions) -> Executor:

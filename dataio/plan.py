@@ -184,8 +184,8 @@ class Plan:
             flags = " optional" if slot.optional else ""
             gate = f" skip_when={slot.skip.describe()}" if slot.skip is not None else ""
             lines.append(f"  slot {slot.name!r}{flags}{gate}")
-            for op, spec in zip(slot.ops, slot.specs, strict=True):
-                placement, kernel = table.place(op.qualname, slot)
+            for position, (op, spec) in enumerate(zip(slot.ops, slot.specs, strict=True)):
+                placement, kernel = table.place(op.qualname, slot, position)
                 lines.append(f"    {op.qualname:<38} {placement:<6} {kernel:<50} -> {spec.describe()}")
         lines.append(f"  {self.shape.kind:<24} runtime  {json.dumps(self.shape.describe())}")
         for m in self.batch_maps:

@@ -78,6 +78,11 @@ class Delivery:
             self._synchronize()
             return copies
 
+    def host_samples(self, tensor_list: Any) -> list[np.ndarray]:
+        """Per-sample host copies of a DALI output (one device-to-host copy of the batch on a GPU)."""
+        on_host = tensor_list.as_cpu() if self.on_device else tensor_list
+        return [np.array(on_host[i]) for i in range(len(on_host))]
+
     def column(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """A new, uninitialised column array in this memory."""
         with self._on_device():

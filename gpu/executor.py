@@ -44,6 +44,7 @@ from dataio.plan import Plan
 from dataio.runtime.batch import BatchColumns
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.options import RunOptions
+from dataio.runtime.pools import cpu_pool
 from dataio.runtime.protocol import BatchResult, Deferred, RowResult, SlotBatch
 from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.rows import RowFailure
@@ -109,6 +110,8 @@ class StagedRow:
     sample: SamplePlan
     hw: tuple[int, int]
     """The decoded (height, width), from the header."""
+    ctx: ChainContext
+    """The row's chain context after the graph's draws: the host continues it for the chain's tail."""
 
 
 @dataclass(slots=True)
@@ -204,7 +207,7 @@ class GpuExecutor:
             raise RowFailure("decode", "decoders.image", f"{label}: {violation}")
         ctx = ChainContext(row.record, row.seed, repr(row.key), label)
         sample = plan_sample(graph.geometry, header.height, header.width, ctx)
-        return None if sample is None else StagedRow(row, payload, sample, (header.height, header.width))
+        return None if sample is None else StagedRow(row, payload, sample, (header.height, header.width), ctx)
 
     # -- per batch: feed (the thread that finished the last row) -------------------------------
 
@@ -237,6 +240,9 @@ class GpuExecutor:
         """The queue's sink: copy one slot's outputs out of DALI's buffers (under the queue's lock)."""
         (out,) = outputs
         positions = [p for p, _ in run.share.deferred]
+        if self.graphs[run.index].tail is not None:  # the host runs the chain's tail on these: host memory
+            run.values.update(zip(positions, self.delivery.host_samples(out), strict=True))
+            return
         if run.column is not None:
             self.delivery.scatter(run.column, positions, out)
             return
@@ -306,12 +312,34 @@ class GpuExecutor:
             if error is None:
                 self.stats.add(graph_rows=len(run.share.deferred))
                 values = run.values
+                if self.graphs[run.index].tail is not None:
+                    self._run_tails(run, host, result)
+                    values = {}
             else:
                 self.stats.add(failed_batches=1, cpu_reruns=len(run.share.deferred))
                 values = {}
                 self._rerun_on_cpu(run, host, result)
             self._gather(run, host, values, result)
         return result
+
+    def _run_tails(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
+        """The rest of each row's chain after the graph's part, on the CPU pool (the consumer waits for them)."""
+        program, first = self.cpu.programs[run.index], self.graphs[run.index].tail
+        buffer, name = run.share.buffer, self.plan.slots[run.index].name
+
+        def tail(item: tuple[int, StagedRow]) -> tuple[int, Any]:
+            position, staged = item
+            out = None if buffer is None else buffer[position]
+            try:
+                return position, program.run_tail(run.values[position], first, staged.ctx, out, self.clock)
+            except RowFailure as failure:
+                return position, failure
+
+        for position, value in cpu_pool().map(tail, run.share.deferred):
+            if isinstance(value, RowFailure):
+                result.failures[position] = (value, name)
+            else:
+                host[position] = value
 
     def _rerun_on_cpu(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
         """Per-sample isolation after a failed graph batch: the CPU kernels, same plan and seed."""

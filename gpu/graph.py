@@ -47,6 +47,9 @@ class SlotGraph:
         interp: the filter of the chain's resampling op, if any.
         pixel_ops: the ops after the geometry, each run by its node builder (e.g. the channel affine).
         channels: output channels (3 for RGB, 1 for grey).
+        tail: the position in the slot's transforms where the host takes over (the CPU kernels
+            run the rest of the chain on the graph's output), or ``None`` when the graph runs it all.
+        stop: why the graph stops at ``tail`` (for ``explain``), or ``None``.
     """
 
     index: int
@@ -56,6 +59,8 @@ class SlotGraph:
     interp: str | None
     pixel_ops: tuple[Op, ...]
     channels: int
+    tail: int | None = None
+    stop: str | None = None
 
     @property
     def has_window(self) -> bool:
@@ -70,35 +75,74 @@ class SlotGraph:
     def has_flip(self) -> bool:
         return any(op.kind == "flip" for op in self.geometry)
 
+    def in_graph(self, position: int) -> bool:
+        """Whether op ``position`` of the slot (0: the decoder, i: transform i - 1) runs in the graph."""
+        return self.tail is None or position <= self.tail
+
 
 def slot_graph(index: int, slot: SlotPlan) -> SlotGraph | None:
-    """The slot's graph form, or ``None`` when it needs ops the graph does not have (CPU inside the executor).
+    """The slot's graph form — the longest front of its chain the graph runs — or ``None`` when not even its
+    decoder can run there (the CPU kernels inside the executor then run the whole slot).
 
-    Graph-capable: an RGB or grey image decoder, then host-planned geometric ops (at most
-    one resampling op), then ops whose graph node has a builder (:data:`GRAPH_NODES`) —
-    all read from the op table, nothing here names an op.
+    The graph runs an RGB or grey image decoder, then host-planned geometric ops (at most one
+    resampling op), then ops whose graph node has a builder (:data:`GRAPH_NODES`); the first
+    op that breaks this ends the graph's part and the CPU kernels run the rest on its output.
+    When that would leave the graph only the decode, the whole slot runs on the CPU kernels:
+    they decode for the chain (region and reduced-scale JPEG decoding) and no full-size image
+    crosses to the host. Everything is read from the op table: nothing here names an op.
     """
+    found = _front(index, slot)
+    return None if found is None or found.tail == 0 else found
+
+
+def host_reason(slot: SlotPlan) -> str:
+    """Why the CPU kernels run (part of) ``slot`` under the GPU executor, for ``explain``."""
+    found = _front(0, slot)
+    if found is None:
+        return "the decoder cannot run in the graph"
+    if found.tail == 0:
+        return f"{found.stop}: the whole slot runs on the CPU kernels"
+    return f"on the host: {found.stop}"
+
+
+def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
+    """The front of the slot's chain the graph can run (see :func:`slot_graph`), its tail included."""
     decoder = slot.decoder
     if not isinstance(decoder, ImageDecoder) or decoder.qualname not in GRAPH_NODES or decoder.allow_alpha \
             or decoder.fill_color is not None or decoder.channels not in (1, 3):
         return None
-    nodes = [GRAPH_NODES.get(op.qualname) for op in slot.transforms]
-    if any(node is None for node in nodes):
-        return None
-    split = next((i for i, node in enumerate(nodes) if node.build is not None), len(nodes))  # type: ignore[union-attr]
-    geometry, pixel_ops = slot.transforms[:split], slot.transforms[split:]
-    if any(op.kind not in GEOMETRY_KINDS for op in geometry) or any(n.build is None for n in nodes[split:]):  # type: ignore[union-attr]
-        return None  # geometry after a pixel op is not one sample plan
+    transforms = slot.transforms
     if decoder.normalize != "none" or decoder.layout != "hwc":
         affine = decoder.value_affine()
-        if slot.transforms or affine is None or decoder.layout != "chw":
+        if affine is None or decoder.layout != "chw":
             return None
-        pixel_ops = (affine,)
-    resampling = [op for op in geometry if op.kind == "resample"]
-    if len(resampling) > 1:
-        return None
+        return SlotGraph(index, slot.name, decoder, (), None, (affine,), decoder.channels,  # type: ignore[arg-type]
+                         0 if transforms else None, "transforms after the decoder's own normalisation" if transforms
+                         else None)
+    position, stop, resampling = 0, None, []
+    while position < len(transforms):  # the geometric front: one sample plan
+        op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
+        if node is None or node.build is not None or op.kind not in GEOMETRY_KINDS:
+            break
+        if op.kind == "resample" and resampling:
+            stop = f"a second resample ({op.qualname}) is not one sample plan"
+            break
+        resampling += [op] if op.kind == "resample" else []
+        position += 1
+    geometry_end = position
+    while stop is None and position < len(transforms):  # then ops with node builders
+        node = GRAPH_NODES.get(transforms[position].qualname)
+        if node is None or node.build is None:
+            break
+        position += 1
+    if position < len(transforms) and stop is None:
+        op = transforms[position]
+        stop = (f"no graph node for {op.qualname}" if op.qualname not in GRAPH_NODES
+                else f"{op.qualname} after a pixel op is not one sample plan")
     interp = resampling[0].interp if resampling else None  # type: ignore[attr-defined]
-    return SlotGraph(index, slot.name, decoder, tuple(geometry), interp, tuple(pixel_ops), decoder.channels)  # type: ignore[arg-type]
+    return SlotGraph(index, slot.name, decoder, tuple(transforms[:geometry_end]), interp,  # type: ignore[arg-type]
+                     tuple(transforms[geometry_end:position]), decoder.channels,
+                     position if position < len(transforms) else None, stop)
 
 
 def graph_slots(plan: Plan) -> list[SlotGraph]:

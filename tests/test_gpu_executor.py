@@ -352,3 +352,30 @@ def test_a_corrupt_jpeg_costs_only_its_own_batch_and_no_rebuild(jpeg_paths: list
     assert len(builds) == 1 and stats.failed_batches == 1
     assert stats.cpu_reruns == 4 and stats.graph_rows == 7  # only the corrupt row's batch reran on the CPU
     assert [e["key"] for b in out for e in b.errors] == ["bad"]
+
+
+SPLIT_CHAINS = {
+    "rrc+hflip | color_jitter+normalize": lambda s: s.random_resized_crop(h=48, w=48).hflip()
+    .color_jitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1).normalize("imagenet"),
+    "resize+crop | blur+normalize": lambda s: s.resize_short(72).center_crop(h=64, w=64).gaussian_blur(kernel_size=5)
+    .normalize("imagenet"),
+    "resize | resize+normalize": lambda s: s.resize(h=96, w=96).resize(h=40, w=40).normalize("imagenet"),
+}
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["host-buffers", "device-layout"])
+@pytest.mark.parametrize("name", list(SPLIT_CHAINS))
+def test_the_graph_runs_the_front_of_a_chain_and_the_host_the_rest(jpeg_paths: list[str], no_draft: None,
+                                                                   name: str, separate: bool) -> None:
+    """Decode and geometry in the graph, the ops without a graph node on the CPU kernels on its output,
+    drawing from the same record generator after the graph's draws: the CPU fallback's values."""
+    pipe = dataio.pipeline(SPLIT_CHAINS[name](dataio.slot("image").decode_image()), dataio.batch(6))
+    records = [{"image": p} for p in jpeg_paths[:12]]
+    gpu = run_with("gpu", pipe, records, seed=6, delivery=Delivery.host(separate=separate))
+    graph = LAST["executor"].graphs[0]
+    assert graph.tail is not None and LAST["executor"].stats.graph_rows == len(records)
+    cpu = run_with("cpu", pipe, records, seed=6)
+    for g, c in zip(gpu, cpu, strict=True):
+        assert g["image"].shape == c["image"].shape
+        per_row = (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1)
+        assert per_row.max() <= 1.5
