@@ -18,6 +18,7 @@ import numpy as np
 from dataio.ops._base import TensorSpec
 from dataio.ops.table import Kernel
 from dataio.ops.branches import Arm, Choice, Select, SomeOf, Sometimes
+from dataio.ops.draws import draw_coin
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.records import lookup_field
 
@@ -36,7 +37,7 @@ def run_arm(arm: Arm, value: Any, spec: TensorSpec, ctx: ChainContext, table: Ta
 
 def sometimes_kernel(op: Sometimes, value: Any, spec: TensorSpec, ctx: ChainContext, out: Any, *, table: Table) -> Any:
     """``body`` with probability ``prob``."""
-    return run_arm(op.body, value, spec, ctx, table) if ctx.rng.random() < op.prob else value
+    return run_arm(op.body, value, spec, ctx, table) if draw_coin(ctx.rng, op.prob) else value
 
 
 def choice_kernel(op: Choice, value: Any, spec: TensorSpec, ctx: ChainContext, out: Any, *, table: Table) -> Any:

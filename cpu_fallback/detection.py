@@ -9,7 +9,7 @@ import numpy as np
 from dataio._errors import RecordError
 from dataio.ops import detection as Det
 from dataio.ops.cond import MISSING
-from dataio.ops.geometry import draw_flip
+from dataio.ops.draws import draw_coin
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.records import lookup_field
 from dataio.cpu_fallback.pixels import hwc_u8
@@ -53,7 +53,7 @@ def _with_boxes(rows: np.ndarray, xyxy: np.ndarray, fmt: str) -> np.ndarray:
 def bbox_flip_kernel(op: Det.BboxHflip | Det.BboxVflip, value: Any, spec: Any, ctx: ChainContext,
                      out: Any) -> np.ndarray:
     """``x → 1 − x`` (or ``y``) with probability ``prob``; one draw, as ``hflip``/``vflip``."""
-    flip = draw_flip(ctx.rng, op.prob)  # the same draw as hflip/vflip, so boxes follow the image
+    flip = draw_coin(ctx.rng, op.prob)  # the same draw as hflip/vflip, so boxes follow the image
     rows = _rows(op, value, (4, 5))
     if not flip:
         return rows

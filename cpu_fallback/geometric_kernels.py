@@ -17,7 +17,8 @@ import numpy as np
 
 from dataio.ops import transforms as T
 from dataio.ops._base import TensorSpec, image_axes
-from dataio.ops.geometry import centered_offset, draw_flip, draw_offset, resized_hw, window_inside
+from dataio.ops.draws import draw_coin, draw_offset
+from dataio.ops.geometry import centered_offset, resized_hw, window_inside
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
 
@@ -144,7 +145,7 @@ def random_crop_kernel(op: T.RandomCrop, value: Any, spec: TensorSpec, ctx: Chai
 def flip_kernel(op: T.HFlip | T.VFlip, value: Any, spec: TensorSpec, ctx: ChainContext,
                 out: np.ndarray | None) -> Any:
     """Mirror with probability ``prob``; always draws one value so sibling slots stay in step."""
-    flip = draw_flip(ctx.rng, op.prob)
+    flip = draw_coin(ctx.rng, op.prob)
     hw_of(value, spec, op.qualname)
     if not flip:
         return value

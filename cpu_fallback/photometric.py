@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageEnhance
 
 from dataio.ops import photometric as P
+from dataio.ops.draws import draw_coin
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
 
@@ -82,7 +83,7 @@ def grayscale_kernel(op: P.Grayscale, value: Any, spec: Any, ctx: ChainContext, 
 
     Tolerance: exact (Pillow's integer formula).
     """
-    fire = ctx.rng.random() < op.prob
+    fire = draw_coin(ctx.rng, op.prob)
     pixels = hwc_u8(value, op.qualname)
     if not fire:
         return pixels
@@ -151,7 +152,7 @@ def gaussian_noise_kernel(op: P.GaussianNoise, value: Any, spec: Any, ctx: Chain
 
 def _maybe(op: Any, value: Any, ctx: ChainContext) -> tuple[bool, np.ndarray]:
     """One draw for the coin, then the pixels."""
-    fire = bool(ctx.rng.random() < op.prob)
+    fire = draw_coin(ctx.rng, op.prob)
     return fire, hwc_u8(value, op.qualname)
 
 

@@ -50,7 +50,7 @@ from dataio.runtime.rowprep import PreparedRow
 from dataio.runtime.rows import RowFailure
 
 from dataio.gpu.delivery import Delivery
-from dataio.gpu.graph import SlotGraph, build_pipeline, feed, graph_slots
+from dataio.gpu.graph import SlotGraph, build_pipeline, draw_pixel_args, feed, graph_slots
 from dataio.gpu.graph_queue import GraphQueue, Ticket
 from dataio.gpu.settings import machine_settings
 from dataio.ops.geometry import SamplePlan, plan_sample
@@ -112,6 +112,8 @@ class StagedRow:
     """The decoded (height, width), from the header."""
     ctx: ChainContext
     """The row's chain context after the graph's draws: the host continues it for the chain's tail."""
+    args: list[np.ndarray]
+    """The drawn parameters of the graph's pixel ops that draw, in chain order."""
 
 
 @dataclass(slots=True)
@@ -207,7 +209,9 @@ class GpuExecutor:
             raise RowFailure("decode", "decoders.image", f"{label}: {violation}")
         ctx = ChainContext(row.record, row.seed, repr(row.key), label)
         sample = plan_sample(graph.geometry, header.height, header.width, ctx)
-        return None if sample is None else StagedRow(row, payload, sample, (header.height, header.width), ctx)
+        if sample is None:
+            return None
+        return StagedRow(row, payload, sample, (header.height, header.width), ctx, draw_pixel_args(graph, ctx))
 
     # -- per batch: feed (the thread that finished the last row) -------------------------------
 
@@ -218,7 +222,8 @@ class GpuExecutor:
             run = GraphRun(index, share, self._column(share, index))
             graph = self.graphs[index]
             staged = run.staged
-            feed_slot = partial(_feed_slot, graph, [s.payload for s in staged], [s.sample for s in staged])
+            feed_slot = partial(_feed_slot, graph, [s.payload for s in staged], [s.sample for s in staged],
+                                [s.args for s in staged])
             try:
                 queue = self._queue(graph, len(staged), [s.hw for s in staged])
                 run.ticket = queue.submit(feed_slot, partial(self._write, run))
@@ -374,8 +379,9 @@ class GpuExecutor:
         self.cpu.deliver(content, transforms)
 
 
-def _feed_slot(graph: SlotGraph, payloads: list[Any], samples: list[SamplePlan], pipeline: Any) -> None:
-    feed(pipeline, [graph], [payloads], [samples])
+def _feed_slot(graph: SlotGraph, payloads: list[Any], samples: list[SamplePlan], args: list[list[np.ndarray]],
+               pipeline: Any) -> None:
+    feed(pipeline, [graph], [payloads], [samples], [args])
 
 
 def create_executor(plan: Plan, options: RunOptions) -> GpuExecutor:

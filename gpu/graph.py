@@ -29,7 +29,7 @@ from dataio.plan import Plan, SlotPlan
 
 from dataio.gpu.nodes import GRAPH_NODES
 from dataio.gpu.settings import GraphSettings
-from dataio.ops.geometry import GEOMETRY_KINDS, SamplePlan
+from dataio.ops.geometry import GEOMETRY_KINDS, SampleContext, SamplePlan
 
 INTERP = {"nearest": "INTERP_NN", "bilinear": "INTERP_LINEAR", "bicubic": "INTERP_CUBIC",
           "lanczos": "INTERP_LANCZOS3"}
@@ -87,12 +87,18 @@ def slot_graph(index: int, slot: SlotPlan) -> SlotGraph | None:
     The graph runs an RGB or grey image decoder, then host-planned geometric ops (at most one
     resampling op), then ops whose graph node has a builder (:data:`GRAPH_NODES`); the first
     op that breaks this ends the graph's part and the CPU kernels run the rest on its output.
-    When that would leave the graph only the decode, the whole slot runs on the CPU kernels:
-    they decode for the chain (region and reduced-scale JPEG decoding) and no full-size image
-    crosses to the host. Everything is read from the op table: nothing here names an op.
+    A front that hands over to the host without a resize or crop in it is not taken — the whole
+    slot runs on the CPU kernels: they decode for the chain (region and reduced-scale JPEG
+    decoding), and no full-size image crosses to the host. Everything is read from the op
+    table: nothing here names an op.
     """
     found = _front(index, slot)
-    return None if found is None or found.tail == 0 else found
+    return None if found is None or _unreduced(found) else found
+
+
+def _unreduced(found: SlotGraph) -> bool:
+    """The graph would hand a full-size image to the host (a tail, and no resize or crop before it)."""
+    return found.tail is not None and not any(op.kind in ("resample", "window") for op in found.geometry)
 
 
 def host_reason(slot: SlotPlan) -> str:
@@ -100,8 +106,8 @@ def host_reason(slot: SlotPlan) -> str:
     found = _front(0, slot)
     if found is None:
         return "the decoder cannot run in the graph"
-    if found.tail == 0:
-        return f"{found.stop}: the whole slot runs on the CPU kernels"
+    if _unreduced(found):
+        return f"{found.stop}, and no resize or crop before it: the whole slot runs on the CPU kernels"
     return f"on the host: {found.stop}"
 
 
@@ -143,6 +149,11 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
     return SlotGraph(index, slot.name, decoder, tuple(transforms[:geometry_end]), interp,  # type: ignore[arg-type]
                      tuple(transforms[geometry_end:position]), decoder.channels,
                      position if position < len(transforms) else None, stop)
+
+
+def draw_pixel_args(slot: SlotGraph, ctx: SampleContext) -> list[np.ndarray]:
+    """The per-sample parameters of the slot's pixel ops that draw, in chain order (after the geometry's draws)."""
+    return [node.draw(op, ctx) for op in slot.pixel_ops if (node := GRAPH_NODES[op.qualname]).draw is not None]
 
 
 def graph_slots(plan: Plan) -> list[SlotGraph]:
@@ -204,7 +215,8 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
     on_gpu = settings.on_gpu
     name = slot.name
     encoded = fn.external_source(name=f"{name}.bytes", dtype=types.UINT8, ndim=1)
-    image = GRAPH_NODES[slot.decoder.qualname].build(fn, types, encoded, slot.decoder, slot.channels, settings)  # type: ignore[misc]
+    image = GRAPH_NODES[slot.decoder.qualname].build(fn, types, encoded, slot.decoder, slot.channels, settings,  # type: ignore[misc]
+                                                     None)
     if slot.needs_region:
         region = fn.external_source(name=f"{name}.region", dtype=types.FLOAT, ndim=1)  # y0, x0, y1, x1
         size = fn.external_source(name=f"{name}.size", dtype=types.FLOAT, ndim=1)  # h, w
@@ -220,17 +232,30 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
     if slot.has_flip:
         flip = fn.external_source(name=f"{name}.flip", dtype=types.INT32, ndim=1)  # horizontal, vertical
         image = fn.flip(image, horizontal=flip[0], vertical=flip[1])
-    for op in slot.pixel_ops:
-        image = GRAPH_NODES[op.qualname].build(fn, types, image, op, slot.channels, settings)  # type: ignore[misc]
+    for position, op in enumerate(slot.pixel_ops):
+        node = GRAPH_NODES[op.qualname]
+        args = None if node.draw is None else fn.external_source(name=f"{name}.op{position}", dtype=types.INT32,
+                                                                  ndim=1)
+        image = node.build(fn, types, image, op, slot.channels, settings, args)  # type: ignore[misc]
     return image
 
 
-def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans: list[list[SamplePlan]]) -> None:
-    """Feed one batch: per slot, the encoded payloads and their sample plans (same row order)."""
-    for slot, rows, sample_plans in zip(slots, payloads, plans, strict=True):
+def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans: list[list[SamplePlan]],
+         args: list[list[list[np.ndarray]]] | None = None) -> None:
+    """Feed one batch: per slot, the encoded payloads, their sample plans and, per row, the drawn parameters
+    of each pixel op with a draw (same row order).
+
+    Per-sample geometry and parameters go in as one 2-D array per input (a dense batch), not
+    as a list of small arrays: DALI takes the former in one copy.
+    """
+    for i, (slot, rows, sample_plans) in enumerate(zip(slots, payloads, plans, strict=True)):
         pipeline.feed_input(f"{slot.name}.bytes", [np.frombuffer(p, dtype=np.uint8) for p in rows])
         if slot.needs_region:
-            pipeline.feed_input(f"{slot.name}.region", [np.asarray(p.region, np.float32) for p in sample_plans])
-            pipeline.feed_input(f"{slot.name}.size", [np.asarray(p.size, np.float32) for p in sample_plans])
+            pipeline.feed_input(f"{slot.name}.region", np.array([p.region for p in sample_plans], np.float32))
+            pipeline.feed_input(f"{slot.name}.size", np.array([p.size for p in sample_plans], np.float32))
         if slot.has_flip:
-            pipeline.feed_input(f"{slot.name}.flip", [np.asarray(p.flip, dtype=np.int32) for p in sample_plans])
+            pipeline.feed_input(f"{slot.name}.flip", np.array([p.flip for p in sample_plans], np.int32))
+        drawn = [position for position, op in enumerate(slot.pixel_ops) if GRAPH_NODES[op.qualname].draw]
+        for j, position in enumerate(drawn):
+            rows_args = args[i] if args is not None else []
+            pipeline.feed_input(f"{slot.name}.op{position}", np.stack([row[j] for row in rows_args]))

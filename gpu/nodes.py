@@ -7,9 +7,12 @@ graph in one of two ways:
   ``flip``) are reduced per sample on the host, with the core's sample geometry
   (:mod:`dataio.ops.geometry`), to one region, output size and flips, which the graph
   executes with one ROI resize or slice and one flip (:func:`dataio.gpu.graph.define_pipeline`);
-- **a node builder**: ``build(fn, types, image, op, channels, settings)`` appends the op's DALI
-  operators after ``image`` and returns the new node (decoders and pixel ops); ``settings`` is
-  the pipeline's :class:`~dataio.gpu.settings.GraphSettings` (GPU or CPU operators, decoder setup).
+- **a node builder**: ``build(fn, types, image, op, channels, settings, args)`` appends the op's
+  DALI operators after ``image`` and returns the new node (decoders and pixel ops); ``settings``
+  is the pipeline's :class:`~dataio.gpu.settings.GraphSettings` (GPU or CPU operators, decoder
+  setup). A random op also has a ``draw(op, ctx)``: the host draws its per-sample parameters
+  with the core's draw functions (:mod:`dataio.ops.draws`, the CPU kernel's own calls), in
+  chain order, and ``args`` is the graph input they are fed through (a 1-D vector per sample).
 
 Ops with no entry run on the CPU fallback's kernels inside the GPU executor — and so does
 a slot whose chain the graph cannot take as a whole (:func:`dataio.gpu.graph.slot_graph`).
@@ -22,13 +25,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from dataio.ops import decoders as D
+from dataio.ops import photometric as P
 from dataio.ops import transforms as T
+from dataio.ops.draws import draw_coin
+from dataio.ops.geometry import SampleContext
 
 from dataio.gpu.settings import GraphSettings
 
-NodeBuilder = Callable[[Any, Any, Any, Any, int, GraphSettings], Any]
-"""``(fn, types, image, op, channels, settings) -> node``; DALI's ``fn``/``types`` are passed in (imported lazily)."""
+NodeBuilder = Callable[[Any, Any, Any, Any, int, GraphSettings, Any], Any]
+"""``(fn, types, image, op, channels, settings, args) -> node``; DALI's ``fn``/``types`` are passed in (imported
+lazily); ``args`` is the per-sample parameter input of a node with a ``draw``, else ``None``."""
+
+NodeDraw = Callable[[Any, SampleContext], np.ndarray]
+"""``(op, ctx) -> int32 vector``: the per-sample parameters of one op, drawn from ``ctx.rng``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +54,49 @@ class GraphNode:
 
     label: str
     build: NodeBuilder | None = None
+    draw: NodeDraw | None = None
+    """How the host draws the op's per-sample parameters (random ops); ``None``: the op draws nothing."""
 
 
 def _decode_image(fn: Any, types: Any, encoded: Any, op: D.ImageDecoder, channels: int,
-                  settings: GraphSettings) -> Any:
+                  settings: GraphSettings, args: Any) -> Any:
     return fn.decoders.image(encoded, device="mixed" if settings.on_gpu else "cpu",
                              output_type=types.RGB if channels == 3 else types.GRAY, **settings.decoder_args())
 
 
 def _channel_affine(fn: Any, types: Any, image: Any, op: T.ChannelAffine, channels: int,
-                    settings: GraphSettings) -> Any:
+                    settings: GraphSettings, args: Any) -> Any:
     scale, bias = op.channel_affine(channels)
     return fn.crop_mirror_normalize(image, mean=list(-bias / scale), std=list(1.0 / scale), output_layout="CHW",
                                     dtype=types.FLOAT)
+
+
+def _coin(op: Any, ctx: SampleContext) -> np.ndarray:
+    """One coin (``prob``): the draw of ``invert``, ``solarize``, ``posterize`` (their CPU kernels' own)."""
+    return np.array([draw_coin(ctx.rng, op.prob)], dtype=np.int32)
+
+
+def _where_fired(fn: Any, types: Any, image: Any, args: Any, changed: Callable[[Any], Any]) -> Any:
+    """``changed(x)`` on the samples whose coin fired, ``x`` elsewhere; exact integer arithmetic on uint8."""
+    x = fn.cast(image, dtype=types.INT32)
+    fired = args[0]
+    return fn.cast(x + fired * (changed(x) - x), dtype=types.UINT8)
+
+
+def _invert(fn: Any, types: Any, image: Any, op: P.Invert, channels: int, settings: GraphSettings,
+            args: Any) -> Any:
+    return _where_fired(fn, types, image, args, lambda x: 255 - x)
+
+
+def _solarize(fn: Any, types: Any, image: Any, op: P.Solarize, channels: int, settings: GraphSettings,
+              args: Any) -> Any:
+    return _where_fired(fn, types, image, args, lambda x: x + (x >= op.threshold) * (255 - 2 * x))
+
+
+def _posterize(fn: Any, types: Any, image: Any, op: P.Posterize, channels: int, settings: GraphSettings,
+               args: Any) -> Any:
+    mask = (0xFF << (8 - op.bits)) & 0xFF
+    return _where_fired(fn, types, image, args, lambda x: x & mask)
 
 
 _RESIZE = GraphNode("DALI fn.experimental.resize (CV-CUDA), host-planned ROI")
@@ -78,5 +120,8 @@ GRAPH_NODES: dict[str, GraphNode] = {
     "transforms.symmetric_chw": _AFFINE,
     "transforms.unit_chw": _AFFINE,
     "transforms.pack_chw_f32": _AFFINE,
+    "transforms.invert": GraphNode("DALI integer arithmetic (host-drawn coin)", _invert, _coin),
+    "transforms.solarize": GraphNode("DALI integer arithmetic (host-drawn coin)", _solarize, _coin),
+    "transforms.posterize": GraphNode("DALI integer arithmetic (host-drawn coin)", _posterize, _coin),
 }
 """Graph nodes by op qualname (the op table's names)."""

@@ -111,7 +111,7 @@ def test_gpu_variant_is_defined_and_serialised_without_a_gpu() -> None:
 
 
 def test_the_graph_runs_the_front_of_each_chain_and_explain_says_where_it_stops() -> None:
-    """Slot a: only the decode would be left to the graph, so the CPU runs it all; b: the graph stops at the
+    """Slot a: the graph would hand a full-size image to the host, so the CPU runs it all; b: the graph stops at the
     second resample; c: no image; d: all in the graph."""
     pipe = dataio.pipeline(dataio.slot("a").decode_image().color_jitter(brightness=0.1),
                            dataio.slot("b").decode_image().resize(h=8, w=8).resize(h=4, w=4),
@@ -122,7 +122,8 @@ def test_the_graph_runs_the_front_of_each_chain_and_explain_says_where_it_stops(
     assert sorted(graphs) == ["b", "d"] and graphs["b"].tail == 1 and graphs["d"].tail is None
     text = pipe.explain(device="cuda")
     assert "transforms.color_jitter" in text and "Pillow ImageEnhance" in text
-    assert "no graph node for transforms.color_jitter: the whole slot runs on the CPU kernels" in text
+    assert ("no graph node for transforms.color_jitter, and no resize or crop before it: the whole slot runs on "
+            "the CPU kernels") in text
     second = [line for line in text.splitlines() if "transforms.resize " in line][1]
     assert " cpu " in second and "a second resample" in second
     line = next(line for line in text.splitlines() if "transforms.unit_chw" in line)

@@ -2,8 +2,8 @@
 
 Both executors must cut, scale and flip identically, so everything geometric that does
 not touch pixels lives here, once: the output size of a resize, the placement of a
-window, the random draws of the geometric ops (from the record's generator, in a fixed
-order), and :func:`plan_sample`, which reduces a chain's geometric ops on a decoded size
+window, the random draws of the geometric ops (from :mod:`dataio.ops.draws`, in a fixed order),
+and :func:`plan_sample`, which reduces a chain's geometric ops on a decoded size
 to one :class:`SamplePlan` (what the GPU graph executes).
 
 One coordinate convention throughout: positions ``(y, x)`` and sizes ``(height, width)``,
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dataio.ops import transforms as T
+from dataio.ops.draws import draw_coin, draw_offset
 from dataio.ops.transforms import FitToBucket, Resize, ResizeLong, ResizeShort
 
 GEOMETRY_KINDS = ("resample", "window", "flip")
@@ -66,16 +67,6 @@ def resized_hw(op: Resize | ResizeShort | ResizeLong | FitToBucket, height: int,
 def centered_offset(size: int, window: int) -> int:
     """Start of a centred ``window`` in ``size`` (negative when the window is larger: padding)."""
     return (size - window) // 2
-
-
-def draw_offset(rng: np.random.Generator, size: int, window: int) -> int:
-    """A uniformly placed window start in ``[0, size - window]`` (one draw; ``window <= size``)."""
-    return int(rng.integers(0, size - window + 1))
-
-
-def draw_flip(rng: np.random.Generator, prob: float) -> bool:
-    """Whether a flip fires: one uniform draw, taken whether it fires or not (sibling slots stay in step)."""
-    return bool(rng.random() < prob)
 
 
 def window_inside(y: int, x: int, h: int, w: int, height: int, width: int) -> bool:
@@ -187,7 +178,7 @@ def plan_sample(ops: tuple[Any, ...], height: int, width: int, ctx: SampleContex
             y = draw_offset(ctx.rng, h, th)
             view.window(y, draw_offset(ctx.rng, w, tw), th, tw)
         elif op.kind == "flip":
-            if draw_flip(ctx.rng, op.prob):
+            if draw_coin(ctx.rng, op.prob):
                 view.flip[0 if isinstance(op, T.HFlip) else 1] ^= 1
         else:
             raise TypeError(f"plan_sample: {op.qualname} is not a geometric op")
