@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from dataio.cpu_fallback.executor import CpuExecutor
-from dataio.formats.image_header import read_header
+from dataio.formats.image_header import read_header, read_jpeg_header
 from dataio.plan import Plan
 from dataio.runtime.batch import BatchColumns
 from dataio.runtime.chain import ChainContext
@@ -199,7 +199,7 @@ class GpuExecutor:
         payload = row.payloads[graph.index]
         label = row.sources[graph.index].label
         try:
-            header = read_header(payload)
+            header = read_jpeg_header(payload) or read_header(payload)
         except ValueError as exc:
             raise RowFailure("decode", "decoders.image", f"{label}: {exc}") from None
         if header.format not in GRAPH_FORMATS:

@@ -39,3 +39,13 @@ def test_gpu_benchmark_smoke_runs_without_a_gpu(tmp_path: Path) -> None:
     results = {r["loader"]: r for r in json.loads((tmp_path / "gpu_quickstart.json").read_text())["results"]}
     assert results["dataio"]["median"] > 0 and results["dali"]["median"] > 0
     assert "error" in results["torchvision"]  # needs CUDA: reported, not dropped
+
+
+def test_host_path_benchmark_runs_on_dali_cpu_operators(tmp_path: Path) -> None:
+    pytest.importorskip("nvidia.dali")
+    cmd = [sys.executable, str(BENCHMARKS / "gpu_host_path.py"), "--images", "16", "--batch-size", "8",
+           "--repeats", "1", "--data", str(tmp_path / "data"), "--profile"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+    rows = dict(line.strip("|").split("|") for line in out.splitlines() if line.startswith("| ") and "µs" not in line)
+    assert {name.strip() for name in rows} == {"prepare", "run_row", "record", "feed", "total"}
+    assert all(float(value) > 0 for value in rows.values()) and "function calls" in out

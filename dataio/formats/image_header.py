@@ -77,6 +77,41 @@ _XMP = b"http://ns.adobe.com/xap/1.0/\x00"
 _RESTART_MARKERS = frozenset(range(0xD0, 0xD8))  # RSTn carry no length
 
 
+_SOF_MARKERS = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
+
+
+def read_jpeg_header(data: bytes | memoryview) -> ImageHeader | None:
+    """A JPEG's header from its marker segments, without Pillow (about 5× cheaper), or ``None`` whenever
+    Pillow might see it otherwise — then :func:`read_header` decides.
+
+    The size comes from the frame header (SOFn), the orientation from :func:`jpeg_orientation`;
+    ``None`` for anything but a plain walk to a frame header with a non-zero size.
+    """
+    turn = jpeg_orientation(data)
+    if turn is None:
+        return None
+    view = memoryview(data)
+    position = 2
+    while position + 9 <= len(view):
+        if view[position] != 0xFF:
+            return None
+        marker = view[position + 1]
+        if marker == 0xFF or marker in _RESTART_MARKERS:
+            position += 1 if marker == 0xFF else 2
+            continue
+        if marker in (0xDA, 0xD9):
+            return None  # a scan before any frame header
+        if marker in _SOF_MARKERS:
+            height = int.from_bytes(view[position + 5:position + 7], "big")
+            width = int.from_bytes(view[position + 7:position + 9], "big")
+            if not height or not width:
+                return None  # height defined by a DNL segment: leave it to Pillow
+            oriented_h, oriented_w = oriented_hw((width, height), turn)
+            return ImageHeader("JPEG", oriented_h, oriented_w, turn)
+        position += 2 + int.from_bytes(view[position + 2:position + 4], "big")
+    return None
+
+
 def jpeg_orientation(data: bytes | memoryview) -> int | None:
     """The EXIF orientation of a JPEG read from its marker segments, without Pillow.
 

@@ -31,7 +31,7 @@ def lookup_field(record: Any, field: str) -> Any:
     return getattr(record, field, MISSING)
 
 
-def slot_value(record: Any, slot: str, *, optional: bool, single_slot: bool, where: str) -> Any:
+def slot_value(record: Any, slot: str, *, optional: bool, single_slot: bool, where: object) -> Any:
     """The value slot ``slot`` reads from ``record`` (or :data:`INACTIVE`).
 
     Args:
@@ -39,7 +39,7 @@ def slot_value(record: Any, slot: str, *, optional: bool, single_slot: bool, whe
         slot: slot name.
         optional: whether a missing or ``None`` value makes the slot inactive.
         single_slot: the pipeline has exactly one slot (a non-mapping record is then the value).
-        where: how to name the record in errors (its key or logical index).
+        where: how to name the record in errors (its key or logical index; made into text only then).
 
     Raises:
         RecordError: a required slot's field is missing.

@@ -64,12 +64,12 @@ def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int
         record = stage.op(record)
     single = len(plan.slots) == 1
     values = []
+    where = _RecordName(record, index)
     for slot in plan.slots:
         if slot.skip is not None and slot.skip.holds(lambda f, r=record: lookup_field(r, f)):
             values.append(INACTIVE)
             continue
-        values.append(slot_value(record, slot.name, optional=slot.optional, single_slot=single,
-                                 where=_where(record, index)))
+        values.append(slot_value(record, slot.name, optional=slot.optional, single_slot=single, where=where))
     key = record_key(record, values, index)
     sources = [v if v is INACTIVE or not s.decoder.takes_payload else byte_source(v, slot=s.name, where=repr(key))
                for v, s in zip(values, plan.slots, strict=True)]
@@ -79,10 +79,21 @@ def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int
     return PreparedRow(position, index, record, key, row_seed, sources, hook)
 
 
-def _where(record: Any, index: int) -> str:
-    """The record's key for messages when known from its fields, else its logical index."""
-    key = record_key(record, [], index)
-    return repr(key) if key != str(index) else f"at logical index {index}"
+class _RecordName:
+    """How messages name a record: its key when its fields give one, else its logical index.
+
+    Worked out only when a message is made (``str``): every row makes one, few rows fail.
+    """
+
+    __slots__ = ("record", "index")
+
+    def __init__(self, record: Any, index: int) -> None:
+        self.record = record
+        self.index = index
+
+    def __str__(self) -> str:
+        key = record_key(self.record, [], self.index)
+        return repr(key) if key != str(self.index) else f"at logical index {self.index}"
 
 
 def read_payloads(row: PreparedRow, slots: Any) -> None:
