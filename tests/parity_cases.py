@@ -8,7 +8,14 @@ through the graph in DALI's CPU mode on CI (``tests/test_gpu_executor.py``) and 
 
 from __future__ import annotations
 
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
 import dataio
+from dataio._synthetic import synthetic_image
 from dataio import transforms as T
 
 LEVELS = 255 * 0.226  # one 8-bit level after ImageNet normalisation (mean std)
@@ -60,3 +67,31 @@ def graph_chain_pipeline(name: str) -> dataio.Pipeline:
     else:
         slot = chain(dataio.slot("image").decode_image())
     return dataio.pipeline(slot, dataio.batch(8))
+
+
+def _encoded(image: Image.Image, fmt: str = "JPEG", **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _exif(turn: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = turn
+    return exif
+
+
+def edge_image_records() -> list[dict[str, Any]]:
+    """Records of the images that catch edge cases: tiny, odd-sized, tall, grey, EXIF-rotated, progressive, PNG."""
+    rng = np.random.default_rng(11)
+    odd = synthetic_image(rng, 97, 131)
+    return [
+        {"key": "tiny", "image": _encoded(synthetic_image(rng, 5, 7), quality=95)},
+        {"key": "odd", "image": _encoded(odd, quality=92)},
+        {"key": "tall", "image": _encoded(synthetic_image(rng, 301, 53), quality=90)},
+        {"key": "grey", "image": _encoded(odd.convert("L"), quality=92)},
+        {"key": "exif-6", "image": _encoded(odd, quality=95, exif=_exif(6))},
+        {"key": "exif-3", "image": _encoded(odd, quality=95, exif=_exif(3))},
+        {"key": "progressive", "image": _encoded(odd, quality=90, progressive=True)},
+        {"key": "png", "image": _encoded(odd, "PNG")},
+    ]

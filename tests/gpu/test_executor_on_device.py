@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import dataio
-from parity_cases import GRAPH_CHAINS, graph_chain_pipeline
+from parity_cases import GRAPH_CHAINS, edge_image_records, graph_chain_pipeline
 
 pytestmark = pytest.mark.gpu
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +43,19 @@ def test_each_gpu_op_matches_the_cpu_fallback(jpeg_paths: list[str], no_draft: N
         for row_g, row_c in zip(g["image"], c["image"], strict=True):  # stacked or per-row values
             assert row_g.is_cuda and row_g.shape == row_c.shape
             assert np.abs(row_g.cpu().numpy() - row_c.numpy()).mean() / level <= 1.5
+
+
+@pytest.mark.parametrize("name", list(GRAPH_CHAINS))
+def test_each_gpu_op_matches_the_cpu_fallback_on_edge_images(no_draft: None, name: str) -> None:
+    """The CI parity matrix (tests/test_gpu_parity_matrix.py) with the GPU operators."""
+    pipe, level = graph_chain_pipeline(name), GRAPH_CHAINS[name][1]
+    records = edge_image_records()
+    gpu, cpu = batches(pipe, records, "cuda"), batches(pipe, records, "cpu")
+    assert [b.keys for b in gpu] == [b.keys for b in cpu] and [b.errors for b in gpu] == [b.errors for b in cpu]
+    for g, c in zip(gpu, cpu, strict=True):
+        for key, row_g, row_c in zip(g.keys, g["image"], c["image"], strict=True):
+            assert row_g.is_cuda and row_g.shape == row_c.shape, key
+            assert np.abs(row_g.cpu().numpy() - row_c.numpy()).mean() / level <= 1.5, key
 
 
 def test_pin_memory_delivers_page_locked_host_batches(jpeg_paths: list[str]) -> None:
