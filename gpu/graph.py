@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from dataio.ops._base import Op
+from dataio.ops._base import Op, TensorSpec
 from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 
@@ -50,6 +50,7 @@ class SlotGraph:
         tail: the position in the slot's transforms where the host takes over (the CPU kernels
             run the rest of the chain on the graph's output), or ``None`` when the graph runs it all.
         stop: why the graph stops at ``tail`` (for ``explain``), or ``None``.
+        pixel_channels: the channels of each pixel op's input (from the plan's static descriptions).
     """
 
     index: int
@@ -61,6 +62,7 @@ class SlotGraph:
     channels: int
     tail: int | None = None
     stop: str | None = None
+    pixel_channels: tuple[int, ...] = ()
 
     @property
     def has_window(self) -> bool:
@@ -124,7 +126,7 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
             return None
         return SlotGraph(index, slot.name, decoder, (), None, (affine,), decoder.channels,  # type: ignore[arg-type]
                          0 if transforms else None, "transforms after the decoder's own normalisation" if transforms
-                         else None)
+                         else None, (decoder.channels,))
     position, stop, resampling = 0, None, []
     while position < len(transforms):  # the geometric front: one sample plan
         op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
@@ -137,8 +139,11 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
         position += 1
     geometry_end = position
     while stop is None and position < len(transforms):  # then ops with node builders
-        node = GRAPH_NODES.get(transforms[position].qualname)
+        op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
         if node is None or node.build is None:
+            break
+        if node.accepts is not None and not node.accepts(op, _channels(slot.specs[position], decoder.channels)):
+            stop = f"the graph node of {op.qualname} does not take {op!r}"
             break
         position += 1
     if position < len(transforms) and stop is None:
@@ -146,9 +151,17 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
         stop = (f"no graph node for {op.qualname}" if op.qualname not in GRAPH_NODES
                 else f"{op.qualname} after a pixel op is not one sample plan")
     interp = resampling[0].interp if resampling else None  # type: ignore[attr-defined]
+    channels = tuple(_channels(slot.specs[t], decoder.channels) for t in range(geometry_end, position))
     return SlotGraph(index, slot.name, decoder, tuple(transforms[:geometry_end]), interp,  # type: ignore[arg-type]
                      tuple(transforms[geometry_end:position]), decoder.channels,
-                     position if position < len(transforms) else None, stop)
+                     position if position < len(transforms) else None, stop, channels)
+
+
+def _channels(spec: TensorSpec, default: int) -> int:
+    """The channels of an ``HWC`` value the plan describes (``default`` when it does not know them)."""
+    if spec.layout == "hwc" and spec.shape is not None and len(spec.shape) == 3 and spec.shape[2] is not None:
+        return spec.shape[2]
+    return default
 
 
 def draw_pixel_args(slot: SlotGraph, ctx: SampleContext) -> list[np.ndarray]:
@@ -232,11 +245,11 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
     if slot.has_flip:
         flip = fn.external_source(name=f"{name}.flip", dtype=types.INT32, ndim=1)  # horizontal, vertical
         image = fn.flip(image, horizontal=flip[0], vertical=flip[1])
-    for position, op in enumerate(slot.pixel_ops):
+    for position, (op, channels) in enumerate(zip(slot.pixel_ops, slot.pixel_channels, strict=True)):
         node = GRAPH_NODES[op.qualname]
         args = None if node.draw is None else fn.external_source(name=f"{name}.op{position}", dtype=types.INT32,
                                                                   ndim=1)
-        image = node.build(fn, types, image, op, slot.channels, settings, args)  # type: ignore[misc]
+        image = node.build(fn, types, image, op, channels, settings, args)  # type: ignore[misc]
     return image
 
 

@@ -56,6 +56,8 @@ class GraphNode:
     build: NodeBuilder | None = None
     draw: NodeDraw | None = None
     """How the host draws the op's per-sample parameters (random ops); ``None``: the op draws nothing."""
+    accepts: Callable[[Any, int], bool] | None = None
+    """``(op, input channels) -> bool``: whether the node takes this configuration of the op (``None``: all)."""
 
 
 def _decode_image(fn: Any, types: Any, encoded: Any, op: D.ImageDecoder, channels: int,
@@ -93,6 +95,17 @@ def _solarize(fn: Any, types: Any, image: Any, op: P.Solarize, channels: int, se
     return _where_fired(fn, types, image, args, lambda x: x + (x >= op.threshold) * (255 - 2 * x))
 
 
+def _grayscale(fn: Any, types: Any, image: Any, op: P.Grayscale, channels: int, settings: GraphSettings,
+               args: Any) -> Any:
+    """Pillow's integer luma (the CPU kernel's, bit-exact) on every channel, where the coin fired."""
+    x = fn.cast(image, dtype=types.INT32)
+    if channels == 1:
+        return image  # one channel is its own luma
+    luma = (19595 * x[:, :, 0] + 38470 * x[:, :, 1] + 7471 * x[:, :, 2] + 32768) // 65536
+    luma = fn.expand_dims(luma, axes=[2], new_axis_names="C")
+    return fn.cast(x + args[0] * (fn.cat(*[luma] * channels, axis=2) - x), dtype=types.UINT8)
+
+
 def _posterize(fn: Any, types: Any, image: Any, op: P.Posterize, channels: int, settings: GraphSettings,
                args: Any) -> Any:
     mask = (0xFF << (8 - op.bits)) & 0xFF
@@ -120,6 +133,8 @@ GRAPH_NODES: dict[str, GraphNode] = {
     "transforms.symmetric_chw": _AFFINE,
     "transforms.unit_chw": _AFFINE,
     "transforms.pack_chw_f32": _AFFINE,
+    "transforms.grayscale": GraphNode("DALI integer luma, Pillow's weights (host-drawn coin)", _grayscale, _coin,
+                                      lambda op, channels: op.num_output_channels == channels),
     "transforms.invert": GraphNode("DALI integer arithmetic (host-drawn coin)", _invert, _coin),
     "transforms.solarize": GraphNode("DALI integer arithmetic (host-drawn coin)", _solarize, _coin),
     "transforms.posterize": GraphNode("DALI integer arithmetic (host-drawn coin)", _posterize, _coin),

@@ -32,6 +32,8 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
     "random_crop+vflip+pack": (lambda s: s.resize_short(96).random_crop(h=80, w=80).vflip(prob=0.5)
                                .apply(T.pack_chw_f32(scale=1 / 255, bias=-0.5)), UNIT_LEVEL),
     "window only": (lambda s: s.center_crop(h=200, w=120).normalize("imagenet"), IMAGENET_LEVEL),
+    "rrc+grayscale": (lambda s: s.random_resized_crop(h=48, w=48).grayscale(prob=0.5).normalize("imagenet"),
+                      IMAGENET_LEVEL),
     "resize+invert+solarize+posterize": (lambda s: s.resize(h=56, w=72).invert(prob=0.5)
                                          .solarize(threshold=100, prob=0.5).posterize(bits=3, prob=0.5)
                                          .normalize("imagenet"), IMAGENET_LEVEL),
@@ -54,6 +56,7 @@ PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
     "transforms.symmetric_chw": "fit_to_bucket+symmetric",
     "transforms.unit_chw": "resize_long+crop+unit",
     "transforms.pack_chw_f32": "random_crop+vflip+pack",
+    "transforms.grayscale": "rrc+grayscale",
     "transforms.invert": "resize+invert+solarize+posterize",
     "transforms.solarize": "resize+invert+solarize+posterize",
     "transforms.posterize": "resize+invert+solarize+posterize",

@@ -163,3 +163,13 @@ def test_the_report_shows_a_graph_that_cannot_be_built() -> None:
                               graph={"ok": False, "error": "RuntimeError: nvImageCodec is not available"})
     text = render_text(report)
     assert "DALI graph: FAILS (RuntimeError: nvImageCodec is not available)" in text
+
+
+def test_a_node_that_does_not_take_an_op_configuration_hands_it_to_the_host() -> None:
+    """grayscale's node keeps the channel count; one channel out of three runs on the CPU kernels."""
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=40, w=40).grayscale(num_output_channels=1)
+                           .apply(dataio.transforms.unit_chw()), dataio.batch(2))
+    (graph,) = graph_slots(pipe.plan)
+    assert graph.tail == 1 and "does not take" in (graph.stop or "")
+    line = next(line for line in pipe.explain(device="cuda").splitlines() if "transforms.grayscale" in line)
+    assert " cpu " in line and "does not take" in line
