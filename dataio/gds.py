@@ -120,11 +120,11 @@ class GdsFileHandle:
         self._check()
         if not gds_info()["batch_ready"]:
             raise DeviceUnavailable("read_batch(): this cuFile has no batch API")
-        futures = []
-        for size, file_offset, buf_offset in entries:
+        for size, file_offset, buf_offset in entries:  # every entry checked before any read starts
             if buf_offset + size > buffer.size:
                 raise PlanError(f"read_batch(): entry ({size}, {file_offset}, {buf_offset}) overruns the buffer")
-            futures.append(self._file.pread(_device_view(buffer.device_ptr + buf_offset, size), size, file_offset))
+        futures = [self._file.pread(_device_view(buffer.device_ptr + buf_offset, size), size, file_offset)
+                   for size, file_offset, buf_offset in entries]
         out = []
         for future in futures:
             try:
@@ -200,20 +200,39 @@ def read_to_device(path: str, spans: list[tuple[int, int]], device: str) -> list
                 host = torch.frombuffer(bytearray(f.read(end - start)), dtype=torch.uint8)
                 out.append(host.to(device))
         return out
+    _widen_io_pool(kvikio)
     file_size = os.path.getsize(path)
-    with kvikio.defaults.set("num_threads", IO_THREADS), kvikio.CuFile(path, "r") as f:
+    with kvikio.CuFile(path, "r") as f:
         reads = []
         for start, end in spans:
             first, length = aligned_span(start, end, file_size)
             staging = torch.empty(length, dtype=torch.uint8, device=device)
             reads.append((f.pread(staging, length, first), staging[start - first: end - first]))
-        for future, _ in reads:
+        error: BaseException | None = None
+        for future, _ in reads:  # every read is waited for before anything is released or raised
             try:
                 future.get()
             except RuntimeError as exc:  # kvikio's IO errors
-                raise OSError(errno.EIO, f"{path}: device read failed: {exc}") from exc
+                error = error or exc
+        if error is not None:
+            raise OSError(errno.EIO, f"{path}: device read failed: {error}") from error
         out = [tensor for _, tensor in reads]
     return out
+
+
+def _widen_io_pool(kvikio: Any) -> None:
+    """Give kvikio's process-wide IO pool at least :data:`IO_THREADS` threads (its default is one).
+
+    Raised once and never lowered, so concurrent readers cannot undo each other's setting.
+    ``kvikio.defaults.get``/``set`` since 25.x; ``get_num_threads``/``num_threads_reset`` before.
+    """
+    defaults = kvikio.defaults
+    current = defaults.get("num_threads") if hasattr(defaults, "get") else defaults.get_num_threads()
+    if current < IO_THREADS:
+        if hasattr(defaults, "set"):
+            defaults.set("num_threads", IO_THREADS)
+        else:
+            defaults.num_threads_reset(IO_THREADS)
 
 
 def aligned_span(start: int, end: int, file_size: int) -> tuple[int, int]:

@@ -34,6 +34,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from functools import partial
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -328,33 +329,37 @@ class GpuExecutor:
         return result
 
     def _run_tails(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
-        """The rest of each row's chain after the graph's part, on the CPU pool (the consumer waits for them)."""
+        """The rest of each row's chain after the graph's part, continuing the row's generator."""
         program, first = self.cpu.programs[run.index], self.graphs[run.index].tail
+
+        def tail(position: int, staged: StagedRow, out: np.ndarray | None) -> Any:
+            return program.run_tail(run.values[position], first, staged.ctx, out, self.clock)
+
+        self._rows_on_pool(run, tail, host, result)
+
+    def _rerun_on_cpu(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
+        """Per-sample isolation after a failed graph batch: the CPU kernels, same plan and seed."""
+        self._rows_on_pool(run, lambda _, staged, out: self.cpu.run_slot(staged.row, run.index, out)[0], host,
+                           result)
+
+    def _rows_on_pool(self, run: GraphRun, work: Callable[[int, StagedRow, np.ndarray | None], Any],
+                      host: dict[int, Any], result: BatchResult) -> None:
+        """``work(position, staged row, buffer row)`` for every deferred row on the CPU pool (the consumer waits):
+        values into ``host``, row failures into ``result``."""
         buffer, name = run.share.buffer, self.plan.slots[run.index].name
 
-        def tail(item: tuple[int, StagedRow]) -> tuple[int, Any]:
+        def one(item: tuple[int, StagedRow]) -> tuple[int, Any]:
             position, staged = item
-            out = None if buffer is None else buffer[position]
             try:
-                return position, program.run_tail(run.values[position], first, staged.ctx, out, self.clock)
+                return position, work(position, staged, None if buffer is None else buffer[position])
             except RowFailure as failure:
                 return position, failure
 
-        for position, value in cpu_pool().map(tail, run.share.deferred):
+        for position, value in cpu_pool().map(one, run.share.deferred):
             if isinstance(value, RowFailure):
                 result.failures[position] = (value, name)
             else:
                 host[position] = value
-
-    def _rerun_on_cpu(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
-        """Per-sample isolation after a failed graph batch: the CPU kernels, same plan and seed."""
-        buffer = run.share.buffer
-        for position, staged in run.share.deferred:
-            try:
-                host[position], _ = self.cpu.run_slot(staged.row, run.index,
-                                                      None if buffer is None else buffer[position])
-            except RowFailure as failure:
-                result.failures[position] = (failure, self.plan.slots[run.index].name)
 
     def _gather(self, run: GraphRun, host: dict[int, Any], values: dict[int, Any], result: BatchResult) -> None:
         """Hand the slot's rows back: a whole column of the executor's own (host rows copied in, one copy
@@ -363,7 +368,15 @@ class GpuExecutor:
         if run.column is None:
             result.values[index] = {**{p: self.delivery.from_host(v) for p, v in host.items()}, **values}
         elif self.delivery.separate:
-            rows = sorted(host)
+            rows = []
+            for position in sorted(host):
+                value = np.asarray(host[position])
+                if value.shape == run.column.shape[1:] and value.dtype == run.column.dtype:
+                    rows.append(position)
+                else:  # a kernel's output that does not fit the plan's description: this row's failure
+                    result.failures[position] = (RowFailure("collate", "collate", f"row value {value.dtype} "
+                                                            f"{list(value.shape)} does not fit the slot's column"),
+                                                 self.plan.slots[index].name)
             if rows:
                 self.delivery.copy_rows(run.column, rows, np.stack([np.asarray(host[p]) for p in rows]))
             result.columns[index] = run.column

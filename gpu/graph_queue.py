@@ -141,7 +141,7 @@ class GraphQueue:
             outputs = tuple(self.pipeline.share_outputs())  # host-synchronised: any stream may read them
         except BaseException as exc:  # noqa: BLE001 - DALI failed this iteration
             self._finish(ticket, exc)
-            self._failures_in_a_row += 1
+            self._failures_in_a_row += ticket is not None  # a failed priming duplicate is its batch's own failure
             if not self.recovers or self._failures_in_a_row >= BREAK_AFTER:
                 self._break(exc)
             return

@@ -97,10 +97,8 @@ def _solarize(fn: Any, types: Any, image: Any, op: P.Solarize, channels: int, se
 
 def _grayscale(fn: Any, types: Any, image: Any, op: P.Grayscale, channels: int, settings: GraphSettings,
                args: Any) -> Any:
-    """Pillow's integer luma (the CPU kernel's, bit-exact) on every channel, where the coin fired."""
+    """Pillow's integer luma (the CPU kernel's, bit-exact) on every channel of an RGB image, where the coin fired."""
     x = fn.cast(image, dtype=types.INT32)
-    if channels == 1:
-        return image  # one channel is its own luma
     luma = (19595 * x[:, :, 0] + 38470 * x[:, :, 1] + 7471 * x[:, :, 2] + 32768) // 65536
     luma = fn.expand_dims(luma, axes=[2], new_axis_names="C")
     return fn.cast(x + args[0] * (fn.cat(*[luma] * channels, axis=2) - x), dtype=types.UINT8)
@@ -134,7 +132,7 @@ GRAPH_NODES: dict[str, GraphNode] = {
     "transforms.unit_chw": _AFFINE,
     "transforms.pack_chw_f32": _AFFINE,
     "transforms.grayscale": GraphNode("DALI integer luma, Pillow's weights (host-drawn coin)", _grayscale, _coin,
-                                      lambda op, channels: op.num_output_channels == channels),
+                                      lambda op, channels: op.num_output_channels == channels == 3),
     "transforms.invert": GraphNode("DALI integer arithmetic (host-drawn coin)", _invert, _coin),
     "transforms.solarize": GraphNode("DALI integer arithmetic (host-drawn coin)", _solarize, _coin),
     "transforms.posterize": GraphNode("DALI integer arithmetic (host-drawn coin)", _posterize, _coin),

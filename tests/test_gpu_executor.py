@@ -379,3 +379,35 @@ def test_the_graph_runs_the_front_of_a_chain_and_the_host_the_rest(jpeg_paths: l
         assert g["image"].shape == c["image"].shape
         per_row = (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1)
         assert per_row.max() <= 1.5
+
+
+def test_a_corrupt_jpeg_in_the_first_batch_costs_only_that_batch(jpeg_paths: list[str], tmp_path: Path,
+                                                                 no_draft: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first batch is fed prefetch times to prime DALI: its failed duplicates are not failures in a row."""
+    from dataio.gpu import executor as gpu_executor
+
+    builds = []
+    real_build = gpu_executor.build_pipeline
+    monkeypatch.setattr(gpu_executor, "build_pipeline", lambda *a, **k: builds.append(k) or real_build(*a, **k))
+    monkeypatch.setattr(gpu_executor, "_GRAPHS", {})
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).normalize("imagenet"),
+                           dataio.batch(4, prefetch=4))
+    records = [{"key": f"j{i}", "image": p} for i, p in enumerate(jpeg_paths[:16])]
+    records[1] = {"key": "bad", "image": corrupt_jpeg(jpeg_paths)}
+    out = run_with("gpu", pipe, records, seed=2)
+    stats = LAST["executor"].stats
+    assert len(builds) == 1 and stats.failed_batches == 1 and stats.cpu_reruns == 4 and stats.graph_rows == 12
+    assert [e["key"] for b in out for e in b.errors] == ["bad"]
+
+
+def test_grayscale_of_a_grey_slot_runs_on_the_host(jpeg_paths: list[str], no_draft: None) -> None:
+    """One channel is its own luma: the graph declines it (a node must use the inputs it declares)."""
+    pipe = dataio.pipeline(dataio.slot("image").decode_image(mode="gray").resize(h=32, w=40)
+                           .apply(dataio.transforms.grayscale(num_output_channels=1, prob=0.5)), dataio.batch(4))
+    records = [{"image": p} for p in jpeg_paths[:8]]
+    gpu = run_with("gpu", pipe, records, seed=3)
+    stats = LAST["executor"].stats
+    assert LAST["executor"].graphs[0].tail == 1 and stats.failed_batches == 0 and stats.graph_rows == 8
+    cpu = run_with("cpu", pipe, records, seed=3)
+    for g, c in zip(gpu, cpu, strict=True):
+        assert np.abs(g["image"].astype(int) - c["image"].astype(int)).mean() <= 1.5

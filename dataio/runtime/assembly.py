@@ -114,8 +114,12 @@ class BatchAssembly:
         self.executor_columns.update(result.columns)
         for slot, values in result.values.items():
             for position, value in values.items():
-                if position not in self.failures:
+                if position in self.failures:
+                    continue
+                try:
                     self.put(slot, position, value)
+                except RowFailure as failure:  # a value that does not fit the slot's static description
+                    self.fail(position, self.keys.get(position), self.slots[slot].name, failure)
         for position, (failure, slot_name) in result.failures.items():
             self.fail(position, self.keys.get(position), slot_name, failure)
 
