@@ -29,6 +29,7 @@ CI runs this executor. ``delivery`` chooses where columns live (:mod:`dataio.gpu
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
 import threading
@@ -75,6 +76,26 @@ _BUILD_ERRORS: dict[tuple[str, int, str, bool], str] = {}
 """Per (plan signature, slot, device, placement): why its pipeline could not be built. Never retried in this
 process: the slot's rows run on the CPU kernels (the first failure is logged on ``dataio``)."""
 LOGGER = logging.getLogger("dataio")
+
+
+def release_graphs() -> None:
+    """Drain and drop every cached pipeline (registered ``atexit``).
+
+    DALI has been seen to abort when pipelines are destroyed during interpreter teardown
+    (DALI issue #6166); releasing them while the interpreter is whole avoids that.
+    """
+    with _GRAPHS_LOCK:
+        cached = list(_GRAPHS.values())
+        _GRAPHS.clear()
+    for graph in cached:
+        try:
+            graph.queue.drain()
+        except Exception:  # noqa: BLE001 - shutting down: a failed iteration has nobody left to tell
+            pass
+    del cached
+
+
+atexit.register(release_graphs)
 
 
 class GraphUnavailable(RuntimeError):

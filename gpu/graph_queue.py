@@ -129,6 +129,12 @@ class GraphQueue:
                 self._primed = True
             return ticket
 
+    def drain(self) -> None:
+        """Collect every outstanding iteration (their sinks run; failures stay on their tickets)."""
+        with self._lock:
+            while self._outstanding and self.broken is None:
+                self._collect_oldest()
+
     def collect(self, ticket: Ticket) -> None:
         """Collect outstanding iterations in order until ``ticket`` is done (its error set on failure)."""
         with self._lock:

@@ -411,3 +411,39 @@ def test_grayscale_of_a_grey_slot_runs_on_the_host(jpeg_paths: list[str], no_dra
     cpu = run_with("cpu", pipe, records, seed=3)
     for g, c in zip(gpu, cpu, strict=True):
         assert np.abs(g["image"].astype(int) - c["image"].astype(int)).mean() <= 1.5
+
+
+def test_cached_pipelines_are_released_before_interpreter_exit(jpeg_paths: list[str]) -> None:
+    """release_graphs runs atexit (DALI issue #6166: destroying pipelines during teardown can abort)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from dataio.gpu import executor as gpu_executor
+
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=16, w=16).normalize("imagenet"),
+                           dataio.batch(4, prefetch=2))
+    run_with("gpu", pipe, [{"image": p} for p in jpeg_paths[:6]])
+    assert any(k[0] == pipe.signature for k in gpu_executor._GRAPHS)
+    gpu_executor.release_graphs()
+    assert not gpu_executor._GRAPHS
+    again = run_with("gpu", pipe, [{"image": p} for p in jpeg_paths[:6]])  # a new pipeline is built on demand
+    assert LAST["executor"].stats.graph_rows == 6 and sum(len(b) for b in again) == 6
+    script = textwrap.dedent(f"""
+        import dataio
+        from dataio.gpu import executor
+        from dataio.runtime.loader import DataLoader
+        from dataio.runtime.options import validate_run
+        pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=16, w=16), dataio.batch(2, prefetch=3))
+        records = [{{"image": p}} for p in {jpeg_paths[:5]!r}]
+        options = validate_run(pipe.plan, output="numpy", concurrency="auto", on_failure="skip", log_errors=False,
+                               order=None, seed=0, context=None, pin_memory=False, ragged="list", device="cpu",
+                               emit_empty_batches=True, max_prefetch_bytes=None)
+        gpu = executor.GpuExecutor(pipe.plan, options, on_gpu=False)
+        loader = DataLoader(pipe.plan, records, options, gpu, dataio.ShardSpec(id=0, of=1))
+        print(len(next(iter(loader))), gpu.stats.graph_rows, len(executor._GRAPHS))
+        # exit with the pipeline cached and an iteration abandoned: the atexit release drains and drops it
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["2", "2", "1"]
