@@ -78,38 +78,22 @@ _RESTART_MARKERS = frozenset(range(0xD0, 0xD8))  # RSTn carry no length
 
 
 _SOF_MARKERS = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
+_UNREADABLE = (None, None)
 
 
 def read_jpeg_header(data: bytes | memoryview) -> ImageHeader | None:
     """A JPEG's header from its marker segments, without Pillow (about 5× cheaper), or ``None`` whenever
     Pillow might see it otherwise — then :func:`read_header` decides.
 
-    The size comes from the frame header (SOFn), the orientation from :func:`jpeg_orientation`;
-    ``None`` for anything but a plain walk to a frame header with a non-zero size.
+    The size comes from the frame header (SOFn), the orientation as :func:`jpeg_orientation`
+    reads it, both from one walk over the markers; ``None`` for anything but a plain walk to
+    the first scan past a frame header with a non-zero size.
     """
-    turn = jpeg_orientation(data)
-    if turn is None:
+    turn, size = _walk(data)
+    if turn is None or size is None:
         return None
-    view = memoryview(data)
-    position = 2
-    while position + 9 <= len(view):
-        if view[position] != 0xFF:
-            return None
-        marker = view[position + 1]
-        if marker == 0xFF or marker in _RESTART_MARKERS:
-            position += 1 if marker == 0xFF else 2
-            continue
-        if marker in (0xDA, 0xD9):
-            return None  # a scan before any frame header
-        if marker in _SOF_MARKERS:
-            height = int.from_bytes(view[position + 5:position + 7], "big")
-            width = int.from_bytes(view[position + 7:position + 9], "big")
-            if not height or not width:
-                return None  # height defined by a DNL segment: leave it to Pillow
-            oriented_h, oriented_w = oriented_hw((width, height), turn)
-            return ImageHeader("JPEG", oriented_h, oriented_w, turn)
-        position += 2 + int.from_bytes(view[position + 2:position + 4], "big")
-    return None
+    height, width = oriented_hw((size[1], size[0]), turn)
+    return ImageHeader("JPEG", height, width, turn)
 
 
 def jpeg_orientation(data: bytes | memoryview) -> int | None:
@@ -122,15 +106,25 @@ def jpeg_orientation(data: bytes | memoryview) -> int | None:
     an XMP segment without an EXIF orientation (Pillow then reads ``tiff:Orientation`` from
     the XMP). Callers ask Pillow on ``None``, so both paths agree.
     """
+    return _walk(data)[0]
+
+
+def _walk(data: bytes | memoryview) -> tuple[int | None, tuple[int, int] | None]:
+    """One walk over a JPEG's marker segments up to its first scan: ``(orientation, (height, width))``.
+
+    The orientation is :func:`jpeg_orientation`'s answer; the size is the first frame header's
+    (``None`` without one, or with a zero side: a DNL segment defines the height).
+    """
     view = memoryview(data)
     if bytes(view[:2]) != _SOI:
-        return None
+        return _UNREADABLE
     exif: int | None = 0  # 0: no EXIF segment seen yet
     has_xmp = False
+    size: tuple[int, int] | None = None
     position = 2
     while position + 4 <= len(view):
         if view[position] != 0xFF:
-            return None
+            return _UNREADABLE
         marker = view[position + 1]
         if marker == 0xFF:  # fill byte
             position += 1
@@ -142,21 +136,25 @@ def jpeg_orientation(data: bytes | memoryview) -> int | None:
             break
         length = int.from_bytes(view[position + 2:position + 4], "big")
         if length < 2:
-            return None
+            return _UNREADABLE
         if marker == 0xE1:
             segment = bytes(view[position + 4:position + 2 + length])
             if segment.startswith(_EXIF) and exif == 0:
                 exif = _tiff_orientation(segment[len(_EXIF):])
                 if exif is None:
-                    return None
+                    return _UNREADABLE
             elif segment.startswith(_XMP):
                 has_xmp = True
+        elif marker in _SOF_MARKERS and size is None and length >= 8:
+            height = int.from_bytes(view[position + 5:position + 7], "big")
+            width = int.from_bytes(view[position + 7:position + 9], "big")
+            size = (height, width) if height and width else None
         position += 2 + length
     else:
-        return None  # ran off the end before the scan
+        return _UNREADABLE  # ran off the end before the scan
     if exif:  # the EXIF tag wins over XMP
-        return exif
-    return None if has_xmp else 1
+        return exif, size
+    return (None if has_xmp else 1), size
 
 
 def _tiff_orientation(tiff: bytes) -> int | None:
