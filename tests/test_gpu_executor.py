@@ -335,15 +335,21 @@ def test_loader_stats_carry_the_executor_counters(jpeg_paths: list[str]) -> None
     assert counters["graph_rows"] == 8 and counters["graph_build_errors"] == {}
 
 
-def test_a_corrupt_jpeg_costs_only_its_own_batch_and_no_rebuild(jpeg_paths: list[str], tmp_path: Path,
-                                                                  no_draft: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """DALI's dynamic executor: the iterations scheduled around the bad one survive in the graph."""
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The pipelines the GPU executor builds from now on (an empty cache first), by their keyword arguments."""
     from dataio.gpu import executor as gpu_executor
 
-    builds = []
+    built: list[dict[str, Any]] = []
     real_build = gpu_executor.build_pipeline
-    monkeypatch.setattr(gpu_executor, "build_pipeline", lambda *a, **k: builds.append(k) or real_build(*a, **k))
+    monkeypatch.setattr(gpu_executor, "build_pipeline", lambda *a, **k: built.append(k) or real_build(*a, **k))
     monkeypatch.setattr(gpu_executor, "_GRAPHS", {})
+    return built
+
+
+def test_a_corrupt_jpeg_costs_only_its_own_batch_and_no_rebuild(jpeg_paths: list[str], tmp_path: Path,
+                                                                  no_draft: None, builds: list[Any]) -> None:
+    """DALI's dynamic executor: the iterations scheduled around the bad one survive in the graph."""
     pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).normalize("imagenet"),
                            dataio.slot("label").decode_npy(), dataio.batch(4, prefetch=4))
     records = mixed_records(jpeg_paths, tmp_path, corrupt_jpeg(jpeg_paths))
@@ -381,15 +387,9 @@ def test_the_graph_runs_the_front_of_a_chain_and_the_host_the_rest(jpeg_paths: l
         assert per_row.max() <= 1.5
 
 
-def test_a_corrupt_jpeg_in_the_first_batch_costs_only_that_batch(jpeg_paths: list[str], tmp_path: Path,
-                                                                 no_draft: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_corrupt_jpeg_in_the_first_batch_costs_only_that_batch(jpeg_paths: list[str], no_draft: None,
+                                                                 builds: list[Any]) -> None:
     """The first batch is fed prefetch times to prime DALI: its failed duplicates are not failures in a row."""
-    from dataio.gpu import executor as gpu_executor
-
-    builds = []
-    real_build = gpu_executor.build_pipeline
-    monkeypatch.setattr(gpu_executor, "build_pipeline", lambda *a, **k: builds.append(k) or real_build(*a, **k))
-    monkeypatch.setattr(gpu_executor, "_GRAPHS", {})
     pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).normalize("imagenet"),
                            dataio.batch(4, prefetch=4))
     records = [{"key": f"j{i}", "image": p} for i, p in enumerate(jpeg_paths[:16])]
