@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageEnhance
 
 from dataio.ops import photometric as P
-from dataio.ops.draws import draw_coin
+from dataio.ops.draws import draw_coin, draw_color_jitter, draw_uniform
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
 
@@ -54,27 +54,24 @@ def color_jitter_kernel(op: P.ColorJitter, value: Any, spec: Any, ctx: ChainCont
     numpy oracle is exact for brightness/contrast/saturation and, for hue (float HSV against
     Pillow's uint8 HSV), within 12 levels, under 1.5 on average.
     """
-    rng = ctx.rng
-    order = rng.permutation(4)
+    drawn = draw_color_jitter(ctx.rng, op)
     strengths = (op.brightness, op.contrast, op.saturation)
-    factors = [rng.uniform(max(0.0, 1.0 - v), 1.0 + v) for v in strengths]
-    hue = rng.uniform(-op.hue, op.hue)
     pixels = hwc_u8(value, op.qualname)
     if pixels.shape[2] != 3:
         raise RowFailure("transform", op.qualname, f"expects a 3-channel image; got {pixels.shape[2]} channels")
     image = to_pil(pixels)
-    for index in order:
+    for index in drawn.order:
         if index < 3 and strengths[index] > 0:
             enhancer = (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color)[index]
-            image = enhancer(image).enhance(factors[index])
+            image = enhancer(image).enhance(drawn.factors[index])
         elif index == 3 and op.hue > 0:
-            image = _shift_hue(image, hue)
+            image = _shift_hue(image, drawn.hue_step)
     return to_hwc(image)
 
 
-def _shift_hue(image: Image.Image, shift: float) -> Image.Image:
+def _shift_hue(image: Image.Image, step: int) -> Image.Image:
     h, s, v = image.convert("HSV").split()
-    hue = np.asarray(h, dtype=np.uint8) + np.uint8(int(shift * 255) % 256)  # int() truncates like torchvision
+    hue = np.asarray(h, dtype=np.uint8) + np.uint8(step)
     return Image.merge("HSV", (Image.fromarray(hue, "L"), s, v)).convert("RGB")
 
 
@@ -128,7 +125,7 @@ def gaussian_blur_kernel(op: P.GaussianBlur, value: Any, spec: Any, ctx: ChainCo
 
     Tolerance: within 1 level of a float64 separable convolution (float32 accumulation, then rounding).
     """
-    sigma = ctx.rng.uniform(op.sigma_lo, op.sigma_hi)
+    sigma = draw_uniform(ctx.rng, op.sigma_lo, op.sigma_hi)
     pixels = hwc_u8(value, op.qualname)
     return _to_u8(separable_filter(pixels, gaussian_kernel(op.kernel_size, sigma)))
 

@@ -8,9 +8,9 @@ Every kernel states its tolerance against an independent reference in its docstr
 fixed number of values from ``ctx.rng`` before looking at the pixels, whether or not they
 fire (docs/api.md §4.7).
 
-The affine matrix is torchvision's ``_get_inverse_affine_matrix`` (:func:`inverse_affine`),
-shared by ``affine`` and ``random_affine``, with the centre at ``(W/2, H/2)`` in Pillow's
-continuous coordinates (pixel ``i`` covers ``[i, i + 1)``), which is torchvision's PIL path.
+Draws come from :mod:`dataio.ops.draws` and the matrices and erasing windows from
+:mod:`dataio.ops.warps` (torchvision's ``_get_inverse_affine_matrix`` about the centre
+``(W/2, H/2)`` in Pillow's continuous coordinates), which the GPU executor's nodes use too.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import numpy as np
 from PIL import Image
 
 from dataio.ops import spatial as S
+from dataio.ops.draws import draw_erasing, draw_perspective, draw_random_affine
+from dataio.ops.warps import affine_matrix, fill_value, erasing_window, perspective_coefficients, perspective_endpoints
 from dataio.ops._base import TensorSpec, image_axes
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
@@ -31,10 +33,6 @@ from dataio.cpu_fallback.pixels import hwc_u8
 
 _RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
              "bicubic": Image.Resampling.BICUBIC}
-ERASING_ATTEMPTS = 10
-"""torchvision ``RandomErasing`` tries this many rectangles before giving up."""
-
-
 def _array(op: Any, value: Any, spec: TensorSpec) -> np.ndarray:
     """``value`` as a numpy array with image axes for ``spec``'s layout (a row error otherwise)."""
     array = value.materialise() if isinstance(value, LazyImage) else value
@@ -43,16 +41,6 @@ def _array(op: Any, value: Any, spec: TensorSpec) -> np.ndarray:
         want = f"a {spec.layout.upper()} array" if spec.layout else "an array of rank >= 2"
         raise RowFailure("transform", op.qualname, f"expects {want}; got {describe_value(array)}")
     return array
-
-
-def fill_value(value: float, dtype: np.dtype) -> Any:
-    """``value`` in ``dtype``, as ``cast`` converts: integers truncate toward zero and saturate."""
-    if dtype.kind == "b":
-        return np.bool_(value != 0)
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return dtype.type(min(max(math.trunc(value), int(info.min)), int(info.max)))
-    return dtype.type(value)
 
 
 def pad_kernel(op: S.Pad, value: Any, spec: TensorSpec, ctx: ChainContext, out: Any) -> np.ndarray:
@@ -77,37 +65,6 @@ def pad_kernel(op: S.Pad, value: Any, spec: TensorSpec, ctx: ChainContext, out: 
     return np.pad(array, widths, mode=op.mode)
 
 
-def inverse_affine(center: tuple[float, float], angle: float, translate: tuple[float, float], scale: float,
-                   shear: tuple[float, float]) -> list[float]:
-    """torchvision's inverse affine matrix (output → source), the ``data`` of ``Image.transform(AFFINE)``.
-
-    The forward map is ``p' = C + T + scale · R(angle) · SHy(shear[1]) · SHx(shear[0]) · (p − C)``
-    with ``R(a) = [[cos a, −sin a], [sin a, cos a]]`` (clockwise on screen, y pointing down)
-    and ``SHx(s) = [[1, −tan s], [0, 1]]``.
-
-    Args:
-        center: ``(cx, cy)`` in continuous pixel coordinates.
-        angle: rotation in degrees, clockwise (torchvision ``F.affine``'s convention).
-        translate: ``(tx, ty)`` in pixels.
-        scale: zoom factor (> 0).
-        shear: ``(sx, sy)`` in degrees.
-
-    Returns:
-        The six coefficients ``a, b, c, d, e, f``: source ``(a·x + b·y + c, d·x + e·y + f)``.
-    """
-    rot, sx, sy = math.radians(angle), math.radians(shear[0]), math.radians(shear[1])
-    cx, cy = center
-    tx, ty = translate
-    a = math.cos(rot - sy) / math.cos(sy)
-    b = -math.cos(rot - sy) * math.tan(sx) / math.cos(sy) - math.sin(rot)
-    c = math.sin(rot - sy) / math.cos(sy)
-    d = -math.sin(rot - sy) * math.tan(sx) / math.cos(sy) + math.cos(rot)
-    matrix = [x / scale for x in (d, -b, 0.0, -c, a, 0.0)]
-    matrix[2] += matrix[0] * (-cx - tx) + matrix[1] * (-cy - ty) + cx
-    matrix[5] += matrix[3] * (-cx - tx) + matrix[4] * (-cy - ty) + cy
-    return matrix
-
-
 def _warp(pixels: np.ndarray, method: Image.Transform, data: list[float], resample: int, fill: int) -> np.ndarray:
     """``Image.transform`` to the same size; channels other than 1 or 3 are warped plane by plane.
 
@@ -129,7 +86,7 @@ def _affine(pixels: np.ndarray, angle_ccw: float, tx: float, ty: float, scale: f
             interp: str, fill: int) -> np.ndarray:
     """The one affine warp of ``affine`` and ``random_affine`` (counter-clockwise angle)."""
     h, w = pixels.shape[:2]
-    matrix = inverse_affine((w * 0.5, h * 0.5), -angle_ccw, (tx, ty), scale, (shear, 0.0))
+    matrix = affine_matrix(h, w, angle_ccw, tx, ty, scale, shear)
     return _warp(pixels, Image.Transform.AFFINE, matrix, _RESAMPLE[interp], fill)
 
 
@@ -156,49 +113,10 @@ def random_affine_kernel(op: S.RandomAffine, value: Any, spec: TensorSpec, ctx: 
     Tolerance: as ``affine`` for the drawn parameters (exact for a whole-pixel translation
     with ``nearest``).
     """
-    rng = ctx.rng
-    angle = rng.uniform(-op.degrees, op.degrees)
-    u_tx, u_ty = rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)
-    scale = rng.uniform(*op.scale_range)
-    shear = rng.uniform(-op.shear_deg, op.shear_deg)
+    drawn = draw_random_affine(ctx.rng, op)
     pixels = hwc_u8(value, op.qualname)
-    h, w = pixels.shape[:2]
-    tx, ty = round(u_tx * op.translate[0] * w), round(u_ty * op.translate[1] * h)
-    return _affine(pixels, angle, tx, ty, scale, shear, op.interp, op.fill)
-
-
-def perspective_coefficients(start: np.ndarray, end: np.ndarray) -> list[float]:
-    """The 8 coefficients that map output points ``end`` back to source points ``start``.
-
-    Pillow's ``PERSPECTIVE`` data ``a..h``: output ``(x, y)`` samples the source at
-    ``((a·x + b·y + c) / (g·x + h·y + 1), (d·x + e·y + f) / (g·x + h·y + 1))``; solved by least
-    squares from the four point pairs, as torchvision's ``_get_perspective_coeffs`` does.
-    """
-    x, y = end[:, 0].astype(np.float64), end[:, 1].astype(np.float64)
-    u, v = start[:, 0].astype(np.float64), start[:, 1].astype(np.float64)
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    rows_u = np.stack([x, y, one, zero, zero, zero, -u * x, -u * y], axis=1)
-    rows_v = np.stack([zero, zero, zero, x, y, one, -v * x, -v * y], axis=1)
-    a = np.stack([rows_u, rows_v], axis=1).reshape(-1, 8)
-    b = np.stack([u, v], axis=1).reshape(-1)
-    return np.linalg.lstsq(a, b, rcond=None)[0].tolist()
-
-
-def perspective_endpoints(draws: np.ndarray, height: int, width: int, distortion: float) -> np.ndarray:
-    """torchvision ``RandomPerspective.get_params`` from eight uniforms in [0, 1): ``[4, 2]`` (x, y) corners.
-
-    Each corner moves inwards by a uniform integer in ``[0, int(distortion · (size // 2))]``;
-    the right/bottom corners start at ``size − 1``. Order: top-left, top-right, bottom-right,
-    bottom-left.
-    """
-    dw, dh = int(distortion * (width // 2)), int(distortion * (height // 2))
-    spans = np.array([dw, dh] * 4)
-    inset = np.minimum(np.floor(draws * (spans + 1)), spans)
-    inset = inset.astype(np.int64).reshape(4, 2)
-    far = np.array([width - 1, height - 1])
-    sign = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]])  # +: from 0 inwards, −: from size − 1 inwards
-    origin = np.where(sign > 0, 0, far)
-    return origin + sign * inset
+    tx, ty = drawn.translation(op, *pixels.shape[:2])
+    return _affine(pixels, drawn.angle, tx, ty, drawn.scale, drawn.shear, op.interp, op.fill)
 
 
 def random_perspective_kernel(op: S.RandomPerspective, value: Any, spec: TensorSpec, ctx: ChainContext,
@@ -213,7 +131,7 @@ def random_perspective_kernel(op: S.RandomPerspective, value: Any, spec: TensorS
     homography through the drawn corners within 0.75 px (Pillow's bilinear weights and
     its pixel-centre convention for perspective data).
     """
-    draws = ctx.rng.random(9)
+    draws = draw_perspective(ctx.rng)
     pixels = hwc_u8(value, op.qualname)
     if not draws[0] < op.prob:
         return pixels
@@ -222,29 +140,6 @@ def random_perspective_kernel(op: S.RandomPerspective, value: Any, spec: TensorS
     start = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
     coefficients = perspective_coefficients(start, end)
     return _warp(pixels, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR, op.fill)
-
-
-def erasing_box(draws: np.ndarray, height: int, width: int, scale: tuple[float, float],
-                ratio: tuple[float, float]) -> tuple[int, int, int, int] | None:
-    """torchvision ``RandomErasing.get_params`` from ``[ERASING_ATTEMPTS, 4]`` uniforms: ``(y, x, h, w)``.
-
-    Attempt ``i`` takes area ``H·W·U(scale)`` and aspect ``h/w = exp(U(log ratio))``,
-    ``h = round(√(area·aspect))``, ``w = round(√(area/aspect))``; the first attempt with
-    ``h < H`` and ``w < W`` wins, placed uniformly. ``None`` when no attempt fits.
-    """
-    area = height * width * (scale[0] + (scale[1] - scale[0]) * draws[:, 0])
-    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
-    aspect = np.exp(log_lo + (log_hi - log_lo) * draws[:, 1])
-    hs = np.rint(np.sqrt(area * aspect)).astype(np.int64)
-    ws = np.rint(np.sqrt(area / aspect)).astype(np.int64)
-    fits = np.flatnonzero((hs < height) & (ws < width))
-    if not fits.size:
-        return None
-    i = fits[0]
-    h, w = int(hs[i]), int(ws[i])
-    y = min(int(draws[i, 2] * (height - h + 1)), height - h)
-    x = min(int(draws[i, 3] * (width - w + 1)), width - w)
-    return y, x, h, w
 
 
 def random_erasing_kernel(op: S.RandomErasing, value: Any, spec: TensorSpec, ctx: ChainContext,
@@ -256,14 +151,10 @@ def random_erasing_kernel(op: S.RandomErasing, value: Any, spec: TensorSpec, ctx
 
     Tolerance: exact (one numpy slice assignment).
     """
-    rng = ctx.rng
-    coin = rng.random()
-    draws = rng.random((ERASING_ATTEMPTS, 4))
+    coin, draws = draw_erasing(ctx.rng)
     array = _array(op, value, spec)
-    if not coin < op.prob:
-        return array
     ha, wa = image_axes(spec)
-    box = erasing_box(draws, array.shape[ha], array.shape[wa], op.scale, op.ratio)
+    box = erasing_window(op, coin, draws, array.shape[ha], array.shape[wa])
     if box is None:
         return array
     y, x, h, w = box

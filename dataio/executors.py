@@ -30,13 +30,16 @@ class KernelTable:
 
     ``runs`` lets an executor take only part of a slot (a graph runs the front of a chain):
     ``runs(slot, position)`` says whether it runs op ``position`` (0: the decoder) of ``slot``,
-    else the op is placed by ``fallback`` with ``why(slot)`` appended to its label.
+    else the op is placed by ``fallback`` with ``why(slot)`` appended to its label. ``notes``
+    says why this table has no entry for an op one might expect it to run.
     """
 
     def __init__(self, placement: str, labels: Mapping[str, str], fallback: KernelTable | None = None,
-                 runs: Callable[[Any, int], bool] | None = None, why: Callable[[Any], str] | None = None) -> None:
+                 runs: Callable[[Any, int], bool] | None = None, why: Callable[[Any], str] | None = None,
+                 notes: Mapping[str, str] | None = None) -> None:
         self.placement = placement
         self.labels = dict(labels)
+        self.notes = dict(notes or {})
         self.fallback = fallback
         self.runs = runs
         self.why = why
@@ -85,14 +88,15 @@ def cpu_table() -> KernelTable:
 def gpu_table() -> KernelTable:
     """Where the GPU executor runs each op: its graph node for the front of a chain the graph takes, the CPU
     kernel (with the reason) for the rest."""
-    nodes = importlib.import_module("dataio.gpu.nodes").GRAPH_NODES
+    registry = importlib.import_module("dataio.gpu.nodes")
+    nodes = registry.GRAPH_NODES
     graph = importlib.import_module("dataio.gpu.graph")  # imports no GPU library
     def runs(slot: Any, position: int) -> bool:
         found = graph.slot_graph(0, slot)
         return found is not None and found.in_graph(position)
 
     return KernelTable("gpu", {qualname: node.label for qualname, node in nodes.items()}, fallback=cpu_table(),
-                       runs=runs, why=graph.host_reason)
+                       runs=runs, why=graph.host_reason, notes=registry.HOST_ONLY)
 
 
 def create_executor(plan: Plan, options: RunOptions) -> Executor:

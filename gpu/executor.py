@@ -233,7 +233,8 @@ class GpuExecutor:
         sample = plan_sample(graph.geometry, header.height, header.width, ctx)
         if sample is None:
             return None
-        return StagedRow(row, payload, sample, (header.height, header.width), ctx, draw_pixel_args(graph, ctx))
+        return StagedRow(row, payload, sample, (header.height, header.width), ctx,
+                          draw_pixel_args(graph, ctx, sample.size))
 
     # -- per batch: feed (the thread that finished the last row) -------------------------------
 
@@ -343,6 +344,8 @@ class GpuExecutor:
                     self._run_tails(run, host, result)
                     values = {}
             else:
+                LOGGER.debug("GPU executor: slot %r's graph run failed (%s: %s); its rows rerun on the CPU kernels",
+                             self.plan.slots[run.index].name, type(error).__name__, error)
                 self.stats.add(failed_batches=1, cpu_reruns=len(run.share.deferred))
                 values = {}
                 self._rerun_on_cpu(run, host, result)

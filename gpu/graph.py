@@ -27,7 +27,7 @@ from dataio.ops._base import Op, TensorSpec
 from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 
-from dataio.gpu.nodes import GRAPH_NODES
+from dataio.gpu.nodes import GRAPH_NODES, HOST_ONLY, NodeInput
 from dataio.gpu.settings import GraphSettings
 from dataio.ops.geometry import GEOMETRY_KINDS, SampleContext, SamplePlan
 
@@ -50,7 +50,7 @@ class SlotGraph:
         tail: the position in the slot's transforms where the host takes over (the CPU kernels
             run the rest of the chain on the graph's output), or ``None`` when the graph runs it all.
         stop: why the graph stops at ``tail`` (for ``explain``), or ``None``.
-        pixel_channels: the channels of each pixel op's input (from the plan's static descriptions).
+        pixel_specs: the plan's description of each pixel op's input.
     """
 
     index: int
@@ -62,7 +62,7 @@ class SlotGraph:
     channels: int
     tail: int | None = None
     stop: str | None = None
-    pixel_channels: tuple[int, ...] = ()
+    pixel_specs: tuple[TensorSpec, ...] = ()
 
     @property
     def has_window(self) -> bool:
@@ -126,7 +126,7 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
             return None
         return SlotGraph(index, slot.name, decoder, (), None, (affine,), decoder.channels,  # type: ignore[arg-type]
                          0 if transforms else None, "transforms after the decoder's own normalisation" if transforms
-                         else None, (decoder.channels,))
+                         else None, (_decoded_hwc(decoder.channels),))
     position, stop, resampling = 0, None, []
     while position < len(transforms):  # the geometric front: one sample plan
         op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
@@ -142,31 +142,48 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
         op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
         if node is None or node.build is None:
             break
-        if node.accepts is not None and not node.accepts(op, _channels(slot.specs[position], decoder.channels)):
+        if node.accepts is not None and not node.accepts(op, slot.specs[position]):
             stop = f"the graph node of {op.qualname} does not take {op!r}"
             break
         position += 1
     if position < len(transforms) and stop is None:
         op = transforms[position]
-        stop = (f"no graph node for {op.qualname}" if op.qualname not in GRAPH_NODES
+        stop = (f"no graph node for {op.qualname}" + (f" ({HOST_ONLY[op.qualname]})" if op.qualname in HOST_ONLY
+                                                       else "") if op.qualname not in GRAPH_NODES
                 else f"{op.qualname} after a pixel op is not one sample plan")
     interp = resampling[0].interp if resampling else None  # type: ignore[attr-defined]
-    channels = tuple(_channels(slot.specs[t], decoder.channels) for t in range(geometry_end, position))
     return SlotGraph(index, slot.name, decoder, tuple(transforms[:geometry_end]), interp,  # type: ignore[arg-type]
                      tuple(transforms[geometry_end:position]), decoder.channels,
-                     position if position < len(transforms) else None, stop, channels)
+                     position if position < len(transforms) else None, stop,
+                     tuple(slot.specs[t] for t in range(geometry_end, position)))
+
+
+def _decoded_hwc(channels: int) -> TensorSpec:
+    """The decoder's pixels before its own normalisation: what the graph's decode node yields."""
+    return TensorSpec("uint8", "hwc", (None, None, channels))
 
 
 def _channels(spec: TensorSpec, default: int) -> int:
-    """The channels of an ``HWC`` value the plan describes (``default`` when it does not know them)."""
-    if spec.layout == "hwc" and spec.shape is not None and len(spec.shape) == 3 and spec.shape[2] is not None:
-        return spec.shape[2]
+    """The channels of an image value the plan describes (``default`` when it does not know them)."""
+    axis = {"hwc": 2, "chw": 0}.get(spec.layout or "")
+    if axis is not None and spec.shape is not None and len(spec.shape) == 3 and spec.shape[axis] is not None:
+        return spec.shape[axis]
     return default
 
 
-def draw_pixel_args(slot: SlotGraph, ctx: SampleContext) -> list[np.ndarray]:
-    """The per-sample parameters of the slot's pixel ops that draw, in chain order (after the geometry's draws)."""
-    return [node.draw(op, ctx) for op in slot.pixel_ops if (node := GRAPH_NODES[op.qualname]).draw is not None]
+def draw_pixel_args(slot: SlotGraph, ctx: SampleContext, hw: tuple[int, int]) -> list[np.ndarray]:
+    """The per-sample parameters of the slot's pixel ops that draw, in chain order (after the geometry's draws),
+    for a sample whose geometry yields an ``hw`` image (nodes that pad pass the new size on)."""
+    drawn = []
+    for op in slot.pixel_ops:
+        node = GRAPH_NODES[op.qualname]
+        if node.draw is None:
+            continue
+        args = node.draw(op, ctx, hw)
+        drawn.append(args)
+        if node.resizes is not None:
+            hw = node.resizes(op, hw, args)
+    return drawn
 
 
 def graph_slots(plan: Plan) -> list[SlotGraph]:
@@ -225,11 +242,14 @@ def graph_ops(outputs: list[Any]) -> list[tuple[str, str]]:
 
 
 def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -> Any:
+    from nvidia.dali import math as dali_math
+
     on_gpu = settings.on_gpu
     name = slot.name
     encoded = fn.external_source(name=f"{name}.bytes", dtype=types.UINT8, ndim=1)
-    image = GRAPH_NODES[slot.decoder.qualname].build(fn, types, encoded, slot.decoder, slot.channels, settings,  # type: ignore[misc]
-                                                     None)
+    decoded = _decoded_hwc(slot.channels)
+    image = GRAPH_NODES[slot.decoder.qualname].build(  # type: ignore[misc]
+        NodeInput(fn, types, dali_math, settings, decoded, slot.channels), encoded, slot.decoder)
     if slot.needs_region:
         region = fn.external_source(name=f"{name}.region", dtype=types.FLOAT, ndim=1)  # y0, x0, y1, x1
         size = fn.external_source(name=f"{name}.size", dtype=types.FLOAT, ndim=1)  # h, w
@@ -245,11 +265,12 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
     if slot.has_flip:
         flip = fn.external_source(name=f"{name}.flip", dtype=types.INT32, ndim=1)  # horizontal, vertical
         image = fn.flip(image, horizontal=flip[0], vertical=flip[1])
-    for position, (op, channels) in enumerate(zip(slot.pixel_ops, slot.pixel_channels, strict=True)):
+    for position, (op, spec) in enumerate(zip(slot.pixel_ops, slot.pixel_specs, strict=True)):
         node = GRAPH_NODES[op.qualname]
-        args = None if node.draw is None else fn.external_source(name=f"{name}.op{position}", dtype=types.INT32,
+        args = None if node.draw is None else fn.external_source(name=f"{name}.op{position}", dtype=types.FLOAT,
                                                                   ndim=1)
-        image = node.build(fn, types, image, op, channels, settings, args)  # type: ignore[misc]
+        image = node.build(NodeInput(fn, types, dali_math, settings, spec, _channels(spec, slot.channels), args),  # type: ignore[misc]
+                           image, op)
     return image
 
 

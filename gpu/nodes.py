@@ -7,16 +7,19 @@ graph in one of two ways:
   ``flip``) are reduced per sample on the host, with the core's sample geometry
   (:mod:`dataio.ops.geometry`), to one region, output size and flips, which the graph
   executes with one ROI resize or slice and one flip (:func:`dataio.gpu.graph.define_pipeline`);
-- **a node builder**: ``build(fn, types, image, op, channels, settings, args)`` appends the op's
-  DALI operators after ``image`` and returns the new node (decoders and pixel ops); ``settings``
-  is the pipeline's :class:`~dataio.gpu.settings.GraphSettings` (GPU or CPU operators, decoder
-  setup). A random op also has a ``draw(op, ctx)``: the host draws its per-sample parameters
-  with the core's draw functions (:mod:`dataio.ops.draws`, the CPU kernel's own calls), in
-  chain order, and ``args`` is the graph input they are fed through (a 1-D vector per sample).
+- **a node builder**: ``build(node_input, image, op)`` appends the op's DALI operators after
+  ``image`` and returns the new node (decoders and pixel ops; :class:`NodeInput` carries DALI's
+  ``fn``/``types``, the pipeline's settings, the op's input description and its argument
+  input). A random op also has a ``draw(op, ctx, hw)``: the host draws its per-sample
+  parameters with the core's draw functions (:mod:`dataio.ops.draws`, the CPU kernel's own
+  calls) in chain order, for the sample's current size, and feeds them as one float32 vector
+  per sample.
 
-Ops with no entry run on the CPU fallback's kernels inside the GPU executor — and so does
-a slot whose chain the graph cannot take as a whole (:func:`dataio.gpu.graph.slot_graph`).
-Every op with an entry has a parity case in ``tests/parity_cases.py``.
+The builders live by family: :mod:`dataio.gpu.point_nodes` (per-pixel arithmetic),
+:mod:`dataio.gpu.filter_nodes` (convolutions), :mod:`dataio.gpu.spatial_nodes` (warps,
+erasing, padding). Ops with no entry run on the CPU fallback's kernels inside the GPU
+executor; :data:`HOST_ONLY` says why for the image ops DALI has an operator for. Every op
+with an entry has a parity case in ``tests/parity_cases.py``.
 """
 
 from __future__ import annotations
@@ -27,20 +30,44 @@ from typing import Any
 
 import numpy as np
 
-from dataio.ops import decoders as D
-from dataio.ops import photometric as P
-from dataio.ops import transforms as T
-from dataio.ops.draws import draw_coin
+from dataio.ops._base import TensorSpec
 from dataio.ops.geometry import SampleContext
 
+from dataio.gpu import filter_nodes as F
+from dataio.gpu import point_nodes as P
+from dataio.gpu import spatial_nodes as S
 from dataio.gpu.settings import GraphSettings
 
-NodeBuilder = Callable[[Any, Any, Any, Any, int, GraphSettings, Any], Any]
-"""``(fn, types, image, op, channels, settings, args) -> node``; DALI's ``fn``/``types`` are passed in (imported
-lazily); ``args`` is the per-sample parameter input of a node with a ``draw``, else ``None``."""
 
-NodeDraw = Callable[[Any, SampleContext], np.ndarray]
-"""``(op, ctx) -> int32 vector``: the per-sample parameters of one op, drawn from ``ctx.rng``."""
+@dataclass(frozen=True, slots=True)
+class NodeInput:
+    """What a node builder gets besides the image node and the op.
+
+    Attributes:
+        fn: DALI's ``nvidia.dali.fn`` (imported lazily by the graph builder).
+        types: DALI's ``nvidia.dali.types``.
+        math: DALI's ``nvidia.dali.math`` (floor, clamp, min/max on data nodes).
+        settings: the pipeline's settings (GPU or CPU operators, decoder setup).
+        spec: the plan's description of the op's input (for a decoder: of its output).
+        channels: the input's channels (for a decoder: its output's).
+        args: the per-sample float32 parameter vector of an op with a ``draw``, else ``None``.
+    """
+
+    fn: Any
+    types: Any
+    math: Any
+    settings: GraphSettings
+    spec: TensorSpec
+    channels: int
+    args: Any = None
+
+
+NodeBuilder = Callable[[NodeInput, Any, Any], Any]
+"""``(node_input, image, op) -> node``."""
+
+NodeDraw = Callable[[Any, SampleContext, tuple[int, int]], np.ndarray]
+"""``(op, ctx, (height, width)) -> float32 vector``: the per-sample parameters of one op, drawn from ``ctx.rng``
+(and resolved from the record, for ``col(...)`` arguments) for an image of that size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,73 +77,28 @@ class GraphNode:
     Attributes:
         label: what ``plan.explain(device="cuda")`` and ``docs/ops.md`` print.
         build: the node builder, or ``None`` for ops planned on the host into the sample plan.
+        draw: how the host draws the op's per-sample parameters; ``None``: the op draws nothing.
+        accepts: ``(op, input spec) -> bool``: whether the node takes this configuration of the op
+            (``None``: every configuration the plan lets through).
+        resizes: ``(op, (height, width), args) -> (height, width)`` for a node that changes the
+            image size (the next ops' draws see the new size); ``None``: same size.
     """
 
     label: str
     build: NodeBuilder | None = None
     draw: NodeDraw | None = None
-    """How the host draws the op's per-sample parameters (random ops); ``None``: the op draws nothing."""
-    accepts: Callable[[Any, int], bool] | None = None
-    """``(op, input channels) -> bool``: whether the node takes this configuration of the op (``None``: all)."""
-
-
-def _decode_image(fn: Any, types: Any, encoded: Any, op: D.ImageDecoder, channels: int,
-                  settings: GraphSettings, args: Any) -> Any:
-    return fn.decoders.image(encoded, device="mixed" if settings.on_gpu else "cpu",
-                             output_type=types.RGB if channels == 3 else types.GRAY, **settings.decoder_args())
-
-
-def _channel_affine(fn: Any, types: Any, image: Any, op: T.ChannelAffine, channels: int,
-                    settings: GraphSettings, args: Any) -> Any:
-    scale, bias = op.channel_affine(channels)
-    return fn.crop_mirror_normalize(image, mean=list(-bias / scale), std=list(1.0 / scale), output_layout="CHW",
-                                    dtype=types.FLOAT)
-
-
-def _coin(op: Any, ctx: SampleContext) -> np.ndarray:
-    """One coin (``prob``): the draw of ``invert``, ``solarize``, ``posterize`` (their CPU kernels' own)."""
-    return np.array([draw_coin(ctx.rng, op.prob)], dtype=np.int32)
-
-
-def _where_fired(fn: Any, types: Any, image: Any, args: Any, changed: Callable[[Any], Any]) -> Any:
-    """``changed(x)`` on the samples whose coin fired, ``x`` elsewhere; exact integer arithmetic on uint8."""
-    x = fn.cast(image, dtype=types.INT32)
-    fired = args[0]
-    return fn.cast(x + fired * (changed(x) - x), dtype=types.UINT8)
-
-
-def _invert(fn: Any, types: Any, image: Any, op: P.Invert, channels: int, settings: GraphSettings,
-            args: Any) -> Any:
-    return _where_fired(fn, types, image, args, lambda x: 255 - x)
-
-
-def _solarize(fn: Any, types: Any, image: Any, op: P.Solarize, channels: int, settings: GraphSettings,
-              args: Any) -> Any:
-    return _where_fired(fn, types, image, args, lambda x: x + (x >= op.threshold) * (255 - 2 * x))
-
-
-def _grayscale(fn: Any, types: Any, image: Any, op: P.Grayscale, channels: int, settings: GraphSettings,
-               args: Any) -> Any:
-    """Pillow's integer luma (the CPU kernel's, bit-exact) on every channel of an RGB image, where the coin fired."""
-    x = fn.cast(image, dtype=types.INT32)
-    luma = (19595 * x[:, :, 0] + 38470 * x[:, :, 1] + 7471 * x[:, :, 2] + 32768) // 65536
-    luma = fn.expand_dims(luma, axes=[2], new_axis_names="C")
-    return fn.cast(x + args[0] * (fn.cat(*[luma] * channels, axis=2) - x), dtype=types.UINT8)
-
-
-def _posterize(fn: Any, types: Any, image: Any, op: P.Posterize, channels: int, settings: GraphSettings,
-               args: Any) -> Any:
-    mask = (0xFF << (8 - op.bits)) & 0xFF
-    return _where_fired(fn, types, image, args, lambda x: x & mask)
+    accepts: Callable[[Any, TensorSpec], bool] | None = None
+    resizes: Callable[[Any, tuple[int, int], np.ndarray], tuple[int, int]] | None = None
 
 
 _RESIZE = GraphNode("DALI fn.experimental.resize (CV-CUDA), host-planned ROI")
 _WINDOW = GraphNode("host-planned window -> fn.resize ROI / fn.slice")
 _FLIP = GraphNode("DALI fn.flip (host-drawn flags)")
-_AFFINE = GraphNode("DALI fn.crop_mirror_normalize -> CHW float32", _channel_affine)
+_AFFINE = GraphNode("DALI fn.crop_mirror_normalize -> CHW float32", P.channel_affine)
+_COIN_ARITHMETIC = "DALI integer arithmetic (host-drawn coin)"
 
 GRAPH_NODES: dict[str, GraphNode] = {
-    "decoders.image": GraphNode("DALI fn.decoders.image mixed (nvImageCodec/nvJPEG)", _decode_image),
+    "decoders.image": GraphNode("DALI fn.decoders.image mixed (nvImageCodec/nvJPEG)", P.decode_image),
     "transforms.resize": _RESIZE,
     "transforms.resize_short": _RESIZE,
     "transforms.resize_long": _RESIZE,
@@ -131,10 +113,38 @@ GRAPH_NODES: dict[str, GraphNode] = {
     "transforms.symmetric_chw": _AFFINE,
     "transforms.unit_chw": _AFFINE,
     "transforms.pack_chw_f32": _AFFINE,
-    "transforms.grayscale": GraphNode("DALI integer luma, Pillow's weights (host-drawn coin)", _grayscale, _coin,
-                                      lambda op, channels: op.num_output_channels == channels == 3),
-    "transforms.invert": GraphNode("DALI integer arithmetic (host-drawn coin)", _invert, _coin),
-    "transforms.solarize": GraphNode("DALI integer arithmetic (host-drawn coin)", _solarize, _coin),
-    "transforms.posterize": GraphNode("DALI integer arithmetic (host-drawn coin)", _posterize, _coin),
+    "transforms.grayscale": GraphNode("DALI integer luma, Pillow's weights (host-drawn coin)", P.grayscale, P.coin,
+                                      P.grayscale_accepts),
+    "transforms.invert": GraphNode(_COIN_ARITHMETIC, P.invert, P.coin, P.takes_hwc_u8),
+    "transforms.solarize": GraphNode(_COIN_ARITHMETIC, P.solarize, P.coin, P.takes_hwc_u8),
+    "transforms.posterize": GraphNode(_COIN_ARITHMETIC, P.posterize, P.coin, P.takes_hwc_u8),
+    "transforms.color_jitter": GraphNode("DALI arithmetic: Pillow's blends and uint8 HSV, host-drawn order and "
+                                         "factors", P.color_jitter, P.draw_jitter, P.takes_rgb_u8),
+    "transforms.gaussian_blur": GraphNode("DALI fn.gaussian_blur (host-drawn sigma)", F.gaussian_blur,
+                                          F.draw_sigma, P.takes_hwc_u8),
+    "transforms.sharpen": GraphNode("DALI fn.gaussian_blur + arithmetic", F.sharpen, None, P.takes_hwc_u8),
+    "transforms.random_erasing": GraphNode("DALI fn.erase (host-drawn rectangle)", S.random_erasing, S.draw_erasing,
+                                           S.erasing_accepts),
+    "transforms.pad": GraphNode("DALI fn.slice, out_of_bounds_policy=pad (constant mode)", S.pad, S.draw_pad,
+                                S.pad_accepts, S.padded_hw),
+    "transforms.affine": GraphNode("DALI fn.warp_affine (host-built matrix)", S.affine, S.draw_affine,
+                                   S.warp_accepts),
+    "transforms.random_affine": GraphNode("DALI fn.warp_affine (host-drawn matrix)", S.affine,
+                                          S.draw_random_affine, S.warp_accepts),
+    "transforms.random_perspective": GraphNode("DALI fn.experimental.warp_perspective (CV-CUDA; host-drawn matrix)",
+                                               S.perspective, S.draw_perspective, P.takes_hwc_u8),
 }
 """Graph nodes by op qualname (the op table's names)."""
+
+HOST_ONLY: dict[str, str] = {
+    "transforms.equalize": "DALI's equalize rounds like OpenCV's equalizeHist, not Pillow's ImageOps.equalize "
+                           "(a bin's pixels move by up to its width)",
+    "transforms.median_blur": "DALI's median_blur is GPU-only (no CPU operator to check it against on CI)",
+    "transforms.gaussian_noise": "per-pixel draws from the record's generator; DALI's noise draws its own",
+    "transforms.grid_mask": "DALI's grid_mask places its grid differently (tile origin and rotation centre)",
+    "transforms.auto_augment": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own policy",
+    "transforms.rand_augment": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own policy",
+    "transforms.trivial_augment_wide": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own "
+                                       "policy",
+}
+"""Image ops DALI has an operator for that the graph does not run, and why (``docs/ops.md`` prints it)."""

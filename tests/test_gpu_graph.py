@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import dataio
+from parity_cases import GRAPH_CHAINS, graph_chain_pipeline
 from dataio.formats.image_header import read_header
 from dataio.runtime.chain import ChainContext
 from dataio.seeds import derive
@@ -113,7 +114,7 @@ def test_gpu_variant_is_defined_and_serialised_without_a_gpu() -> None:
 def test_the_graph_runs_the_front_of_each_chain_and_explain_says_where_it_stops() -> None:
     """Slot a: the graph would hand a full-size image to the host, so the CPU runs it all; b: the graph stops at the
     second resample; c: no image; d: all in the graph."""
-    pipe = dataio.pipeline(dataio.slot("a").decode_image().color_jitter(brightness=0.1),
+    pipe = dataio.pipeline(dataio.slot("a").decode_image().equalize(),
                            dataio.slot("b").decode_image().resize(h=8, w=8).resize(h=4, w=4),
                            dataio.slot("c").decode_npy(),
                            dataio.slot("d").decode_image().center_crop(h=8, w=8).apply(dataio.transforms.unit_chw()),
@@ -121,9 +122,10 @@ def test_the_graph_runs_the_front_of_each_chain_and_explain_says_where_it_stops(
     graphs = {g.name: g for g in graph_slots(pipe.plan)}
     assert sorted(graphs) == ["b", "d"] and graphs["b"].tail == 1 and graphs["d"].tail is None
     text = pipe.explain(device="cuda")
-    assert "transforms.color_jitter" in text and "Pillow ImageEnhance" in text
-    assert ("no graph node for transforms.color_jitter, and no resize or crop before it: the whole slot runs on "
-            "the CPU kernels") in text
+    assert "transforms.equalize" in text and "histogram LUT" in text
+    assert ("no graph node for transforms.equalize (DALI's equalize rounds like OpenCV's equalizeHist, not "
+            "Pillow's ImageOps.equalize (a bin's pixels move by up to its width)), and no resize or crop before it: "
+            "the whole slot runs on the CPU kernels") in text
     second = [line for line in text.splitlines() if "transforms.resize " in line][1]
     assert " cpu " in second and "a second resample" in second
     line = next(line for line in text.splitlines() if "transforms.unit_chw" in line)
@@ -146,6 +148,17 @@ def test_decoder_settings_come_from_the_machine(monkeypatch: pytest.MonkeyPatch)
     serialized = pipe.serialize()  # the GPU variant, defined and serialised without a GPU
     for argument in (b"jpeg_fancy_upsampling", b"hw_decoder_load", b"preallocate_width_hint"):
         assert argument in serialized
+
+
+@pytest.mark.parametrize("name", [n for n in GRAPH_CHAINS if GRAPH_CHAINS[n][0] is not None])
+def test_every_parity_chain_has_a_gpu_variant_that_serialises(name: str) -> None:
+    """The GPU operators of every node exist with the arguments the nodes pass (DALI checks them when it
+    defines the graph), and after the decoder nothing but the host inputs runs on the CPU."""
+    slots = graph_slots(graph_chain_pipeline(name).plan)
+    pipeline, outputs = define_pipeline(slots, batch_size=4, device_id=None, on_gpu=True)
+    assert len(pipeline.serialize()) > 0
+    on_cpu = {op for op, device in graph_ops(outputs) if device == "cpu"}
+    assert on_cpu <= {"ExternalSource", "_TensorSubscript", "Reshape", "Cast", "_Shape"}, on_cpu  # arguments, shapes
 
 
 def test_the_first_contact_probe_builds_and_decodes_with_dali_cpu_operators() -> None:

@@ -9,6 +9,9 @@ executors fire the same ops on the same records.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 
@@ -20,3 +23,80 @@ def draw_coin(rng: np.random.Generator, prob: float) -> bool:
 def draw_offset(rng: np.random.Generator, size: int, window: int) -> int:
     """A uniformly placed window start in ``[0, size - window]`` (one draw; ``window <= size``)."""
     return int(rng.integers(0, size - window + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class JitterDraw:
+    """The draws of ``color_jitter`` (torchvision ``ColorJitter.get_params``).
+
+    Attributes:
+        order: the order of the four adjustments (0 brightness, 1 contrast, 2 saturation, 3 hue).
+        factors: the brightness, contrast and saturation factors.
+        hue: the hue shift, in turns (``[-0.5, 0.5]``).
+    """
+
+    order: tuple[int, int, int, int]
+    factors: tuple[float, float, float]
+    hue: float
+
+    @property
+    def hue_step(self) -> int:
+        """The shift added to Pillow's uint8 hue: ``trunc(hue · 255) mod 256``, as torchvision's PIL path."""
+        return int(self.hue * 255) % 256
+
+
+def draw_color_jitter(rng: np.random.Generator, op: Any) -> JitterDraw:
+    """Always five draws, in this order: a permutation of 4, the three factors, the hue shift.
+
+    Factor ``i`` is uniform in ``[max(0, 1 - v), 1 + v]`` for its strength ``v`` (drawn even when
+    ``v`` is 0); the hue shift is uniform in ``[-hue, hue]``.
+    """
+    order = rng.permutation(4)
+    factors = [rng.uniform(max(0.0, 1.0 - v), 1.0 + v) for v in (op.brightness, op.contrast, op.saturation)]
+    hue = rng.uniform(-op.hue, op.hue)
+    return JitterDraw(tuple(int(i) for i in order), tuple(factors), hue)  # type: ignore[arg-type]
+
+
+def draw_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """One uniform draw in ``[lo, hi)`` (e.g. ``gaussian_blur``'s sigma)."""
+    return float(rng.uniform(lo, hi))
+
+
+@dataclass(frozen=True, slots=True)
+class AffineDraw:
+    """The draws of ``random_affine``: angle (degrees, counter-clockwise), translation uniforms in
+    ``[-1, 1)`` (scaled by the image size later), zoom and horizontal shear (degrees)."""
+
+    angle: float
+    u_tx: float
+    u_ty: float
+    scale: float
+    shear: float
+
+    def translation(self, op: Any, height: int, width: int) -> tuple[int, int]:
+        """Whole-pixel ``(tx, ty)`` for an image of this size: ``round(u · fraction · side)``."""
+        return round(self.u_tx * op.translate[0] * width), round(self.u_ty * op.translate[1] * height)
+
+
+def draw_random_affine(rng: np.random.Generator, op: Any) -> AffineDraw:
+    """Always five draws, in this order: angle, two translation uniforms, zoom, shear."""
+    angle = rng.uniform(-op.degrees, op.degrees)
+    u_tx, u_ty = rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)
+    scale = rng.uniform(*op.scale_range)
+    shear = rng.uniform(-op.shear_deg, op.shear_deg)
+    return AffineDraw(angle, u_tx, u_ty, scale, shear)
+
+
+ERASING_ATTEMPTS = 10
+"""torchvision ``RandomErasing`` tries this many rectangles before giving up."""
+
+
+def draw_erasing(rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """The coin uniform and ``[ERASING_ATTEMPTS, 4]`` uniforms (area, aspect, y, x per attempt): 41 draws, always."""
+    coin = rng.random()
+    return coin, rng.random((ERASING_ATTEMPTS, 4))
+
+
+def draw_perspective(rng: np.random.Generator) -> np.ndarray:
+    """``random_perspective``'s nine uniforms, always: the coin, then the eight corner insets."""
+    return rng.random(9)

@@ -1,0 +1,201 @@
+"""Graph nodes that work pixel by pixel: the decoder, the channel affine, coins and colour arithmetic.
+
+Each reproduces its CPU kernel's arithmetic (Pillow's, for the colour ops) with DALI's
+arithmetic operators on ``int32``/``float`` tensors, so the CPU-mode graph matches the CPU
+fallback bit for bit where the tests say so (``tests/parity_cases.py``). Random parameters
+come from the host (:mod:`dataio.ops.draws`) as one float32 vector per sample.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dataio.ops import decoders as D
+from dataio.ops import photometric as P
+from dataio.ops import transforms as T
+from dataio.ops._base import TensorSpec
+from dataio.ops.draws import draw_coin, draw_color_jitter
+from dataio.ops.geometry import SampleContext
+
+if TYPE_CHECKING:
+    from dataio.gpu.nodes import NodeInput
+
+_LUMA = (19595, 38470, 7471)  # Pillow's ITU-R 601-2 weights, 16-bit fixed point
+
+
+def takes_hwc_u8(op: Any, spec: TensorSpec) -> bool:
+    """The node works on ``HWC uint8`` images (what its CPU kernel accepts)."""
+    return spec.layout == "hwc" and spec.dtype == "uint8"
+
+
+def takes_rgb_u8(op: Any, spec: TensorSpec) -> bool:
+    """``HWC uint8`` with three channels."""
+    return takes_hwc_u8(op, spec) and _channels(spec) == 3
+
+
+def grayscale_accepts(op: P.Grayscale, spec: TensorSpec) -> bool:
+    """RGB in, as many channels out (a channel count change would not be one graph image)."""
+    return takes_rgb_u8(op, spec) and op.num_output_channels == 3
+
+
+def _channels(spec: TensorSpec) -> int | None:
+    return spec.shape[2] if spec.shape is not None and len(spec.shape) == 3 else None
+
+
+def decode_image(node: NodeInput, encoded: Any, op: D.ImageDecoder) -> Any:
+    types = node.types
+    return node.fn.decoders.image(encoded, device="mixed" if node.settings.on_gpu else "cpu",
+                                  output_type=types.RGB if node.channels == 3 else types.GRAY,
+                                  **node.settings.decoder_args())
+
+
+def channel_affine(node: NodeInput, image: Any, op: T.ChannelAffine) -> Any:
+    scale, bias = op.channel_affine(node.channels)
+    return node.fn.crop_mirror_normalize(image, mean=list(-bias / scale), std=list(1.0 / scale), output_layout="CHW",
+                                         dtype=node.types.FLOAT)
+
+
+def coin(op: Any, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray:
+    """One coin (``prob``): the draw of ``grayscale``, ``invert``, ``solarize``, ``posterize`` (their kernels' own)."""
+    return np.array([draw_coin(ctx.rng, op.prob)], dtype=np.float32)
+
+
+def _as_int(node: NodeInput, image: Any) -> Any:
+    return node.fn.cast(image, dtype=node.types.INT32)
+
+
+def _to_u8(node: NodeInput, x: Any) -> Any:
+    return node.fn.cast(x, dtype=node.types.UINT8)
+
+
+def _where_fired(node: NodeInput, image: Any, changed: Any) -> Any:
+    """``changed(x)`` on the samples whose coin fired, ``x`` elsewhere; exact integer arithmetic on uint8."""
+    x = _as_int(node, image)
+    fired = node.args[0] > 0.5
+    return _to_u8(node, x + fired * (changed(x) - x))
+
+
+def invert(node: NodeInput, image: Any, op: P.Invert) -> Any:
+    return _where_fired(node, image, lambda x: 255 - x)
+
+
+def solarize(node: NodeInput, image: Any, op: P.Solarize) -> Any:
+    return _where_fired(node, image, lambda x: x + (x >= op.threshold) * (255 - 2 * x))
+
+
+def posterize(node: NodeInput, image: Any, op: P.Posterize) -> Any:
+    mask = (0xFF << (8 - op.bits)) & 0xFF
+    return _where_fired(node, image, lambda x: x & mask)
+
+
+def _luma(x: Any) -> Any:
+    """Pillow's integer luma of an ``int32`` RGB tensor: ``[H, W]``."""
+    return (_LUMA[0] * x[:, :, 0] + _LUMA[1] * x[:, :, 1] + _LUMA[2] * x[:, :, 2] + 32768) // 65536
+
+
+def _planes(node: NodeInput, *planes: Any) -> Any:
+    """``[H, W]`` planes stacked into an ``HWC`` tensor."""
+    return node.fn.stack(*planes, axis=2, axis_name="C")
+
+
+def grayscale(node: NodeInput, image: Any, op: P.Grayscale) -> Any:
+    """Pillow's integer luma (the CPU kernel's, bit-exact) on every channel, where the coin fired."""
+    return _where_fired(node, image, lambda x: _planes(node, *[_luma(x)] * node.channels))
+
+
+def draw_jitter(op: P.ColorJitter, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray:
+    """``[order (4), brightness, contrast, saturation factors, hue step]``: the kernel's five draws."""
+    drawn = draw_color_jitter(ctx.rng, op)
+    return np.array([*drawn.order, *drawn.factors, drawn.hue_step], dtype=np.float32)
+
+
+def _blend(node: NodeInput, degenerate: Any, x: Any, factor: Any) -> Any:
+    """Pillow's ``Image.blend(degenerate, x, factor)`` on uint8 values: ``trunc(d + f·(x − d))`` in float32,
+    clipped — what ``ImageEnhance`` computes."""
+    fn, math = node.fn, node.math
+    blended = math.floor(degenerate + factor * (x - degenerate))
+    return fn.cast(math.clamp(blended, 0, 255), dtype=node.types.INT32)
+
+
+def _contrast_mean(node: NodeInput, x: Any) -> Any:
+    """``int(mean(luma) + 0.5)`` per sample (``ImageEnhance.Contrast``'s grey), in exact integer arithmetic."""
+    fn, types = node.fn, node.types
+    luma = _luma(x)
+    total = fn.reductions.sum(luma, dtype=types.INT64)
+    shape = luma.shape(dtype=types.INT64)
+    count = shape[0] * shape[1]
+    return (2 * total + count) // (2 * count)
+
+
+def _shift_hue(node: NodeInput, x: Any, step: Any) -> Any:
+    """Pillow's ``RGB → HSV`` (uint8), hue ``+ step`` (mod 256), ``HSV → RGB``: the CPU kernel's hue shift.
+
+    Mirrors Pillow's C conversions (``Convert.c``) step by step, float32 where it stores
+    floats and float64 where it computes in double, so the values match Pillow's.
+    """
+    fn, types, math = node.fn, node.types, node.math
+    f32, f64 = (lambda v: fn.cast(v, dtype=types.FLOAT)), (lambda v: fn.cast(v, dtype=types.FLOAT64))
+    r, g, b = x[:, :, 0], x[:, :, 1], x[:, :, 2]
+    maxc = math.max(r, math.max(g, b))
+    minc = math.min(r, math.min(g, b))
+    spread = f32(math.max(maxc - minc, 1))  # the grey case (spread 0) is masked out below
+    sat = spread / f32(math.max(maxc, 1))
+    rc, gc, bc = (f64(f32(maxc - c) / spread) for c in (r, g, b))
+    red_max, green_max = maxc == r, (maxc != r) * (maxc == g)
+    blue_max = (maxc != r) * (maxc != g)
+    hue = f64(f32(red_max * (bc - gc) + green_max * (2.0 + rc - bc) + blue_max * (4.0 + gc - rc)))
+    turn = hue / 6.0 + 1.0
+    hue = f64(f32(turn - math.floor(turn)))
+    coloured = maxc != minc
+    h = coloured * fn.cast(math.floor(hue * 255.0), dtype=types.INT32)
+    s = coloured * fn.cast(math.floor(f64(sat) * 255.0), dtype=types.INT32)
+    v = maxc
+    h = h + fn.cast(step, dtype=types.INT32)
+    h = h - 256 * (h >= 256)
+    sector = h * 6.0 / 255.0
+    i = fn.cast(math.floor(sector), dtype=types.INT32)
+    frac = f32(sector - math.floor(sector))
+    fs = f32(s / 255.0)
+    vd = f64(v)
+
+    def rounded(value: Any) -> Any:
+        return fn.cast(math.clamp(math.floor(value + 0.5), 0, 255), dtype=types.INT32)
+
+    p = rounded(vd * (1.0 - f64(fs)))
+    q = rounded(vd * (1.0 - f64(fs * frac)))
+    t = rounded(vd * (1.0 - f64(fs) * (1.0 - f64(frac))))
+    i = i - 6 * (i >= 6)
+    case = [i == k for k in range(6)]
+    red = v * (case[0] | case[5]) + q * case[1] + p * (case[2] | case[3]) + t * case[4]
+    green = t * case[0] + v * (case[1] | case[2]) + q * case[3] + p * (case[4] | case[5])
+    blue = p * (case[0] | case[1]) + t * case[2] + v * (case[3] | case[4]) + q * case[5]
+    grey = s == 0
+    return _planes(node, *(grey * v + (s != 0) * plane for plane in (red, green, blue)))
+
+
+def color_jitter(node: NodeInput, image: Any, op: P.ColorJitter) -> Any:
+    """torchvision's ``ColorJitter`` on Pillow, in the drawn order: four stages, each applying the adjustment
+    the order names there (selected per sample by masks: one graph serves every order).
+
+    Brightness, contrast and saturation are Pillow's ``ImageEnhance`` blends (bit-exact); hue is
+    Pillow's uint8 HSV shift (:func:`_shift_hue`). Adjustments with strength 0 are left out.
+    """
+    args = node.args
+    factors = [args[4], args[5], args[6]]
+    adjust = {
+        0: lambda x: _blend(node, 0, x, factors[0]),
+        1: lambda x: _blend(node, _contrast_mean(node, x), x, factors[1]),
+        2: lambda x: _blend(node, _planes(node, *[_luma(x)] * 3), x, factors[2]),
+        3: lambda x: _shift_hue(node, x, args[7]),
+    }
+    enabled = [i for i, strength in enumerate((op.brightness, op.contrast, op.saturation, op.hue)) if strength > 0]
+    x = _as_int(node, image)
+    for stage in range(4):
+        chosen = args[stage]
+        out = x
+        for index in enabled:
+            out = out + (chosen == index) * (adjust[index](x) - x)
+        x = out
+    return _to_u8(node, x)
