@@ -5,8 +5,10 @@ the GPU: this script measures it stage by stage, single-threaded (so every micro
 is GIL-held), on the quick-start pipeline with the graph built on DALI's CPU operators (the
 host work is the same as on a GPU):
 
-- ``prepare``: the runtime's per-row work before the executor (maps, slot values, key, seed,
-  payload sources) — reads excluded, the payloads are read beforehand;
+- ``seeds``: the runtime's per-batch seed work (every record's seed derived and hashed at once,
+  as the engine does when it admits a batch), per row;
+- ``prepare``: the runtime's per-row work before the executor (maps, slot values, key, payload
+  sources) — reads excluded;
 - ``run_row``: the executor's per-row work (JPEG header, sample geometry and draws, deferral);
 - ``record``: the runtime recording the row's result in the batch;
 - ``feed``: feeding a batch of ``--batch-size`` rows to the pipeline, per row.
@@ -29,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
@@ -43,6 +47,7 @@ def measure(images: int, batch_size: int, repeats: int, data: Path, profile: boo
     from dataio.runtime.assembly import BatchAssembly
     from dataio.runtime.options import validate_run
     from dataio.runtime.rowprep import prepare_row, read_payloads
+    from dataio.seeds import derive_many, seed_words
 
     paths = write_jpeg_set(data, images, seed=0, sizes="imagenet")
     pipe = quickstart_pipeline(batch_size)
@@ -59,9 +64,14 @@ def measure(images: int, batch_size: int, repeats: int, data: Path, profile: boo
         for start in range(0, len(records) - batch_size + 1, batch_size):
             assembly = BatchAssembly(plan.slots, 0, batch_size)
             rows = []
+            t0 = time.perf_counter()
+            seeds = derive_many(0, 0, np.arange(start, start + batch_size, dtype=np.uint64))
+            derived = list(zip(seeds.tolist(), seed_words(seeds), strict=True))
+            timings["seeds"] += time.perf_counter() - t0
             for position, record in enumerate(records[start:start + batch_size]):
                 t0 = time.perf_counter()
-                row = prepare_row(plan, record, position=position, index=start + position, seed=0, epoch=0)
+                row = prepare_row(plan, record, position=position, index=start + position, seed=0, epoch=0,
+                                  derived=derived[position])
                 t1 = time.perf_counter()
                 read_payloads(row, plan.slots)  # reading the bytes: not host Python to count
                 t2 = time.perf_counter()
@@ -80,7 +90,7 @@ def measure(images: int, batch_size: int, repeats: int, data: Path, profile: boo
             timings["feed"] += time.perf_counter() - t0
             pipeline.run()  # DALI's own work: not counted
 
-    per_row: dict[str, list[float]] = {k: [] for k in ("prepare", "run_row", "record", "feed")}
+    per_row: dict[str, list[float]] = {k: [] for k in ("seeds", "prepare", "run_row", "record", "feed")}
     counted = (len(records) // batch_size) * batch_size
     one_pass({k: 0.0 for k in per_row})  # warm-up
     for _ in range(repeats):

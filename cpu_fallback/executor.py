@@ -169,7 +169,8 @@ class CpuExecutor:
             RowFailure: the slot failed for this row.
         """
         source = row.sources[index]
-        ctx = ChainContext(row.record, row.seed, repr(row.key), getattr(source, "label", "<record value>"))
+        ctx = ChainContext(row.record, row.seed, repr(row.key), getattr(source, "label", "<record value>"),
+                           row.seed_words)
         return self.programs[index].run(row.payloads[index], ctx, out, self.clock)
 
     def start_batch(self, slots: dict[int, SlotBatch]) -> None:

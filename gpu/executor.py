@@ -229,7 +229,7 @@ class GpuExecutor:
         violation = slot.decoder.cap_violation(header.height, header.width, graph.channels)  # type: ignore[attr-defined]
         if violation is not None:
             raise RowFailure("decode", "decoders.image", f"{label}: {violation}")
-        ctx = ChainContext(row.record, row.seed, repr(row.key), label)
+        ctx = ChainContext(row.record, row.seed, repr(row.key), label, row.seed_words)
         sample = plan_sample(graph.geometry, header.height, header.width, ctx)
         if sample is None:
             return None
@@ -417,8 +417,8 @@ class GpuExecutor:
 
 
 def _feed_slot(graph: SlotGraph, payloads: list[Any], samples: list[SamplePlan], args: list[list[np.ndarray]],
-               pipeline: Any) -> None:
-    feed(pipeline, [graph], [payloads], [samples], [args])
+               pipeline: Any) -> list[Any]:
+    return feed(pipeline, [graph], [payloads], [samples], [args])
 
 
 def create_executor(plan: Plan, options: RunOptions) -> GpuExecutor:

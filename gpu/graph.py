@@ -246,7 +246,7 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
 
     on_gpu = settings.on_gpu
     name = slot.name
-    encoded = fn.external_source(name=f"{name}.bytes", dtype=types.UINT8, ndim=1)
+    encoded = fn.external_source(name=f"{name}.bytes", dtype=types.UINT8, ndim=1, no_copy=True)  # see feed
     decoded = _decoded_hwc(slot.channels)
     image = GRAPH_NODES[slot.decoder.qualname].build(  # type: ignore[misc]
         NodeInput(fn, types, dali_math, settings, decoded, slot.channels), encoded, slot.decoder)
@@ -275,15 +275,21 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
 
 
 def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans: list[list[SamplePlan]],
-         args: list[list[list[np.ndarray]]] | None = None) -> None:
+         args: list[list[list[np.ndarray]]] | None = None) -> list[Any]:
     """Feed one batch: per slot, the encoded payloads, their sample plans and, per row, the drawn parameters
     of each pixel op with a draw (same row order).
 
-    Per-sample geometry and parameters go in as one 2-D array per input (a dense batch), not
-    as a list of small arrays: DALI takes the former in one copy.
+    The payloads go in without a copy (DALI reads the caller's bytes): the returned list holds
+    them and must stay alive until the iteration's outputs are released
+    (:class:`~dataio.gpu.graph_queue.GraphQueue` does that). Per-sample geometry and parameters
+    go in as one 2-D array per input (a dense batch), not as a list of small arrays: DALI takes
+    the former in one copy.
     """
+    kept = []
     for i, (slot, rows, sample_plans) in enumerate(zip(slots, payloads, plans, strict=True)):
-        pipeline.feed_input(f"{slot.name}.bytes", [np.frombuffer(p, dtype=np.uint8) for p in rows])
+        encoded = [np.frombuffer(p, dtype=np.uint8) for p in rows]
+        kept.append(encoded)
+        pipeline.feed_input(f"{slot.name}.bytes", encoded)
         if slot.needs_region:
             pipeline.feed_input(f"{slot.name}.region", np.array([p.region for p in sample_plans], np.float32))
             pipeline.feed_input(f"{slot.name}.size", np.array([p.size for p in sample_plans], np.float32))
@@ -293,3 +299,4 @@ def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans
         for j, position in enumerate(drawn):
             rows_args = args[i] if args is not None else []
             pipeline.feed_input(f"{slot.name}.op{position}", np.stack([row[j] for row in rows_args]))
+    return kept

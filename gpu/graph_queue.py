@@ -30,6 +30,11 @@ When DALI fails an iteration — one undecodable sample fails the whole batch, D
 
 Every DALI call happens under the queue's lock, so one pipeline is never driven from two
 threads at once.
+
+Inputs are fed without a copy (``external_source(no_copy=True)``: DALI reads the payload
+bytes where they lie), so what a feed returns is kept alive by the queue until the outputs
+of every iteration fed with it are released — priming duplicates included. A broken queue
+keeps the inputs of the iterations it abandoned for as long as it (and its pipeline) lives.
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-Feed = Callable[[Any], None]
-"""Feeds one batch's inputs into the pipeline (``pipeline.feed_input`` calls)."""
+Feed = Callable[[Any], Any]
+"""Feeds one batch's inputs into the pipeline (``pipeline.feed_input`` calls); returns what DALI reads without
+a copy, which must outlive the iteration."""
 
 Sink = Callable[[tuple[Any, ...]], None]
 """Receives one iteration's outputs while DALI still owns them (copy out, never keep)."""
@@ -96,7 +102,9 @@ class GraphQueue:
         """A failed iteration leaves the pipeline usable (DALI's dynamic executor)."""
         self._failures_in_a_row = 0
         self._lock = threading.Lock()
-        self._outstanding: deque[tuple[Ticket | None, Sink | None]] = deque()  # None: a priming duplicate
+        self._outstanding: deque[tuple[Ticket | None, Sink | None, Any]] = deque()  # None: a priming duplicate
+        self._abandoned: list[Any] = []
+        """Inputs of iterations a break left uncollected: DALI may still read them."""
         self._primed = False
         self._count = 0
 
@@ -116,16 +124,16 @@ class GraphQueue:
             ticket = Ticket(self, self._count)
             try:
                 copies = 1 if self._primed else self.depth
-                for _ in range(copies):
-                    feed(self.pipeline)
+                fed = [feed(self.pipeline) for _ in range(copies)]
                 self.pipeline.schedule_run()
             except BaseException as exc:
+                self._abandoned.append(locals().get("fed"))
                 self._break(exc)
                 raise
             self._count += 1
-            self._outstanding.append((ticket, sink))
+            self._outstanding.append((ticket, sink, fed[0]))
             if not self._primed:
-                self._outstanding.extend([(None, None)] * (self.depth - 1))
+                self._outstanding.extend([(None, None, inputs) for inputs in fed[1:]])
                 self._primed = True
             return ticket
 
@@ -142,7 +150,7 @@ class GraphQueue:
                 self._collect_oldest()
 
     def _collect_oldest(self) -> None:
-        ticket, sink = self._outstanding.popleft()
+        ticket, sink, _inputs = self._outstanding.popleft()  # the inputs die with this frame, after the release
         try:
             outputs = tuple(self.pipeline.share_outputs())  # host-synchronised: any stream may read them
         except BaseException as exc:  # noqa: BLE001 - DALI failed this iteration
@@ -166,7 +174,8 @@ class GraphQueue:
         """Fail every outstanding iteration with ``error``; the pipeline is not used again."""
         self.broken = error
         while self._outstanding:
-            ticket, _ = self._outstanding.popleft()
+            ticket, _, inputs = self._outstanding.popleft()
+            self._abandoned.append(inputs)
             self._finish(ticket, error)
 
     @staticmethod

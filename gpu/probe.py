@@ -34,8 +34,9 @@ def probe_graph(device_id: int | None) -> str | None:
                                   settings=settings)
         height, width = PROBE_SIZE
         plan = SamplePlan((0.0, 0.0, float(height), float(width)), (16, 16), resize.interp, (0, 0))
-        feed(pipeline, [graph], [[_jpeg(height, width)]], [[plan]])
+        fed = feed(pipeline, [graph], [[_jpeg(height, width)]], [[plan]])  # DALI reads these bytes in run()
         (out,) = pipeline.run()
+        del fed
         shape = tuple(out.as_cpu()[0].shape() if hasattr(out, "as_cpu") else out[0].shape())
         if shape != (16, 16, 3):
             return f"unexpected output shape {shape}"

@@ -177,3 +177,41 @@ def test_threads_submitting_and_collecting_each_get_their_own_batch() -> None:
         thread.join(60)
     assert not errors
     assert got == {n: [2.0 * n] * (1 + n % 3) for k in range(4) for n in range(k * 100, k * 100 + 10)}
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_fed_inputs_live_until_every_iteration_that_reads_them_is_collected(depth: int) -> None:
+    """Payloads are fed without a copy: the queue keeps what a feed returns until the iteration's outputs (and
+    the priming duplicates', which read the same bytes) are released."""
+    import gc
+    import weakref
+
+    from nvidia.dali import Pipeline, fn, types
+
+    class Inputs(list):  # a weak-referenceable holder of the fed arrays
+        pass
+
+    pipeline = Pipeline(batch_size=2, num_threads=1, device_id=None, prefetch_queue_depth=depth, exec_dynamic=True)
+    with pipeline:
+        pipeline.set_outputs(fn.external_source(name="x", dtype=types.UINT8, ndim=1, no_copy=True) * 1)
+    pipeline.build()
+    refs: list[Any] = []
+
+    def feed(value: int) -> Any:
+        def fed(p: Any) -> Inputs:
+            arrays = Inputs([np.full(64, value, np.uint8), np.full(32, value, np.uint8)])
+            p.feed_input("x", arrays)
+            refs.append(weakref.ref(arrays))
+            return arrays
+        return fed
+
+    queue, seen = GraphQueue(pipeline, depth), []
+    tickets = [queue.submit(feed(n), lambda outputs, n=n: seen.append((n, int(np.array(outputs[0][1])[0]))))
+               for n in range(1, 4)]
+    gc.collect()
+    assert all(ref() is not None for ref in refs[-depth:])  # in flight: alive
+    for ticket in tickets:
+        ticket.collect()
+    queue.drain()
+    gc.collect()
+    assert seen == [(1, 1), (2, 2), (3, 3)] and all(ref() is None for ref in refs)

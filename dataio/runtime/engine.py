@@ -26,6 +26,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from dataio.plan import Plan
 from dataio.runtime.assembly import BatchAssembly
 from dataio.runtime.buffers import BufferPool
@@ -35,6 +37,7 @@ from dataio.runtime.protocol import Executor
 from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads, read_rows
 from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import UserCodeError
+from dataio.seeds import derive_many, seed_words
 
 class EpochRunCancelled(Exception):
     """Raised by :meth:`EpochRun.next_assembly` when the epoch was cancelled while the consumer waited."""
@@ -50,6 +53,10 @@ class _AdmittedBatch:
 
     batch: BatchRecords
     assembly: BatchAssembly
+    seeds: list[int]
+    """``derive(seed, epoch, index)`` of each record, worked out for the batch at once."""
+    seed_words: np.ndarray
+    """Their SeedSequence words (:func:`dataio.seeds.seed_words`): each row's generator starts from them."""
     admitted: int = 0
     finished: int = 0
 
@@ -154,7 +161,9 @@ class EpochRun:
             self._set_fatal(self._upcoming_number(), exc)
             return None
         assembly = BatchAssembly(self._plan.slots, batch.number, len(batch.records), self._buffers)
-        pending = _AdmittedBatch(batch, assembly)
+        seeds = derive_many(self._seed, self._epoch, np.fromiter((i for i, _ in batch.records), np.uint64,
+                                                                 len(batch.records)))
+        pending = _AdmittedBatch(batch, assembly, seeds.tolist(), seed_words(seeds))
         with self._cond:
             if self._next_number is None:
                 self._next_number = batch.number
@@ -196,7 +205,8 @@ class EpochRun:
         try:
             with self._clock.timing("source"):
                 row = prepare_row(self._plan, record, position=position, index=index, seed=self._seed,
-                                  epoch=self._epoch, context=self._context)
+                                  epoch=self._epoch, context=self._context,
+                                  derived=(pending.seeds[position], pending.seed_words[position]))
             if row.needs_remote_io:
                 self._remote.append((pending, row))
                 self._submit(io_pool(), self._read_remote, pending)

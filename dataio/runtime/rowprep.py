@@ -29,6 +29,8 @@ class PreparedRow:
         record: the record after per-record maps.
         key: the record key (``batch.keys``).
         seed: the record seed every slot chain starts from.
+        seed_words: ``seed``'s SeedSequence words when the batch was hashed at once
+            (:func:`dataio.seeds.seed_words`), else ``None``.
         sources: per slot, its :class:`ByteSource`, the raw value (decoders that take no
             payload, e.g. ``passthrough``) or :data:`INACTIVE`.
         context: the ``context`` hook's result (``None`` without one).
@@ -43,6 +45,7 @@ class PreparedRow:
     seed: int
     sources: list[Any]
     context: Any = None
+    seed_words: Any = None
     payloads: list[Any] = field(default_factory=list)
     failure: tuple[RowFailure, str] | None = None
 
@@ -53,8 +56,11 @@ class PreparedRow:
 
 
 def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int, epoch: int,
-                context: Any = None) -> PreparedRow:
+                context: Any = None, derived: tuple[int, Any] | None = None) -> PreparedRow:
     """Apply per-record maps and ``context``; resolve slot sources, key and seed.
+
+    ``derived``: ``(derive(seed, epoch, index), its seed words)`` when the caller worked them
+    out for the whole batch (:func:`dataio.seeds.derive_many`, :func:`dataio.seeds.seed_words`).
 
     Raises:
         RecordError / RecordTypeError / ValueError: a broken record (fatal).
@@ -74,9 +80,15 @@ def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int
     sources = [v if v is INACTIVE or not s.decoder.takes_payload else byte_source(v, slot=s.name, where=repr(key))
                for v, s in zip(values, plan.slots, strict=True)]
     own_seed = record_seed(record)
-    row_seed = own_seed if own_seed is not None else derive(seed, epoch, index)
+    words = None
+    if own_seed is not None:
+        row_seed = own_seed
+    elif derived is not None:
+        row_seed, words = derived
+    else:
+        row_seed = derive(seed, epoch, index)
     hook = context(record) if context is not None else None
-    return PreparedRow(position, index, record, key, row_seed, sources, hook)
+    return PreparedRow(position, index, record, key, row_seed, sources, hook, words)
 
 
 class _RecordName:
