@@ -47,5 +47,5 @@ def test_host_path_benchmark_runs_on_dali_cpu_operators(tmp_path: Path) -> None:
            "--repeats", "1", "--data", str(tmp_path / "data"), "--profile"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
     rows = dict(line.strip("|").split("|") for line in out.splitlines() if line.startswith("| ") and "µs" not in line)
-    assert {name.strip() for name in rows} == {"prepare", "run_row", "record", "feed", "total"}
+    assert {name.strip() for name in rows} == {"seeds", "prepare", "run_row", "record", "feed", "total"}
     assert all(float(value) > 0 for value in rows.values()) and "function calls" in out
