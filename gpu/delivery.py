@@ -1,11 +1,27 @@
 """Where the GPU executor's batches live: device memory (cupy) on a GPU, host memory (numpy) in CPU mode.
 
-On a GPU the graph's outputs — synchronised with the host by ``share_outputs()``, so any
-stream may read them — are copied device-to-device from DALI's buffers (which DALI
-reuses for later iterations) into one column array per slot ``[rows, ...]``; rows the CPU
-path produced (non-graph formats, CPU reruns after a failed graph batch) are copied into
-their row of that column; every other tensor column of the batch is moved to the device
-once, at delivery. The batch reaches torch/jax through DLPack without a host round trip.
+On a GPU the graph's outputs are host-synchronised when collected, so any stream may read
+them. Where an iteration produced every row of a slot's column in order and DALI hands its
+outputs over (the dynamic executor dataio builds), the column *is* DALI's output buffer
+(:meth:`Delivery.adopt`, no copy); otherwise the outputs are copied device-to-device into
+one column array per slot ``[rows, ...]`` (DALI's legacy executor reuses its buffers), and
+rows the CPU path produced (non-graph formats, CPU reruns after a failed graph batch) are
+copied into their row of that column; every other tensor column of the batch is moved to
+the device once, at delivery. The batch reaches torch/jax through DLPack without a host
+round trip.
+
+Host-to-device copies (host-made rows, the batch's other tensor columns) are staged in
+page-locked memory and issued on a copy stream of the delivery's own, so they run
+asynchronously and side by side; the consumer waits once per batch (:meth:`Delivery.flush`)
+before the batch is handed over.
+
+Memory, one rule: every device byte a batch holds belongs to the arrays of that batch and is
+freed when the last of them (or a tensor made from it through DLPack) dies — adopted columns
+go back to DALI's pool, copied columns and staging buffers to cupy's pools (device and
+pinned), where they are reused for later batches. Beyond that, each built DALI pipeline keeps
+its own working memory until it is released (``release_graphs``, at exit at the latest), and
+torch's caching allocator holds only what the training loop allocates.
+``cupy.get_default_memory_pool().free_all_blocks()`` returns cupy's free blocks to the driver.
 
 In DALI's CPU mode (CI) the outputs are scattered straight into the batch's host
 buffers. ``separate=True`` with numpy runs the device layout on the host — a column of its
@@ -35,6 +51,9 @@ class Delivery:
         self.xp = xp
         self.separate = separate
         self.device_id = device_id
+        self._copy_stream: Any = None
+        self._staged: list[Any] = []
+        """Page-locked buffers of copies in flight: kept until :meth:`flush` has waited for them."""
 
     @classmethod
     def host(cls, *, separate: bool = False) -> Delivery:
@@ -71,6 +90,21 @@ class Delivery:
                 column[xp.asarray(positions)] = source
             self._synchronize()
 
+    def adopt(self, tensor_list: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        """A DALI output that holds the whole column, as this memory's array without a copy — or ``None``
+        when it cannot be (its samples are not one contiguous tensor of that shape and dtype).
+
+        Only for outputs the iteration hands over (DALI's dynamic executor): the array keeps
+        DALI's buffer alive for as long as the batch (and whatever the user makes of it) lives.
+        """
+        if not tensor_list.is_dense_tensor():
+            return None
+        with self._on_device():
+            column = self.xp.asarray(tensor_list.as_tensor())
+        if column.shape != shape or column.dtype != np.dtype(dtype):
+            return None
+        return column
+
     def samples(self, tensor_list: Any) -> list[Any]:
         """Per-sample copies of a DALI output (samples of different shapes)."""
         with self._on_device():
@@ -89,16 +123,43 @@ class Delivery:
             return self.xp.empty(shape, dtype=dtype)
 
     def from_host(self, array: Any) -> Any:
-        """``array`` in this memory (a host-to-device copy on a device, the array itself on the host)."""
+        """``array`` in this memory: on a device, an asynchronous copy through page-locked staging on the copy
+        stream (valid once :meth:`flush` has run); on the host, the array itself."""
         if not self.on_device:
             return array
         with self._on_device():
-            return self.xp.asarray(array)
+            return self._stage(np.asarray(array))
 
     def copy_rows(self, column: Any, rows: list[int], values: np.ndarray) -> None:
-        """``column[rows] = values``: rows produced on the host (``values[i]`` is row ``rows[i]``), one copy."""
+        """``column[rows] = values``: rows produced on the host (``values[i]`` is row ``rows[i]``), one staged
+        copy, then the scatter on the current stream once the copy is done."""
         with self._on_device():
-            column[self.xp.asarray(rows)] = self.xp.asarray(values)
+            if not self.on_device:
+                column[np.asarray(rows)] = values
+                return
+            staged = self._stage(values)
+            self.xp.cuda.get_current_stream().wait_event(self._copy_stream.record())
+            column[self.xp.asarray(rows)] = staged
+
+    def flush(self) -> None:
+        """Wait for the host-to-device copies issued so far (once per batch) and drop their staging buffers."""
+        if self._staged:
+            self._copy_stream.synchronize()
+            self._staged.clear()
+
+    def _stage(self, array: np.ndarray) -> Any:
+        """``array`` copied to the device through a page-locked buffer on the copy stream (not waited for)."""
+        import cupyx
+
+        xp = self.xp
+        if self._copy_stream is None:
+            self._copy_stream = xp.cuda.Stream(non_blocking=True)
+        pinned = cupyx.empty_pinned(array.shape, array.dtype)
+        pinned[...] = array
+        device = xp.empty(array.shape, array.dtype)
+        device.set(pinned, stream=self._copy_stream)
+        self._staged.append(pinned)
+        return device
 
     def bind_thread(self) -> None:
         """Make this memory's device current on the calling thread (the consumer compacts
@@ -122,6 +183,7 @@ class Delivery:
             elif column.rows is not None:
                 column.rows = [None if r is None else self.from_host(r) for r in column.rows]
         content.masks = {slot: self.from_host(mask) for slot, mask in content.masks.items()}
+        self.flush()
 
     def _on_device(self) -> Any:
         return self.xp.cuda.Device(self.device_id) if self.on_device else contextlib.nullcontext()

@@ -110,11 +110,13 @@ class GraphStats:
         graph_rows: rows whose slot value came out of a DALI graph.
         failed_batches: graph runs DALI failed (their rows went through the CPU path).
         cpu_reruns: rows decoded again on the CPU after a failed graph run.
+        adopted_columns: columns that are DALI's output buffer itself (no device-to-device copy).
     """
 
     graph_rows: int = 0
     failed_batches: int = 0
     cpu_reruns: int = 0
+    adopted_columns: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -145,16 +147,20 @@ class GraphRun:
     Attributes:
         index: the slot.
         share: what the runtime handed over (deferred rows, host buffer, host-produced rows).
-        column: where the outputs go: a device column ``[size, ...]`` of its own, the runtime's
-            host buffer, or ``None`` for per-row values (shapes not fixed).
-        values: per-row outputs by position when ``column`` is ``None`` (written by the queue's sink).
+        layout: ``(shape, dtype)`` of the slot's column ``[size, ...]`` when its rows share one
+            shape, ``None`` for per-row values (shapes not fixed).
+        column: where the outputs go: the runtime's host buffer, or a column of the executor's own
+            (device layout) — DALI's own output adopted as it is when it holds every row of the
+            batch in order, else a new array the outputs are copied into. ``None`` until then.
+        values: per-row outputs by position when ``layout`` is ``None`` (written by the queue's sink).
         ticket: the fed iteration, or ``None`` when feeding failed.
         error: why feeding failed.
     """
 
     index: int
     share: SlotBatch
-    column: Any
+    layout: tuple[tuple[int, ...], Any] | None
+    column: Any = None
     values: dict[int, Any] = field(default_factory=dict)
     ticket: Ticket | None = None
     error: BaseException | None = None
@@ -242,39 +248,53 @@ class GpuExecutor:
         """Feed each graph slot's deferred rows to its pipeline; outputs are collected in :meth:`collect_batch`."""
         runs = []
         for index, share in slots.items():
-            run = GraphRun(index, share, self._column(share, index))
+            run = self._graph_run(index, share)
             graph = self.graphs[index]
             staged = run.staged
             feed_slot = partial(_feed_slot, graph, [s.payload for s in staged], [s.sample for s in staged],
                                 [s.args for s in staged])
             try:
                 queue = self._queue(graph, len(staged), [s.hw for s in staged])
-                run.ticket = queue.submit(feed_slot, partial(self._write, run))
+                run.ticket = queue.submit(feed_slot, partial(self._write, run, owned=queue.owns_outputs))
             except Exception as exc:  # noqa: BLE001 - a failed feed is a failed graph batch: CPU rerun
                 run.error = exc
             runs.append(run)
         return runs
 
-    def _column(self, share: SlotBatch, index: int) -> Any:
-        """Where a graph slot's outputs go (see :class:`GraphRun`)."""
+    def _graph_run(self, index: int, share: SlotBatch) -> GraphRun:
+        """The slot's run, with the runtime's host buffer as its column unless columns are the executor's own."""
         output = self.plan.slots[index].output
         if not output.is_static:
-            return None
-        if self.delivery.separate:
-            return self.delivery.column((share.size, *output.shape), output.dtype)
-        return share.buffer
+            return GraphRun(index, share, None)
+        layout = ((share.size, *output.shape), output.dtype)
+        return GraphRun(index, share, layout, None if self.delivery.separate else share.buffer)
 
-    def _write(self, run: GraphRun, outputs: tuple[Any, ...]) -> None:
-        """The queue's sink: copy one slot's outputs out of DALI's buffers (under the queue's lock)."""
+    def _own_column(self, run: GraphRun) -> Any:
+        """The run's column of its own, allocated on first need."""
+        if run.column is None:
+            run.column = self.delivery.column(*run.layout)  # type: ignore[misc]
+        return run.column
+
+    def _write(self, run: GraphRun, outputs: tuple[Any, ...], owned: bool) -> None:
+        """The queue's sink: take one slot's outputs out of DALI's buffers (under the queue's lock).
+
+        ``owned``: the outputs are this iteration's own (DALI's dynamic executor hands them over):
+        a column of every row in order is adopted as it is, with no copy.
+        """
         (out,) = outputs
         positions = [p for p, _ in run.share.deferred]
         if self.graphs[run.index].tail is not None:  # the host runs the chain's tail on these: host memory
             run.values.update(zip(positions, self.delivery.host_samples(out), strict=True))
             return
-        if run.column is not None:
-            self.delivery.scatter(run.column, positions, out)
+        if run.layout is None:
+            run.values.update(zip(positions, self.delivery.samples(out), strict=True))
             return
-        run.values.update(zip(positions, self.delivery.samples(out), strict=True))
+        if self.delivery.separate and owned and run.column is None and positions == list(range(run.share.size)):
+            run.column = self.delivery.adopt(out, *run.layout)
+            if run.column is not None:
+                self.stats.add(adopted_columns=1)
+                return
+        self.delivery.scatter(self._own_column(run) if self.delivery.separate else run.column, positions, out)
 
     def _queue(self, graph: SlotGraph, rows: int, sizes: list[tuple[int, int]]) -> GraphQueue:
         """The process-wide pipeline for (plan signature, slot, device, depth), rebuilt when broken or too small.
@@ -314,10 +334,11 @@ class GpuExecutor:
 
     def counters(self) -> dict[str, Any]:
         """What the graph did (``loader.stats()["executor"]``): rows it produced, failed graph batches, rows
-        rerun on the CPU after one, and per slot the error that kept its pipeline from being built."""
+        rerun on the CPU after one, columns handed over without a copy, and per slot the error that kept its
+        pipeline from being built."""
         with self.stats.lock:
             counts = {"graph_rows": self.stats.graph_rows, "failed_batches": self.stats.failed_batches,
-                      "cpu_reruns": self.stats.cpu_reruns}
+                      "cpu_reruns": self.stats.cpu_reruns, "adopted_columns": self.stats.adopted_columns}
         errors = {g.name: _BUILD_ERRORS[self._build_key(g)] for g in self.graphs.values()
                   if self._build_key(g) in _BUILD_ERRORS}
         return {**counts, "graph_build_errors": errors}
@@ -350,6 +371,7 @@ class GpuExecutor:
                 values = {}
                 self._rerun_on_cpu(run, host, result)
             self._gather(run, host, values, result)
+        self.delivery.flush()  # the host rows' copies, before the batch is handed over
         return result
 
     def _run_tails(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
@@ -389,21 +411,22 @@ class GpuExecutor:
         """Hand the slot's rows back: a whole column of the executor's own (host rows copied in, one copy
         per batch), or per-row values (host rows moved to the executor's memory)."""
         index = run.index
-        if run.column is None:
+        if run.layout is None:
             result.values[index] = {**{p: self.delivery.from_host(v) for p, v in host.items()}, **values}
         elif self.delivery.separate:
+            column = self._own_column(run)
             rows = []
             for position in sorted(host):
                 value = np.asarray(host[position])
-                if value.shape == run.column.shape[1:] and value.dtype == run.column.dtype:
+                if value.shape == column.shape[1:] and value.dtype == column.dtype:
                     rows.append(position)
                 else:  # a kernel's output that does not fit the plan's description: this row's failure
                     result.failures[position] = (RowFailure("collate", "collate", f"row value {value.dtype} "
                                                             f"{list(value.shape)} does not fit the slot's column"),
                                                  self.plan.slots[index].name)
             if rows:
-                self.delivery.copy_rows(run.column, rows, np.stack([np.asarray(host[p]) for p in rows]))
-            result.columns[index] = run.column
+                self.delivery.copy_rows(column, rows, np.stack([np.asarray(host[p]) for p in rows]))
+            result.columns[index] = column
         else:  # the runtime's host buffer: graph rows were scattered into it, reruns wrote into their rows
             result.values[index] = {p: host[p] for p in host if p not in run.share.host_rows}
 

@@ -49,7 +49,7 @@ Feed = Callable[[Any], Any]
 a copy, which must outlive the iteration."""
 
 Sink = Callable[[tuple[Any, ...]], None]
-"""Receives one iteration's outputs while DALI still owns them (copy out, never keep)."""
+"""Receives one iteration's outputs: to copy out, or to keep where the queue :attr:`GraphQueue.owns_outputs`."""
 
 
 BREAK_AFTER = 3
@@ -100,6 +100,9 @@ class GraphQueue:
         self.broken: BaseException | None = None
         self.recovers = bool(getattr(pipeline, "exec_dynamic", False))
         """A failed iteration leaves the pipeline usable (DALI's dynamic executor)."""
+        self.owns_outputs = self.recovers
+        """Each iteration's outputs are its own to keep (DALI's dynamic executor: ``outputs()`` hands the
+        buffers over); otherwise DALI reuses them once released, and sinks must copy them out."""
         self._failures_in_a_row = 0
         self._lock = threading.Lock()
         self._outstanding: deque[tuple[Ticket | None, Sink | None, Any]] = deque()  # None: a priming duplicate
@@ -151,8 +154,8 @@ class GraphQueue:
 
     def _collect_oldest(self) -> None:
         ticket, sink, _inputs = self._outstanding.popleft()  # the inputs die with this frame, after the release
-        try:
-            outputs = tuple(self.pipeline.share_outputs())  # host-synchronised: any stream may read them
+        try:  # host-synchronised either way: any stream may read them
+            outputs = tuple(self.pipeline.outputs() if self.owns_outputs else self.pipeline.share_outputs())
         except BaseException as exc:  # noqa: BLE001 - DALI failed this iteration
             self._finish(ticket, exc)
             self._failures_in_a_row += ticket is not None  # a failed priming duplicate is its batch's own failure
@@ -168,7 +171,8 @@ class GraphQueue:
         else:
             self._finish(ticket, None)
         finally:
-            self.pipeline.release_outputs()
+            if not self.owns_outputs:
+                self.pipeline.release_outputs()
 
     def _break(self, error: BaseException) -> None:
         """Fail every outstanding iteration with ``error``; the pipeline is not used again."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import dataio
 from dataio.runtime.loader import DataLoader
@@ -450,3 +451,38 @@ def test_cached_pipelines_are_released_before_interpreter_exit(jpeg_paths: list[
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["2", "2", "1"]
+
+
+def test_dali_outputs_become_the_column_without_a_copy_and_outlive_later_batches(jpeg_paths: list[str],
+                                                                                 no_draft: None) -> None:
+    """DALI's dynamic executor hands each iteration's outputs over: a column of every row in order is adopted as
+    it is, and stays intact while later iterations run (batches kept until the end here)."""
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).normalize("imagenet"),
+                           dataio.batch(4, prefetch=3))
+    records = [{"image": p} for p in jpeg_paths[:16]]
+    gpu = run_with("gpu", pipe, records, seed=1, delivery=Delivery.host(separate=True))
+    stats = LAST["executor"].stats
+    assert stats.adopted_columns == len(gpu) == 4 and stats.graph_rows == 16
+    cpu = run_with("cpu", pipe, records, seed=1)
+    for g, c in zip(gpu, cpu, strict=True):
+        assert g.keys == c.keys
+        per_row = (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1)
+        assert per_row.max() <= 1.5
+
+
+def test_a_column_with_rows_from_the_host_is_copied_not_adopted(jpeg_paths: list[str], tmp_path: Path,
+                                                                no_draft: None) -> None:
+    """A row made on the CPU (a GIF: a format the graph does not take) sits in the first batch's column: DALI's
+    output cannot be that column, so it is copied in, and the host row with it."""
+    gif = tmp_path / "x.gif"
+    Image.open(jpeg_paths[0]).convert("P").save(gif)
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).normalize("imagenet"),
+                           dataio.batch(4))
+    records = [{"image": str(gif)}] + [{"image": p} for p in jpeg_paths[:7]]
+    gpu = run_with("gpu", pipe, records, seed=1, delivery=Delivery.host(separate=True))
+    stats = LAST["executor"].stats
+    assert stats.adopted_columns == 1 and stats.graph_rows == 7  # the second batch is all graph rows
+    cpu = run_with("cpu", pipe, records, seed=1)
+    for g, c in zip(gpu, cpu, strict=True):
+        per_row = (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1)
+        assert per_row.max() <= 1.5

@@ -104,13 +104,17 @@ def test_on_the_legacy_executor_a_failed_iteration_fails_every_later_one_and_bre
     ok.collect()
     assert seen and seen[0][0] == seen[0][1]
     failing = queue.submit(feed(bad), lambda outputs: seen.append("bad"))
-    after = queue.submit(feed(good), lambda outputs: seen.append("after"))
+    try:  # making room collects the priming duplicate, where DALI may already report the failure
+        after: Any = queue.submit(feed(good), lambda outputs: seen.append("after"))
+    except GraphBroken:
+        after = None
     with pytest.raises(Exception) as raised:
         failing.collect()
     assert not isinstance(raised.value, GraphBroken)
-    with pytest.raises(Exception) as later:
-        after.collect()
-    assert later.value is raised.value  # scheduled on the same, now unusable, pipeline
+    if after is not None:
+        with pytest.raises(Exception) as later:
+            after.collect()
+        assert later.value is raised.value  # scheduled on the same, now unusable, pipeline
     assert queue.broken is raised.value and seen[1:] == []
     with pytest.raises(GraphBroken, match="failed an earlier batch"):
         queue.submit(feed(good), lambda outputs: None)

@@ -143,3 +143,22 @@ def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)
     return buffer.getvalue()
+
+
+def test_host_rows_reach_the_device_through_pinned_staging_on_the_copy_stream() -> None:
+    """from_host and copy_rows stage in page-locked memory on the delivery's stream; flush waits once."""
+    import cupy
+
+    from dataio.gpu.delivery import Delivery
+
+    delivery = Delivery.device(0)
+    host = np.arange(24, dtype=np.float32).reshape(4, 6)
+    moved = delivery.from_host(host)
+    column = delivery.column((5, 6), np.float32)
+    column[...] = 0
+    delivery.copy_rows(column, [1, 3], host[:2])
+    delivery.flush()
+    assert isinstance(moved, cupy.ndarray) and not delivery._staged
+    np.testing.assert_array_equal(cupy.asnumpy(moved), host)
+    np.testing.assert_array_equal(cupy.asnumpy(column)[[1, 3]], host[:2])
+    assert not cupy.asnumpy(column)[[0, 2, 4]].any()
