@@ -79,7 +79,7 @@ LOGGER = logging.getLogger("dataio")
 
 
 def release_graphs() -> None:
-    """Drain and drop every cached pipeline (registered ``atexit``).
+    """Drain, stop and drop every cached pipeline (registered ``atexit``).
 
     DALI has been seen to abort when pipelines are destroyed during interpreter teardown
     (DALI issue #6166); releasing them while the interpreter is whole avoids that.
@@ -89,13 +89,19 @@ def release_graphs() -> None:
         _GRAPHS.clear()
     for graph in cached:
         try:
-            graph.queue.drain()
+            graph.queue.close()
         except Exception:  # noqa: BLE001 - shutting down: a failed iteration has nobody left to tell
             pass
     del cached
 
 
 atexit.register(release_graphs)
+
+
+def _retire(queue: GraphQueue) -> None:
+    """Close a replaced queue (broken, or too small) once its submitted batches are done, off the caller's thread:
+    their tickets still belong to batches in flight."""
+    threading.Thread(target=queue.close, name="dataio-dali-retire", daemon=True).start()
 
 
 class GraphUnavailable(RuntimeError):
@@ -318,6 +324,8 @@ class GpuExecutor:
                 except Exception as exc:
                     self._record_build_error(graph, exc)
                     raise
+                if cached is not None:
+                    _retire(cached.queue)
                 cached = CachedGraph(batch_size, GraphQueue(pipeline, self._depth))
                 _GRAPHS[key] = cached
             return cached.queue

@@ -79,16 +79,37 @@ def test_collecting_a_later_ticket_collects_the_earlier_ones_first() -> None:
     assert got == {0: [0.0], 1: [2.0], 2: [4.0]} and all(t.done for t in tickets)
 
 
-def test_submitting_past_the_depth_collects_the_oldest() -> None:
-    queue, got = GraphQueue(doubling_pipeline(2), 2), {}
-    first = queue.submit(feeder([1.0]), recorder(got, 0))  # primes: the batch and one duplicate in flight
-    assert not first.done
-    second = queue.submit(feeder([2.0]), recorder(got, 1))  # makes room by collecting the first batch
-    assert first.done and got == {0: [2.0]}
-    queue.submit(feeder([3.0]), recorder(got, 2))  # makes room by dropping the priming duplicate
-    assert not second.done and got == {0: [2.0]}
-    second.collect()
-    assert got == {0: [2.0], 1: [4.0]}
+class ThreadRecorder:
+    """A pipeline proxy that records which thread makes each DALI call."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline, self.threads = pipeline, set()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.pipeline, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.threads.add(threading.get_ident())
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def test_submitting_never_waits_on_dali_every_call_is_on_the_driver_thread() -> None:
+    """Past the depth, submit queues the batch and returns: the driver collects the oldest and feeds it later."""
+    proxy = ThreadRecorder(doubling_pipeline(2))
+    queue, got = GraphQueue(proxy, 2), {}
+    tickets = [queue.submit(feeder([float(n)]), recorder(got, n)) for n in range(6)]  # 3x the depth, no waiting
+    for ticket in tickets:
+        ticket.collect()
+    assert got == {n: [2.0 * n] for n in range(6)}
+    assert proxy.threads == {queue._driver.ident} and threading.get_ident() not in proxy.threads
+    queue.close()
+    assert not queue._driver.is_alive()
+    with pytest.raises(GraphBroken, match="closed"):
+        queue.submit(feeder([1.0]), recorder(got, 9))
 
 
 def test_on_the_legacy_executor_a_failed_iteration_fails_every_later_one_and_breaks_the_queue(
@@ -153,15 +174,17 @@ def test_a_failing_sink_fails_only_its_ticket() -> None:
     assert got == {1: [4.0]} and queue.broken is None
 
 
-def test_a_failing_feed_breaks_the_queue() -> None:
+def test_a_failing_feed_fails_its_batch_and_breaks_the_queue() -> None:
     queue = GraphQueue(doubling_pipeline(2), 2)
 
     def bad_feed(pipeline: Any) -> None:
         pipeline.feed_input("no such input", [np.zeros(2, np.float32)])
 
     with pytest.raises(Exception, match="no such input"):
-        queue.submit(bad_feed, lambda outputs: None)
+        queue.submit(bad_feed, lambda outputs: None).collect()
     assert queue.broken is not None
+    with pytest.raises(GraphBroken):
+        queue.submit(feeder([1.0]), lambda outputs: None)
 
 
 def test_threads_submitting_and_collecting_each_get_their_own_batch() -> None:
