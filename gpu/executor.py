@@ -36,7 +36,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import partial
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -131,9 +131,9 @@ class GraphStats:
                 setattr(self, name, getattr(self, name) + n)
 
 
-@dataclass(frozen=True, slots=True)
-class StagedRow:
-    """A row deferred to its slot's graph run (the item of its :class:`~dataio.runtime.protocol.Deferred`)."""
+class StagedRow(NamedTuple):
+    """A row deferred to its slot's graph run (the item of its :class:`~dataio.runtime.protocol.Deferred`; a
+    named tuple, cheap to make per row)."""
 
     row: PreparedRow
     payload: Any

@@ -285,10 +285,13 @@ def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans
     go in as one 2-D array per input (a dense batch), not as a list of small arrays: DALI takes
     the former in one copy.
     """
+    from nvidia.dali.tensors import TensorCPU
+
     kept = []
     for i, (slot, rows, sample_plans) in enumerate(zip(slots, payloads, plans, strict=True)):
-        encoded = [np.frombuffer(p, dtype=np.uint8) for p in rows]
-        kept.append(encoded)
+        arrays = [np.frombuffer(p, dtype=np.uint8) for p in rows]
+        encoded = [TensorCPU(a, "") for a in arrays]  # wrapped here: DALI's feed then skips its per-sample checks
+        kept.append((arrays, encoded))
         pipeline.feed_input(f"{slot.name}.bytes", encoded)
         if slot.needs_region:
             pipeline.feed_input(f"{slot.name}.region", np.array([p.region for p in sample_plans], np.float32))

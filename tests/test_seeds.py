@@ -25,3 +25,12 @@ def test_seed_words_are_numpy_seed_sequence_words_and_start_the_same_stream() ->
         assert fast.random(4).tolist() == reference.random(4).tolist()
         assert fast.permutation(6).tolist() == reference.permutation(6).tolist()
         assert fast.standard_normal(3).tolist() == reference.standard_normal(3).tolist()
+
+
+def test_the_draws_uniform_is_numpy_uniform_bit_for_bit() -> None:
+    from dataio.ops.draws import uniform
+
+    for seed in EDGE_SEEDS:
+        fast, reference = generator(seed), generator(seed)
+        for lo, hi in [(0.0, 1.0), (-0.4, 0.4), (0.08, 1.0), (-1.2039728043259361, 0.28768207245178085), (3.0, 3.0)]:
+            assert uniform(fast, lo, hi) == reference.uniform(lo, hi)

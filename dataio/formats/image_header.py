@@ -8,7 +8,8 @@ geometry on the host and to reject undecodable payloads before the GPU sees them
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import struct
+from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
@@ -25,9 +26,8 @@ TRANSPOSE = {
 """EXIF orientation → the Pillow transpose that displays the image upright."""
 
 
-@dataclass(frozen=True, slots=True)
-class ImageHeader:
-    """What a header says.
+class ImageHeader(NamedTuple):
+    """What a header says (a named tuple: read for every row on the GPU host path, cheap to make).
 
     Attributes:
         format: Pillow's format name (``"JPEG"``, ``"PNG"``, ...).
@@ -79,6 +79,8 @@ _RESTART_MARKERS = frozenset(range(0xD0, 0xD8))  # RSTn carry no length
 
 _SOF_MARKERS = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
 _UNREADABLE = (None, None)
+_MARKER = struct.Struct(">BBH")  # 0xFF, marker, segment length
+_FRAME_SIZE = struct.Struct(">HH")  # a frame header's height and width
 
 
 def read_jpeg_header(data: bytes | memoryview) -> ImageHeader | None:
@@ -113,19 +115,20 @@ def _walk(data: bytes | memoryview) -> tuple[int | None, tuple[int, int] | None]
     """One walk over a JPEG's marker segments up to its first scan: ``(orientation, (height, width))``.
 
     The orientation is :func:`jpeg_orientation`'s answer; the size is the first frame header's
-    (``None`` without one, or with a zero side: a DNL segment defines the height).
+    (``None`` without one, or with a zero side: a DNL segment defines the height). Each marker
+    is read with one ``struct`` call (the GPU executor reads every row's header on the host).
     """
-    view = memoryview(data)
-    if bytes(view[:2]) != _SOI:
+    if data[:2] != _SOI:
         return _UNREADABLE
     exif: int | None = 0  # 0: no EXIF segment seen yet
     has_xmp = False
     size: tuple[int, int] | None = None
-    position = 2
-    while position + 4 <= len(view):
-        if view[position] != 0xFF:
+    position, end = 2, len(data)
+    read_marker = _MARKER.unpack_from
+    while position + 4 <= end:
+        fill, marker, length = read_marker(data, position)
+        if fill != 0xFF:
             return _UNREADABLE
-        marker = view[position + 1]
         if marker == 0xFF:  # fill byte
             position += 1
             continue
@@ -134,11 +137,10 @@ def _walk(data: bytes | memoryview) -> tuple[int | None, tuple[int, int] | None]
             continue
         if marker in (0xDA, 0xD9):  # start of scan / end of image: the metadata is behind us
             break
-        length = int.from_bytes(view[position + 2:position + 4], "big")
         if length < 2:
             return _UNREADABLE
         if marker == 0xE1:
-            segment = bytes(view[position + 4:position + 2 + length])
+            segment = bytes(data[position + 4:position + 2 + length])
             if segment.startswith(_EXIF) and exif == 0:
                 exif = _tiff_orientation(segment[len(_EXIF):])
                 if exif is None:
@@ -146,8 +148,9 @@ def _walk(data: bytes | memoryview) -> tuple[int | None, tuple[int, int] | None]
             elif segment.startswith(_XMP):
                 has_xmp = True
         elif marker in _SOF_MARKERS and size is None and length >= 8:
-            height = int.from_bytes(view[position + 5:position + 7], "big")
-            width = int.from_bytes(view[position + 7:position + 9], "big")
+            if position + 9 > end:
+                return _UNREADABLE  # a frame header cut short
+            height, width = _FRAME_SIZE.unpack_from(data, position + 5)
             size = (height, width) if height and width else None
         position += 2 + length
     else:

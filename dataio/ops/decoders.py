@@ -81,16 +81,15 @@ class ImageDecoder(Decoder):
 
     def cap_violation(self, height: int, width: int, channels: int) -> str | None:
         """Which cap an image of this size exceeds (a message), or ``None``; checked from the header."""
-        checks = (
-            ("max_width", self.max_width, width, f"width {width}"),
-            ("max_height", self.max_height, height, f"height {height}"),
-            ("max_pixels", self.max_pixels, width * height, f"{width}x{height} = {width * height} pixels"),
-            ("max_decoded_bytes", self.max_decoded_bytes, width * height * channels,
-             f"{width * height * channels} decoded bytes"),
-        )
-        for name, cap, value, what in checks:
-            if cap and value > cap:
-                return f"{what} exceeds {name}={cap}"
+        pixels = width * height
+        if self.max_width and width > self.max_width:
+            return f"width {width} exceeds max_width={self.max_width}"
+        if self.max_height and height > self.max_height:
+            return f"height {height} exceeds max_height={self.max_height}"
+        if self.max_pixels and pixels > self.max_pixels:
+            return f"{width}x{height} = {pixels} pixels exceeds max_pixels={self.max_pixels}"
+        if self.max_decoded_bytes and pixels * channels > self.max_decoded_bytes:
+            return f"{pixels * channels} decoded bytes exceeds max_decoded_bytes={self.max_decoded_bytes}"
         return None
 
     def output_spec(self) -> TensorSpec:

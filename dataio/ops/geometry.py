@@ -15,8 +15,7 @@ where it calls Pillow.)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -83,9 +82,9 @@ class SampleContext(Protocol):
     def arg(self, op: Any, name: str, kind: type = int, *, minimum: int = 0) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class SamplePlan:
-    """What a chain's geometric ops do to one decoded image.
+class SamplePlan(NamedTuple):
+    """What a chain's geometric ops do to one decoded image (a named tuple: one per row on the GPU host path,
+    cheap to make).
 
     Attributes:
         region: ``(y0, x0, y1, x1)`` in decoded pixels (may extend outside for padding crops).

@@ -18,6 +18,7 @@ from dataio._errors import PlanError
 from dataio.ops._args import INTERPOLATIONS, dim, static
 from dataio.ops._base import HWC_U8, TensorSpec, Transform, image_axes, op
 from dataio.ops.cond import Param
+from dataio.ops.draws import uniform as _uniform
 
 CAST_DTYPES = ("bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
                "float32", "float64")
@@ -187,8 +188,8 @@ class RandomResizedCrop(_Resampling):
         area = height * width
         log_lo, log_hi = math.log(self.ratio_lo), math.log(self.ratio_hi)
         for _ in range(10):
-            target = area * rng.uniform(self.scale_lo, self.scale_hi)
-            ratio = math.exp(rng.uniform(log_lo, log_hi))
+            target = area * _uniform(rng, self.scale_lo, self.scale_hi)
+            ratio = math.exp(_uniform(rng, log_lo, log_hi))
             w = int(round(math.sqrt(target * ratio)))
             h = int(round(math.sqrt(target / ratio)))
             if 0 < w <= width and 0 < h <= height:
