@@ -24,9 +24,19 @@ INACTIVE: Any = type("Inactive", (), {"__repr__": lambda self: "INACTIVE"})()
 _KEY_FIELDS = ("key", "id", "name", "__key__")
 
 
+def _is_mapping(record: Any) -> bool:
+    """``isinstance(record, Mapping)``, with plain dicts (most records) decided without the ABC machinery."""
+    return type(record) is dict or isinstance(record, Mapping)
+
+
+def _is_path(value: Any) -> bool:
+    """A ``str`` or ``os.PathLike`` value (plain strings decided without the ABC machinery)."""
+    return type(value) is str or isinstance(value, (str, os.PathLike))
+
+
 def lookup_field(record: Any, field: str) -> Any:
     """``record[field]`` for mappings, else ``getattr(record, field)``; :data:`MISSING` if absent."""
-    if isinstance(record, Mapping):
+    if _is_mapping(record):
         return record.get(field, MISSING)
     return getattr(record, field, MISSING)
 
@@ -44,7 +54,7 @@ def slot_value(record: Any, slot: str, *, optional: bool, single_slot: bool, whe
     Raises:
         RecordError: a required slot's field is missing.
     """
-    if isinstance(record, Mapping):
+    if _is_mapping(record):
         value = record.get(slot, MISSING)
     elif single_slot:
         value = record
@@ -60,19 +70,19 @@ def slot_value(record: Any, slot: str, *, optional: bool, single_slot: bool, whe
 
 def record_key(record: Any, slot_values: list[Any], logical_index: int) -> str:
     """The record key shown on ``batch.keys`` (docs/api.md §2.6 step 4)."""
-    if isinstance(record, Mapping):
+    if _is_mapping(record):
         for field in _KEY_FIELDS:
             value = record.get(field)
             if value is not None:
                 return str(value)
         for field in ("path", "uri"):
             value = record.get(field)
-            if isinstance(value, (str, os.PathLike)):
+            if _is_path(value):
                 return _stem(os.fspath(value))
     for value in slot_values:
         if value is INACTIVE:
             continue
-        if isinstance(value, (str, os.PathLike)):
+        if _is_path(value):
             return _stem(os.fspath(value))
         break
     return str(logical_index)
@@ -84,7 +94,7 @@ def _stem(path: str) -> str:
 
 def record_seed(record: Any) -> int | None:
     """The record's own ``"seed"`` field (overrides the derived seed), if any."""
-    if isinstance(record, Mapping) and record.get("seed") is not None:
+    if _is_mapping(record) and record.get("seed") is not None:
         seed = record["seed"]
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
             raise RecordTypeError(f"record field 'seed' must be an int in [0, 2**64); got {seed!r}")
