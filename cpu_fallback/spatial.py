@@ -22,8 +22,9 @@ import numpy as np
 from PIL import Image
 
 from dataio.ops import spatial as S
-from dataio.ops.draws import draw_erasing, draw_perspective, draw_random_affine
-from dataio.ops.warps import affine_matrix, fill_value, erasing_window, perspective_coefficients, perspective_endpoints
+from dataio.ops.draws import draw_erasing, draw_grid_mask, draw_perspective, draw_random_affine
+from dataio.ops.warps import affine_matrix, erasing_window, fill_value, grid_mask_grid, perspective_coefficients, \
+    perspective_endpoints
 from dataio.ops._base import TensorSpec, image_axes
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
@@ -176,15 +177,12 @@ def grid_mask_kernel(op: S.GridMask, value: Any, spec: TensorSpec, ctx: ChainCon
     Tolerance: exact without rotation (an axis-aligned grid of ``s`` × ``s`` squares);
     rotated, pixels on square edges follow floating-point rounding of the rotation.
     """
-    u0, u1, u2, u3, u4 = ctx.rng.random(5)
+    grid = grid_mask_grid(op, draw_grid_mask(ctx.rng))
     pixels = hwc_u8(value, op.qualname)
-    if not u0 < op.prob:
+    if grid is None:
         return pixels
-    d = op.d_min + min(int(u1 * (op.d_max - op.d_min + 1)), op.d_max - op.d_min)
-    oy, ox = min(int(u2 * d), d - 1), min(int(u3 * d), d - 1)
-    angle = math.radians(op.rotate_deg * (2.0 * u4 - 1.0))
+    d, oy, ox, angle, side = grid
     h, w = pixels.shape[:2]
-    side = max(1, round(op.ratio * d))
     yy, xx = np.ogrid[0:h, 0:w]
     cy, cx = (h - 1) / 2, (w - 1) / 2
     dy, dx = yy - cy, xx - cx

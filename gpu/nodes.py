@@ -127,6 +127,8 @@ GRAPH_NODES: dict[str, GraphNode] = {
                                            S.erasing_accepts),
     "transforms.pad": GraphNode("DALI fn.slice, out_of_bounds_policy=pad (constant mode)", S.pad, S.draw_pad,
                                 S.pad_accepts, S.padded_hw),
+    "transforms.grid_mask": GraphNode("DALI fn.grid_mask (host-drawn grid, moved to the CPU kernel's squares)",
+                                      S.grid_mask, S.draw_grid, P.takes_hwc_u8),
     "transforms.affine": GraphNode("DALI fn.warp_affine (host-built matrix)", S.affine, S.draw_affine,
                                    S.warp_accepts),
     "transforms.random_affine": GraphNode("DALI fn.warp_affine (host-drawn matrix)", S.affine,
@@ -141,7 +143,6 @@ HOST_ONLY: dict[str, str] = {
                            "(a bin's pixels move by up to its width)",
     "transforms.median_blur": "DALI's median_blur is GPU-only (no CPU operator to check it against on CI)",
     "transforms.gaussian_noise": "per-pixel draws from the record's generator; DALI's noise draws its own",
-    "transforms.grid_mask": "DALI's grid_mask places its grid differently (tile origin and rotation centre)",
     "transforms.auto_augment": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own policy",
     "transforms.rand_augment": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own policy",
     "transforms.trivial_augment_wide": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own "

@@ -1,4 +1,4 @@
-"""Graph nodes that move or replace pixels: affine and perspective warps, random erasing, constant padding.
+"""Graph nodes that move or replace pixels: affine and perspective warps, random erasing, grid masks, padding.
 
 The host computes every per-sample number with the core's functions — the draws of
 :mod:`dataio.ops.draws` and the matrices and rectangles of :mod:`dataio.ops.warps`, the CPU
@@ -12,6 +12,7 @@ kernels but for float rounding where Pillow's double-precision sample lands on a
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,10 +20,11 @@ import numpy as np
 from dataio.ops import spatial as S
 from dataio.ops._base import TensorSpec
 from dataio.ops.draws import draw_erasing as _draw_erasing_values
+from dataio.ops.draws import draw_grid_mask as _draw_grid_mask_values
 from dataio.ops.draws import draw_perspective as _draw_perspective_values
 from dataio.ops.draws import draw_random_affine as _draw_random_affine_values
 from dataio.ops.geometry import SampleContext
-from dataio.ops.warps import affine_matrix, erasing_window, fill_value, perspective_coefficients, \
+from dataio.ops.warps import affine_matrix, erasing_window, fill_value, grid_mask_grid, perspective_coefficients, \
     perspective_endpoints
 
 if TYPE_CHECKING:
@@ -87,6 +89,41 @@ def pad(node: NodeInput, image: Any, op: S.Pad) -> Any:
     window = fn.cast(node.args, dtype=types.INT32)
     return fn.slice(image, start=window[0:2], shape=window[2:4], axes=_image_axes(node.spec),
                     out_of_bounds_policy="pad", fill_values=_fill(op.value, node.spec))
+
+
+# -- grid mask ----------------------------------------------------------------------------------------
+
+_NO_GRID = np.array([1, 0, 0, 0, 0], dtype=np.float32)  # ratio 0: no square
+
+
+def draw_grid(op: S.GridMask, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray:
+    """``[tile, ratio, angle, shift_x, shift_y]`` for DALI's ``grid_mask`` that zeroes the CPU kernel's squares.
+
+    DALI zeroes pixel ``(x, y)`` where ``frac(fx) < ratio`` and ``frac(fy) < ratio`` for
+    ``fx = (x·cos θ − y·sin θ − shift_x) / tile``, ``fy = (x·sin θ + y·cos θ − shift_y) / tile``.
+    The CPU kernel zeroes it where ``(floor(u) − ox) mod d < side`` (likewise for ``v``, ``oy``),
+    ``(u, v)`` the pixel turned by ``angle`` about the image centre — the same test with
+    ``θ = −angle``, ``tile = d``, ``ratio = side / d`` and the shifts below. Unrotated, ``u`` is
+    a whole number and the shifts move it half a pixel in, so float rounding cannot flip an
+    edge; rotated, edge pixels follow float rounding, as on the CPU.
+    """
+    grid = grid_mask_grid(op, _draw_grid_mask_values(ctx.rng))
+    if grid is None:
+        return _NO_GRID
+    d, oy, ox, angle, side = grid
+    h, w = hw
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    cos, sin = math.cos(angle), math.sin(angle)
+    half = 0.5 if angle == 0 else 0.0
+    shift_x = ox - (cx - cos * cx - sin * cy) - half
+    shift_y = oy - (cy + sin * cx - cos * cy) - half
+    return np.array([d, side / d, -angle, shift_x, shift_y], dtype=np.float32)
+
+
+def grid_mask(node: NodeInput, image: Any, op: S.GridMask) -> Any:
+    args = node.args
+    return node.fn.grid_mask(image, tile=node.fn.cast(args[0], dtype=node.types.INT32), ratio=args[1],
+                             angle=args[2], shift_x=args[3], shift_y=args[4])
 
 
 # -- warps -------------------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
     "crop+random_affine": (lambda s: s.center_crop(h=48, w=48).random_affine(
         degrees=20, translate=(0.1, 0.1), scale_range=(0.9, 1.1), shear_deg=5), 1.0),
     "crop+random_perspective": (lambda s: s.center_crop(h=48, w=40).random_perspective(prob=0.7, fill=9), 1.0),
+    "crop+grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5, prob=0.7), 1.0),
+    "crop+rotated grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5,
+                                                                              rotate_deg=30, prob=0.7), 1.0),
     "decoder normalize": (None, SYMMETRIC_LEVEL),
 }
 
@@ -65,6 +68,7 @@ EXACT_CHAINS = {  # name -> the largest difference of any value, in levels
     "crop+affine": 1,  # Pillow samples in double precision, the graph in float: a truncation can flip
     "crop+random_affine": 1,
     "crop+random_perspective": 1,
+    "crop+grid_mask": 0,
 }
 
 PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
@@ -95,6 +99,7 @@ PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
     "transforms.affine": "crop+affine",
     "transforms.random_affine": "crop+random_affine",
     "transforms.random_perspective": "crop+random_perspective",
+    "transforms.grid_mask": "crop+grid_mask",
 }
 
 

@@ -106,3 +106,8 @@ def draw_erasing(rng: np.random.Generator) -> tuple[float, np.ndarray]:
 def draw_perspective(rng: np.random.Generator) -> np.ndarray:
     """``random_perspective``'s nine uniforms, always: the coin, then the eight corner insets."""
     return rng.random(9)
+
+
+def draw_grid_mask(rng: np.random.Generator) -> np.ndarray:
+    """``grid_mask``'s five uniforms, always: the coin, the period, the two offsets, the angle."""
+    return rng.random(5)

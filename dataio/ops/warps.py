@@ -127,3 +127,18 @@ def fill_value(value: float, dtype: np.dtype) -> Any:
         info = np.iinfo(dtype)
         return dtype.type(min(max(math.trunc(value), int(info.min)), int(info.max)))
     return dtype.type(value)
+
+
+def grid_mask_grid(op: Any, draws: np.ndarray) -> tuple[int, int, int, float, int] | None:
+    """``grid_mask``'s grid from its five uniforms: ``(d, oy, ox, angle_rad, side)``, or ``None`` (no fire).
+
+    The period ``d`` is a uniform integer in ``[d_min, d_max]``, the offsets ``oy, ox`` uniform
+    integers in ``[0, d)``, the angle uniform in ``±rotate_deg``; squares are
+    ``side = max(1, round(ratio · d))`` pixels wide.
+    """
+    u0, u1, u2, u3, u4 = (float(v) for v in draws)
+    if not u0 < op.prob:
+        return None
+    d = op.d_min + min(int(u1 * (op.d_max - op.d_min + 1)), op.d_max - op.d_min)
+    oy, ox = min(int(u2 * d), d - 1), min(int(u3 * d), d - 1)
+    return d, oy, ox, math.radians(op.rotate_deg * (2.0 * u4 - 1.0)), max(1, round(op.ratio * d))
