@@ -1,7 +1,14 @@
 """Quick-start pipeline on the GPU: dataio's GPU executor vs a hand-written DALI pipeline vs torchvision.io.
 
-Every loader produces the same batches in device memory: decode RGB → resize shorter side
-to 256 → centre crop 224 → normalize ImageNet → CHW float32, batches of 64.
+Every loader produces the same batches in device memory, batches of 64 by default:
+
+- ``--pipeline quickstart``: decode RGB → resize shorter side to 256 → centre crop 224 →
+  normalize ImageNet → CHW float32;
+- ``--pipeline augment``: decode RGB → random resized crop 224 → horizontal flip (p = 0.5) →
+  colour jitter (brightness, contrast, saturation 0.4, hue 0.1) → normalize ImageNet → CHW
+  float32 — the standard training chain. DALI's hand-written version uses its own
+  ``fn.random_resized_crop``, ``fn.color_twist`` (a fixed order) and ``crop_mirror_normalize``'s
+  mirror; torchvision's ``transforms.v2`` on the decoded GPU tensors.
 
 - ``dataio``: the README quick-start pipeline, ``run("torch", device="cuda")``.
 - ``dali``: what a DALI user writes by hand: ``fn.readers.file`` → ``fn.decoders.image``
@@ -42,11 +49,17 @@ STD = [0.229, 0.224, 0.225]
 LOADERS = ("dataio", "dali", "torchvision")
 
 
-def dataio_loader(paths: list[str], batch_size: int, smoke: bool) -> Iterable[Any]:
+def dataio_loader(paths: list[str], batch_size: int, smoke: bool, augment: bool) -> Iterable[Any]:
+    import dataio
     from dataio._demo import quickstart_pipeline
 
-    loader = quickstart_pipeline(batch_size).bind([{"image": p} for p in paths]).run(
-        "torch", device="cpu" if smoke else "cuda")
+    if augment:
+        slot = (dataio.slot("image").decode_image().random_resized_crop(h=224, w=224).hflip()
+                .color_jitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1).normalize("imagenet"))
+        pipe = dataio.pipeline(slot, dataio.batch(batch_size))
+    else:
+        pipe = quickstart_pipeline(batch_size)
+    loader = pipe.bind([{"image": p} for p in paths]).run("torch", device="cpu" if smoke else "cuda")
 
     class Tensors:
         def __iter__(self) -> Any:
@@ -55,17 +68,26 @@ def dataio_loader(paths: list[str], batch_size: int, smoke: bool) -> Iterable[An
     return Tensors()
 
 
-def dali_loader(paths: list[str], batch_size: int, smoke: bool) -> Iterable[Any]:
+def dali_loader(paths: list[str], batch_size: int, smoke: bool, augment: bool) -> Iterable[Any]:
     import torch
     from nvidia.dali import Pipeline, fn, types
 
     pipeline = Pipeline(batch_size=batch_size, num_threads=4, device_id=None if smoke else 0, prefetch_queue_depth=2)
+    normalize = {"mean": [255 * m for m in MEAN], "std": [255 * s for s in STD], "output_layout": "CHW",
+                 "dtype": types.FLOAT}
     with pipeline:
         encoded, _ = fn.readers.file(files=paths, name="reader", pad_last_batch=False)
         images = fn.decoders.image(encoded, device="cpu" if smoke else "mixed", output_type=types.RGB)
-        images = fn.resize(images, resize_shorter=256, interp_type=types.INTERP_CUBIC, antialias=True)
-        images = fn.crop_mirror_normalize(images, crop=(224, 224), mean=[255 * m for m in MEAN],
-                                          std=[255 * s for s in STD], output_layout="CHW", dtype=types.FLOAT)
+        if augment:
+            images = fn.random_resized_crop(images, size=(224, 224), antialias=True)
+            images = fn.color_twist(images, brightness=fn.random.uniform(range=(0.6, 1.4)),
+                                    contrast=fn.random.uniform(range=(0.6, 1.4)),
+                                    saturation=fn.random.uniform(range=(0.6, 1.4)),
+                                    hue=fn.random.uniform(range=(-36.0, 36.0)))
+            images = fn.crop_mirror_normalize(images, mirror=fn.random.coin_flip(), **normalize)
+        else:
+            images = fn.resize(images, resize_shorter=256, interp_type=types.INTERP_CUBIC, antialias=True)
+            images = fn.crop_mirror_normalize(images, crop=(224, 224), **normalize)
         pipeline.set_outputs(images)
     pipeline.build()
     batches = -(-len(paths) // batch_size)
@@ -79,12 +101,16 @@ def dali_loader(paths: list[str], batch_size: int, smoke: bool) -> Iterable[Any]
     return Tensors()
 
 
-def torchvision_loader(paths: list[str], batch_size: int, smoke: bool) -> Iterable[Any]:
+def torchvision_loader(paths: list[str], batch_size: int, smoke: bool, augment: bool) -> Iterable[Any]:
     if smoke:
         raise RuntimeError("needs a CUDA device (decode_jpeg(device='cuda'))")
     import torch
     import torchvision
+    from torchvision.transforms import v2
     from torchvision.transforms.v2 import functional as F
+
+    train = v2.Compose([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip(),
+                        v2.ColorJitter(0.4, 0.4, 0.4, 0.1)])
 
     mean = torch.tensor(MEAN, device="cuda").view(3, 1, 1)
     std = torch.tensor(STD, device="cuda").view(3, 1, 1)
@@ -94,7 +120,10 @@ def torchvision_loader(paths: list[str], batch_size: int, smoke: bool) -> Iterab
             for start in range(0, len(paths), batch_size):
                 data = [torchvision.io.read_file(p) for p in paths[start: start + batch_size]]
                 images = torchvision.io.decode_jpeg(data, device="cuda")
-                out = [F.center_crop(F.resize(im, 256, antialias=True), [224, 224]) for im in images]
+                if augment:
+                    out = [train(im) for im in images]
+                else:
+                    out = [F.center_crop(F.resize(im, 256, antialias=True), [224, 224]) for im in images]
                 yield (torch.stack(out).float() / 255.0 - mean) / std
 
     return Tensors()
@@ -106,7 +135,7 @@ def child(args: argparse.Namespace) -> None:
     paths = sorted(str(p) for p in Path(args.data).glob("*.jpg"))[: args.images]
     make = {"dataio": dataio_loader, "dali": dali_loader, "torchvision": torchvision_loader}[args.loader]
     try:
-        loader = make(paths, args.batch_size, args.smoke)
+        loader = make(paths, args.batch_size, args.smoke, args.pipeline == "augment")
         sync = (lambda: None) if args.smoke else torch.cuda.synchronize
         device = None
         for tensor in loader:  # warm-up: page cache, graph build, CUDA context
@@ -133,7 +162,8 @@ def driver(args: argparse.Namespace) -> None:
     results = []
     for loader in args.loaders:
         cmd = [sys.executable, __file__, "--child", "--loader", loader, "--data", str(data), "--images",
-               str(args.images), "--runs", str(args.runs), "--batch-size", str(args.batch_size)]
+               str(args.images), "--runs", str(args.runs), "--batch-size", str(args.batch_size),
+               "--pipeline", args.pipeline]
         result = {"loader": loader, **run_child(cmd + (["--smoke"] if args.smoke else []))}
         if "rates" in result:
             result["median"] = statistics.median(result["rates"])
@@ -144,9 +174,10 @@ def driver(args: argparse.Namespace) -> None:
         results.append(result)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"machine": machine(), "images": args.images, "runs": args.runs, "batch_size": args.batch_size,
-               "smoke": args.smoke, "results": results}
-    (out_dir / "gpu_quickstart.json").write_text(json.dumps(summary, indent=2))
+    summary = {"machine": machine(), "pipeline": args.pipeline, "images": args.images, "runs": args.runs,
+               "batch_size": args.batch_size, "smoke": args.smoke, "results": results}
+    name = "gpu_quickstart.json" if args.pipeline == "quickstart" else f"gpu_{args.pipeline}.json"
+    (out_dir / name).write_text(json.dumps(summary, indent=2))
     print(table(results))
 
 
@@ -169,6 +200,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2048)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--pipeline", choices=("quickstart", "augment"), default="quickstart")
     parser.add_argument("--smoke", action="store_true", help="no GPU: CPU fallback, DALI CPU operators")
     parser.add_argument("--data", default=str(ROOT / "_data" / "imagenet_like"))
     parser.add_argument("--out", default=str(ROOT / "_results"))

@@ -30,13 +30,15 @@ def test_cpu_benchmark_runs_its_loaders_and_reports_missing_peers(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_gpu_benchmark_smoke_runs_without_a_gpu(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pipeline", ["quickstart", "augment"])
+def test_gpu_benchmark_smoke_runs_without_a_gpu(tmp_path: Path, pipeline: str) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("nvidia.dali")
     cmd = [sys.executable, str(BENCHMARKS / "gpu_quickstart.py"), "--smoke", "--images", "16", "--runs", "1",
-           "--batch-size", "8", "--data", str(tmp_path / "data"), "--out", str(tmp_path)]
+           "--batch-size", "8", "--data", str(tmp_path / "data"), "--out", str(tmp_path), "--pipeline", pipeline]
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
-    results = {r["loader"]: r for r in json.loads((tmp_path / "gpu_quickstart.json").read_text())["results"]}
+    name = "gpu_quickstart.json" if pipeline == "quickstart" else f"gpu_{pipeline}.json"
+    results = {r["loader"]: r for r in json.loads((tmp_path / name).read_text())["results"]}
     assert results["dataio"]["median"] > 0 and results["dali"]["median"] > 0
     assert "error" in results["torchvision"]  # needs CUDA: reported, not dropped
 
