@@ -176,26 +176,36 @@ def _shift_hue(node: NodeInput, x: Any, step: Any) -> Any:
 
 
 def color_jitter(node: NodeInput, image: Any, op: P.ColorJitter) -> Any:
-    """torchvision's ``ColorJitter`` on Pillow, in the drawn order: four stages, each applying the adjustment
-    the order names there (selected per sample by masks: one graph serves every order).
+    """torchvision's ``ColorJitter`` on Pillow, in the drawn order: four stages, each applying to a sample the
+    adjustment its order names there.
 
-    Brightness, contrast and saturation are Pillow's ``ImageEnhance`` blends (bit-exact); hue is
-    Pillow's uint8 HSV shift (:func:`_shift_hue`). Adjustments with strength 0 are left out.
+    Each stage splits the batch by the chosen adjustment (DALI's conditional split/merge, the
+    operators behind its ``if`` statements), so every sample goes through exactly four
+    adjustments, and one graph serves all 24 orders. Brightness, contrast and saturation are
+    Pillow's ``ImageEnhance`` blends (bit-exact); hue is Pillow's uint8 HSV shift
+    (:func:`_shift_hue`). Adjustments with strength 0 are left out.
     """
-    args = node.args
-    factors = [args[4], args[5], args[6]]
     adjust = {
-        0: lambda x: _blend(node, 0, x, factors[0]),
-        1: lambda x: _blend(node, _contrast_mean(node, x), x, factors[1]),
-        2: lambda x: _blend(node, _planes(node, *[_luma(x)] * 3), x, factors[2]),
-        3: lambda x: _shift_hue(node, x, args[7]),
+        0: lambda x, args: _blend(node, 0, x, args[4]),
+        1: lambda x, args: _blend(node, _contrast_mean(node, x), x, args[5]),
+        2: lambda x, args: _blend(node, _planes(node, *[_luma(x)] * 3), x, args[6]),
+        3: lambda x, args: _shift_hue(node, x, args[7]),
     }
     enabled = [i for i, strength in enumerate((op.brightness, op.contrast, op.saturation, op.hue)) if strength > 0]
     x = _as_int(node, image)
     for stage in range(4):
-        chosen = args[stage]
-        out = x
-        for index in enabled:
-            out = out + (chosen == index) * (adjust[index](x) - x)
-        x = out
+        x = _dispatch(node, x, node.args, stage, [(index, adjust[index]) for index in enabled])
     return _to_u8(node, x)
+
+
+def _dispatch(node: NodeInput, x: Any, args: Any, stage: int, cases: list[tuple[int, Any]]) -> Any:
+    """``adjust(x, args)`` of the case whose index is ``args[stage]``, per sample; samples no case names pass
+    through. Splits the batch (images and their parameter vectors alike) one case at a time."""
+    if not cases:
+        return x
+    (index, adjust), rest = cases[0], cases[1:]
+    split, merge = node.fn._conditional.split, node.fn._conditional.merge
+    chosen = args[stage] == index
+    x_chosen, x_other = split(x, predicate=chosen)
+    args_chosen, args_other = split(args, predicate=chosen)
+    return merge(adjust(x_chosen, args_chosen), _dispatch(node, x_other, args_other, stage, rest), predicate=chosen)
