@@ -71,7 +71,11 @@ class CachedGraph:
 
 
 _GRAPHS: dict[tuple[str, int, str, bool, int], CachedGraph] = {}
+"""Built pipelines, least recently used first."""
 _GRAPHS_LOCK = threading.Lock()
+MAX_CACHED_GRAPHS = 8
+"""Pipelines kept built at once; past it the least recently used is drained and released (each holds DALI's
+working memory and a driver thread)."""
 _BUILD_ERRORS: dict[tuple[str, int, str, bool], str] = {}
 """Per (plan signature, slot, device, placement): why its pipeline could not be built. Never retried in this
 process: the slot's rows run on the CPU kernels (the first failure is logged on ``dataio``)."""
@@ -201,6 +205,8 @@ class GpuExecutor:
         self.clock = self.cpu.clock
         """Stage times, shared with the CPU kernels this executor runs."""
         self.graphs = {g.index: g for g in graph_slots(plan)}
+        self._build_keys = {index: (plan.signature, index, self.device, on_gpu) for index in self.graphs}
+        """Per graph slot, its key in the process-wide caches (worked out once: every row checks it)."""
         self._device_id = int(self.device.partition(":")[2] or 0) if on_gpu else None
         if delivery is None:
             delivery = Delivery.device(self._device_id) if self._device_id is not None else Delivery.host()
@@ -312,7 +318,7 @@ class GpuExecutor:
             error = _BUILD_ERRORS.get(self._build_key(graph))
             if error is not None:
                 raise GraphUnavailable(error)
-            cached = _GRAPHS.get(key)
+            cached = _GRAPHS.pop(key, None)  # re-inserted below: the most recently used
             if cached is None or cached.queue.broken is not None or cached.batch_size < rows:
                 batch_size = max(rows, self._batch_size, cached.batch_size if cached is not None else 0)
                 settings = machine_settings(self.on_gpu, sizes)
@@ -327,11 +333,13 @@ class GpuExecutor:
                 if cached is not None:
                     _retire(cached.queue)
                 cached = CachedGraph(batch_size, GraphQueue(pipeline, self._depth))
-                _GRAPHS[key] = cached
+            _GRAPHS[key] = cached
+            while len(_GRAPHS) > MAX_CACHED_GRAPHS:
+                _retire(_GRAPHS.pop(next(iter(_GRAPHS))).queue)
             return cached.queue
 
     def _build_key(self, graph: SlotGraph) -> tuple[str, int, str, bool]:
-        return (self.plan.signature, graph.index, self.device, self.on_gpu)
+        return self._build_keys[graph.index]
 
     def _record_build_error(self, graph: SlotGraph, exc: Exception) -> None:
         """Remember (and log, once) that the slot's pipeline cannot be built; its rows go to the CPU kernels."""

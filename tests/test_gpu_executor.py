@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -337,15 +338,17 @@ def test_loader_stats_carry_the_executor_counters(jpeg_paths: list[str]) -> None
 
 
 @pytest.fixture
-def builds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The pipelines the GPU executor builds from now on (an empty cache first), by their keyword arguments."""
+def builds(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """The pipelines the GPU executor builds from now on (an empty cache first, released after the test), by their
+    keyword arguments."""
     from dataio.gpu import executor as gpu_executor
 
     built: list[dict[str, Any]] = []
     real_build = gpu_executor.build_pipeline
     monkeypatch.setattr(gpu_executor, "build_pipeline", lambda *a, **k: built.append(k) or real_build(*a, **k))
     monkeypatch.setattr(gpu_executor, "_GRAPHS", {})
-    return built
+    yield built
+    gpu_executor.release_graphs()
 
 
 def test_a_corrupt_jpeg_costs_only_its_own_batch_and_no_rebuild(jpeg_paths: list[str], tmp_path: Path,
@@ -486,3 +489,25 @@ def test_a_column_with_rows_from_the_host_is_copied_not_adopted(jpeg_paths: list
     for g, c in zip(gpu, cpu, strict=True):
         per_row = (np.abs(g["image"] - c["image"]) * LEVELS).reshape(len(g), -1).mean(axis=1)
         assert per_row.max() <= 1.5
+
+
+def test_past_the_cache_limit_the_least_recently_used_pipeline_is_released(jpeg_paths: list[str],
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataio.gpu import executor as gpu_executor
+
+    monkeypatch.setattr(gpu_executor, "_GRAPHS", {})
+    monkeypatch.setattr(gpu_executor, "MAX_CACHED_GRAPHS", 2)
+    records = [{"image": p} for p in jpeg_paths[:4]]
+    pipes = [dataio.pipeline(dataio.slot("image").decode_image().resize(h=size, w=size).normalize("imagenet"),
+                             dataio.batch(4)) for size in (16, 24, 32)]
+    queues = []
+    for pipe in pipes:
+        run_with("gpu", pipe, records)
+        queues.append(next(c.queue for k, c in gpu_executor._GRAPHS.items() if k[0] == pipe.signature))
+    assert len(gpu_executor._GRAPHS) == 2 and {k[0] for k in gpu_executor._GRAPHS} == {p.signature for p in pipes[1:]}
+    queues[0]._driver.join(30)  # retired in the background: drained, then its driver stops
+    assert not queues[0]._driver.is_alive() and queues[1]._driver.is_alive()
+    run_with("gpu", pipes[1], records)  # used again: now the most recent, so the next eviction spares it
+    run_with("gpu", pipes[0], records)
+    assert {k[0] for k in gpu_executor._GRAPHS} == {pipes[1].signature, pipes[0].signature}
+    gpu_executor.release_graphs()  # this test's cache, before the module's own is put back
