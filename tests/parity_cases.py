@@ -54,6 +54,7 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
     "crop+random_affine": (lambda s: s.center_crop(h=48, w=48).random_affine(
         degrees=20, translate=(0.1, 0.1), scale_range=(0.9, 1.1), shear_deg=5), 1.0),
     "crop+random_perspective": (lambda s: s.center_crop(h=48, w=40).random_perspective(prob=0.7, fill=9), 1.0),
+    "crop+median_blur": (lambda s: s.center_crop(h=48, w=40).median_blur(radius=1), 1.0),
     "crop+grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5, prob=0.7), 1.0),
     "crop+rotated grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5,
                                                                               rotate_deg=30, prob=0.7), 1.0),
@@ -69,6 +70,7 @@ EXACT_CHAINS = {  # name -> the largest difference of any value, in levels
     "crop+random_affine": 1,
     "crop+random_perspective": 1,
     "crop+grid_mask": 0,
+    "crop+median_blur": 0,
 }
 
 PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
@@ -100,6 +102,7 @@ PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
     "transforms.random_affine": "crop+random_affine",
     "transforms.random_perspective": "crop+random_perspective",
     "transforms.grid_mask": "crop+grid_mask",
+    "transforms.median_blur": "crop+median_blur",
 }
 
 

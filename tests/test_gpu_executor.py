@@ -370,8 +370,8 @@ SPLIT_CHAINS = {
     "rrc+color_jitter+normalize | gaussian_noise": lambda s: s.random_resized_crop(h=48, w=48)
     .color_jitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1).normalize("imagenet")
     .gaussian_noise(std=0.5),
-    "resize+crop | median_blur+normalize": lambda s: s.resize_short(72).center_crop(h=64, w=64).median_blur()
-    .normalize("imagenet"),
+    "resize+crop | median_blur(radius 2)+normalize": lambda s: s.resize_short(72).center_crop(h=64, w=64)
+    .median_blur(radius=2).normalize("imagenet"),
     "resize | resize+normalize": lambda s: s.resize(h=96, w=96).resize(h=40, w=40).normalize("imagenet"),
 }
 
