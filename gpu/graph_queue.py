@@ -162,8 +162,19 @@ class GraphQueue:
     # -- the driver thread: every DALI call happens here -------------------------------------------
 
     def _drive(self) -> None:
-        """Feed waiting batches while DALI has room, else collect the oldest iteration (blocking on DALI, holding
-        no lock, so submitting threads never wait on the device)."""
+        """Run :meth:`_step` until closed; an unexpected error breaks the queue (its tickets fail with it) rather
+        than leaving waiters behind a dead thread."""
+        try:
+            while self._step():
+                pass
+        except BaseException as exc:  # noqa: BLE001 - a bug here must fail the batches, not hang the consumer
+            with self._cond:
+                self._break(exc)
+                self._closing = True
+
+    def _step(self) -> bool:
+        """Feed a waiting batch while DALI has room, else collect the oldest iteration (blocking on DALI, holding
+        no lock, so submitting threads never wait on the device); ``False`` once closed."""
         while True:
             with self._cond:
                 while not (self._waiting or self._outstanding or self._closing):
@@ -173,7 +184,7 @@ class GraphQueue:
                     if self._closing or not self._outstanding:
                         self._cond.notify_all()
                         if self._closing:
-                            return
+                            return False
                         self._cond.wait()
                         continue
                 job = self._waiting.popleft() if self._waiting and len(self._outstanding) < self.depth else None
@@ -181,6 +192,7 @@ class GraphQueue:
                 self._feed(*job)
             else:
                 self._collect_oldest()
+            return True
 
     def _feed(self, ticket: Ticket, feed: Feed, sink: Sink) -> None:
         fed: list[Any] = []

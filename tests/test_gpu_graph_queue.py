@@ -232,13 +232,48 @@ def test_fed_inputs_live_until_every_iteration_that_reads_them_is_collected(dept
             return arrays
         return fed
 
+    entered, gate = threading.Event(), threading.Event()
+
+    def first_sink(outputs: Any) -> None:  # holds the driver inside the first collection
+        entered.set()
+        gate.wait(30)
+        seen.append((1, int(np.array(outputs[0][1])[0])))
+
     queue, seen = GraphQueue(pipeline, depth), []
-    tickets = [queue.submit(feed(n), lambda outputs, n=n: seen.append((n, int(np.array(outputs[0][1])[0]))))
-               for n in range(1, 4)]
+    tickets = [queue.submit(feed(1), first_sink)]
+    tickets += [queue.submit(feed(n), lambda outputs, n=n: seen.append((n, int(np.array(outputs[0][1])[0]))))
+                for n in range(2, 4)]
+    assert entered.wait(30)
     gc.collect()
-    assert all(ref() is not None for ref in refs[-depth:])  # in flight: alive
+    assert refs and all(ref() is not None for ref in refs)  # fed, not yet released: alive
+    gate.set()
     for ticket in tickets:
         ticket.collect()
     queue.drain()
     gc.collect()
     assert seen == [(1, 1), (2, 2), (3, 3)] and all(ref() is None for ref in refs)
+
+
+def test_an_unexpected_error_in_the_driver_fails_the_batches_instead_of_hanging() -> None:
+    class Exploding:
+        """A pipeline whose ``release_outputs`` fails, which the driver does not expect (a bug's stand-in)."""
+
+        exec_dynamic = False  # outputs are shared, then released
+
+        def __init__(self) -> None:
+            self.pipeline = doubling_pipeline(1)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.pipeline, name)
+
+        def release_outputs(self) -> None:
+            raise SystemError("driver bug")
+
+    queue = GraphQueue(Exploding(), 1)
+    ticket = queue.submit(feeder([1.0]), lambda outputs: None)
+    with pytest.raises(SystemError, match="driver bug"):
+        ticket.collect()
+    queue._driver.join(10)
+    assert isinstance(queue.broken, SystemError) and not queue._driver.is_alive()
+    with pytest.raises(GraphBroken):
+        queue.submit(feeder([1.0]), lambda outputs: None)
