@@ -118,8 +118,9 @@ GRAPH_NODES: dict[str, GraphNode] = {
     "transforms.invert": GraphNode(_COIN_ARITHMETIC, P.invert, P.coin, P.takes_hwc_u8),
     "transforms.solarize": GraphNode(_COIN_ARITHMETIC, P.solarize, P.coin, P.takes_hwc_u8),
     "transforms.posterize": GraphNode(_COIN_ARITHMETIC, P.posterize, P.coin, P.takes_hwc_u8),
-    "transforms.color_jitter": GraphNode("DALI arithmetic: Pillow's blends and uint8 HSV, host-drawn order and "
-                                         "factors", P.color_jitter, P.draw_jitter, P.takes_rgb_u8),
+    "transforms.color_jitter": GraphNode("DALI arithmetic: Pillow's blends and uint8 HSV, host-drawn factors, "
+                                         "the order by conditional split", P.color_jitter, P.draw_jitter,
+                                         P.takes_rgb_u8),
     "transforms.gaussian_blur": GraphNode("DALI fn.gaussian_blur (host-drawn sigma)", F.gaussian_blur,
                                           F.draw_sigma, P.takes_hwc_u8),
     "transforms.median_blur": GraphNode("DALI min/max network over the 3x3 neighbours (radius 1)", F.median_blur,
@@ -141,8 +142,8 @@ GRAPH_NODES: dict[str, GraphNode] = {
 """Graph nodes by op qualname (the op table's names)."""
 
 HOST_ONLY: dict[str, str] = {
-    "transforms.equalize": "DALI's equalize rounds like OpenCV's equalizeHist, not Pillow's ImageOps.equalize "
-                           "(a bin's pixels move by up to its width)",
+    "transforms.equalize": "DALI's equalize maps like OpenCV's equalizeHist, not like Pillow's "
+                           "ImageOps.equalize: a bin's pixels can land up to its width apart",
     "transforms.gaussian_noise": "per-pixel draws from the record's generator; DALI's noise draws its own",
     "transforms.auto_augment": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own policy",
     "transforms.rand_augment": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own policy",

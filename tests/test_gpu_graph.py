@@ -123,9 +123,9 @@ def test_the_graph_runs_the_front_of_each_chain_and_explain_says_where_it_stops(
     assert sorted(graphs) == ["b", "d"] and graphs["b"].tail == 1 and graphs["d"].tail is None
     text = pipe.explain(device="cuda")
     assert "transforms.equalize" in text and "histogram LUT" in text
-    assert ("no graph node for transforms.equalize (DALI's equalize rounds like OpenCV's equalizeHist, not "
-            "Pillow's ImageOps.equalize (a bin's pixels move by up to its width)), and no resize or crop before it: "
-            "the whole slot runs on the CPU kernels") in text
+    assert ("no graph node for transforms.equalize (DALI's equalize maps like OpenCV's equalizeHist, not like "
+            "Pillow's ImageOps.equalize: a bin's pixels can land up to its width apart), and no resize or crop before "
+            "it: the whole slot runs on the CPU kernels") in text
     second = [line for line in text.splitlines() if "transforms.resize " in line][1]
     assert " cpu " in second and "a second resample" in second
     line = next(line for line in text.splitlines() if "transforms.unit_chw" in line)
