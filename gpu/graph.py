@@ -289,9 +289,8 @@ def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans
 
     kept = []
     for i, (slot, rows, sample_plans) in enumerate(zip(slots, payloads, plans, strict=True)):
-        arrays = [np.frombuffer(p, dtype=np.uint8) for p in rows]
-        encoded = [TensorCPU(a, "") for a in arrays]  # wrapped here: DALI's feed then skips its per-sample checks
-        kept.append((arrays, encoded))
+        encoded = [TensorCPU(p, "") for p in rows]  # views of the bytes; DALI's feed then skips per-sample checks
+        kept.append((rows, encoded))
         pipeline.feed_input(f"{slot.name}.bytes", encoded)
         if slot.needs_region:
             pipeline.feed_input(f"{slot.name}.region", np.array([p.region for p in sample_plans], np.float32))
