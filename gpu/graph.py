@@ -120,13 +120,14 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
             or decoder.fill_color is not None or decoder.channels not in (1, 3):
         return None
     transforms = slot.transforms
-    if decoder.normalize != "none" or decoder.layout != "hwc":
+    if decoder.normalize != "none" or decoder.layout != "hwc":  # the decoder's own normalisation: a channel affine
         affine = decoder.value_affine()
         if affine is None or decoder.layout != "chw":
             return None
-        return SlotGraph(index, slot.name, decoder, (), None, (affine,), decoder.channels,  # type: ignore[arg-type]
-                         0 if transforms else None, "transforms after the decoder's own normalisation" if transforms
-                         else None, (_decoded_hwc(decoder.channels),))
+        position, stop = _pixel_front(slot, 0)
+        return SlotGraph(index, slot.name, decoder, (), None, (affine, *transforms[:position]),  # type: ignore[arg-type]
+                         decoder.channels, position if position < len(transforms) else None, stop,
+                         (_decoded_hwc(decoder.channels), *slot.specs[:position]))
     position, stop, resampling = 0, None, []
     while position < len(transforms):  # the geometric front: one sample plan
         op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
@@ -138,24 +139,33 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
         resampling += [op] if op.kind == "resample" else []
         position += 1
     geometry_end = position
-    while stop is None and position < len(transforms):  # then ops with node builders
-        op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
-        if node is None or node.build is None:
-            break
-        if node.accepts is not None and not node.accepts(op, slot.specs[position]):
-            stop = f"the graph node of {op.qualname} does not take {op!r}"
-            break
-        position += 1
-    if position < len(transforms) and stop is None:
-        op = transforms[position]
-        stop = (f"no graph node for {op.qualname}" + (f" ({HOST_ONLY[op.qualname]})" if op.qualname in HOST_ONLY
-                                                       else "") if op.qualname not in GRAPH_NODES
-                else f"{op.qualname} after a pixel op is not one sample plan")
+    if stop is None:
+        position, stop = _pixel_front(slot, position)
     interp = resampling[0].interp if resampling else None  # type: ignore[attr-defined]
     return SlotGraph(index, slot.name, decoder, tuple(transforms[:geometry_end]), interp,  # type: ignore[arg-type]
                      tuple(transforms[geometry_end:position]), decoder.channels,
                      position if position < len(transforms) else None, stop,
                      tuple(slot.specs[t] for t in range(geometry_end, position)))
+
+
+def _pixel_front(slot: SlotPlan, position: int) -> tuple[int, str | None]:
+    """From transform ``position`` on, how far ops with node builders that take their input reach, and why the
+    graph stops there (``None`` at the end of the chain)."""
+    transforms = slot.transforms
+    while position < len(transforms):
+        op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
+        if node is None or node.build is None:
+            break
+        if node.accepts is not None and not node.accepts(op, slot.specs[position]):
+            return position, f"the graph node of {op.qualname} does not take {op!r}"
+        position += 1
+    if position == len(transforms):
+        return position, None
+    op = transforms[position]
+    if op.qualname not in GRAPH_NODES:
+        reason = f" ({HOST_ONLY[op.qualname]})" if op.qualname in HOST_ONLY else ""
+        return position, f"no graph node for {op.qualname}{reason}"
+    return position, f"{op.qualname} after a pixel op is not one sample plan"
 
 
 def _decoded_hwc(channels: int) -> TensorSpec:

@@ -59,6 +59,13 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
     "crop+rotated grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5,
                                                                               rotate_deg=30, prob=0.7), 1.0),
     "decoder normalize": (None, SYMMETRIC_LEVEL),
+    "decoder normalize+erasing+pad": (lambda s: s.random_erasing(prob=0.7, value=0.5)
+                                      .pad(top=2, left=3, bottom=1, right=0, value=0.25), UNIT_LEVEL),
+}
+
+DECODER_OPTIONS = {  # chains that start from the decoder's own normalisation (CHW float), not HWC uint8
+    "decoder normalize": {"normalize": "symmetric", "layout": "chw"},
+    "decoder normalize+erasing+pad": {"normalize": "unit", "layout": "chw"},
 }
 
 EXACT_CHAINS = {  # name -> the largest difference of any value, in levels
@@ -71,6 +78,7 @@ EXACT_CHAINS = {  # name -> the largest difference of any value, in levels
     "crop+random_perspective": 1,
     "crop+grid_mask": 0,
     "crop+median_blur": 0,
+    "decoder normalize+erasing+pad": 0,
 }
 
 PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
@@ -108,10 +116,9 @@ PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
 
 def graph_chain_pipeline(name: str) -> dataio.Pipeline:
     chain, _ = GRAPH_CHAINS[name]
-    if chain is None:  # the decoder's own normalize + CHW, no transforms: rows keep their sizes
-        slot = dataio.slot("image").decode_image(normalize="symmetric", layout="chw")
-    else:
-        slot = chain(dataio.slot("image").decode_image())
+    slot = dataio.slot("image").decode_image(**DECODER_OPTIONS.get(name, {}))
+    if chain is not None:  # None: the decoder's own normalize + CHW, no transforms (rows keep their sizes)
+        slot = chain(slot)
     return dataio.pipeline(slot, dataio.batch(8))
 
 
