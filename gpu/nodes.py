@@ -98,7 +98,8 @@ _AFFINE = GraphNode("DALI fn.crop_mirror_normalize -> CHW float32", P.channel_af
 _COIN_ARITHMETIC = "DALI integer arithmetic (host-drawn coin)"
 
 GRAPH_NODES: dict[str, GraphNode] = {
-    "decoders.image": GraphNode("DALI fn.decoders.image mixed (nvImageCodec/nvJPEG)", P.decode_image),
+    "decoders.image": GraphNode("DALI fn.decoders.image mixed (nvImageCodec/nvJPEG); grey: Pillow's luma of "
+                                "the RGB decode", P.decode_image),
     "transforms.resize": _RESIZE,
     "transforms.resize_short": _RESIZE,
     "transforms.resize_long": _RESIZE,

@@ -45,10 +45,13 @@ def _channels(spec: TensorSpec) -> int | None:
 
 
 def decode_image(node: NodeInput, encoded: Any, op: D.ImageDecoder) -> Any:
-    types = node.types
-    return node.fn.decoders.image(encoded, device="mixed" if node.settings.on_gpu else "cpu",
-                                  output_type=types.RGB if node.channels == 3 else types.GRAY,
-                                  **node.settings.decoder_args())
+    """Decode to RGB; a grey slot then takes Pillow's integer luma of it, as the CPU fallback's ``convert("L")``
+    does (a decoder's own grey output is the JPEG's Y plane, which differs where RGB clips: up to 15 levels)."""
+    rgb = node.fn.decoders.image(encoded, device="mixed" if node.settings.on_gpu else "cpu",
+                                 output_type=node.types.RGB, **node.settings.decoder_args())
+    if node.channels == 3:
+        return rgb
+    return node.fn.cast(_planes(node, _luma(_as_int(node, rgb))), dtype=node.types.UINT8)
 
 
 def channel_affine(node: NodeInput, image: Any, op: T.ChannelAffine) -> Any:

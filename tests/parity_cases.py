@@ -59,13 +59,16 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
     "crop+rotated grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5,
                                                                               rotate_deg=30, prob=0.7), 1.0),
     "decoder normalize": (None, SYMMETRIC_LEVEL),
+    "grey: crop+blur+sharpen": (lambda s: s.center_crop(h=48, w=40).gaussian_blur(kernel_size=5, sigma_lo=0.1,
+                                                                                   sigma_hi=2.0).sharpen(), 1.0),
     "decoder normalize+erasing+pad": (lambda s: s.random_erasing(prob=0.7, value=0.5)
                                       .pad(top=2, left=3, bottom=1, right=0, value=0.25), UNIT_LEVEL),
 }
 
-DECODER_OPTIONS = {  # chains that start from the decoder's own normalisation (CHW float), not HWC uint8
+DECODER_OPTIONS = {  # chains whose decoder is not the default RGB HWC uint8
     "decoder normalize": {"normalize": "symmetric", "layout": "chw"},
     "decoder normalize+erasing+pad": {"normalize": "unit", "layout": "chw"},
+    "grey: crop+blur+sharpen": {"mode": "gray"},  # Pillow's luma of the RGB decode, as the CPU fallback's
 }
 
 EXACT_CHAINS = {  # name -> the largest difference of any value, in levels
@@ -79,6 +82,7 @@ EXACT_CHAINS = {  # name -> the largest difference of any value, in levels
     "crop+grid_mask": 0,
     "crop+median_blur": 0,
     "decoder normalize+erasing+pad": 0,
+    "grey: crop+blur+sharpen": 1,
 }
 
 PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
