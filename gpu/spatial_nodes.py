@@ -7,7 +7,9 @@ kernels' own — and feeds them as one float32 vector per sample; the graph only
 Warps follow Pillow's convention (continuous coordinates, pixel ``i`` covering ``[i, i + 1)``,
 output pixel centres mapped through the inverse matrix) and its border rule (fill outside the
 source, the filter window clamped inside it; :func:`_pillow_warp`), so they match the CPU
-kernels but for float rounding where Pillow's double-precision sample lands on a whole level.
+kernels but for float rounding (the matrix reaches DALI in float32): a sample landing on a whole
+level can truncate one level apart, and a source point within rounding of the image's edge can
+fall on the other side of it (that pixel takes the fill, or the edge pixel).
 """
 
 from __future__ import annotations

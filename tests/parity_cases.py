@@ -71,14 +71,19 @@ DECODER_OPTIONS = {  # chains whose decoder is not the default RGB HWC uint8
     "grey: crop+blur+sharpen": {"mode": "gray"},  # Pillow's luma of the RGB decode, as the CPU fallback's
 }
 
-EXACT_CHAINS = {  # name -> the largest difference of any value, in levels
+WARP_EDGE = 0.002
+"""Warps: the share of pixels that may differ by more than the bound. The graph gets its matrix in float32,
+Pillow works in double: a source point within rounding of the image's edge can fall on the other side, and
+that pixel takes the fill instead of the edge pixel (or the reverse)."""
+
+EXACT_CHAINS = {  # name -> the largest difference of any value, in levels, or (that, share allowed beyond it)
     "crop+color_jitter": 0,  # Pillow's blends and uint8 HSV, replayed step by step
     "crop+blur+sharpen": 1,  # DALI rounds ties away from zero, numpy.rint to even
     "crop+pad+erasing": 0,
     "normalize+erasing": 0,
-    "crop+affine": 1,  # Pillow samples in double precision, the graph in float: a truncation can flip
-    "crop+random_affine": 1,
-    "crop+random_perspective": 1,
+    "crop+affine": (1, WARP_EDGE),  # Pillow samples in double precision, the graph in float: a truncation can flip
+    "crop+random_affine": (1, WARP_EDGE),
+    "crop+random_perspective": (1, WARP_EDGE),
     "crop+grid_mask": 0,
     "crop+median_blur": 0,
     "decoder normalize+erasing+pad": 0,
@@ -139,9 +144,12 @@ def _exif(turn: int) -> Image.Exif:
 
 
 def edge_image_records() -> list[dict[str, Any]]:
-    """Records of the images that catch edge cases: tiny, odd-sized, tall, grey, EXIF-rotated, progressive, PNG."""
+    """Records of the images that catch edge cases: tiny, odd-sized, tall, grey, EXIF-rotated, progressive, CMYK,
+    and PNG (RGB, RGBA, 16-bit), WebP."""
     rng = np.random.default_rng(11)
     odd = synthetic_image(rng, 97, 131)
+    pixels = np.asarray(odd)
+    alpha = (np.arange(pixels.shape[1])[None, :] * 3 % 256).repeat(pixels.shape[0], 0).astype(np.uint8)
     return [
         {"key": "tiny", "image": _encoded(synthetic_image(rng, 5, 7), quality=95)},
         {"key": "odd", "image": _encoded(odd, quality=92)},
@@ -151,4 +159,8 @@ def edge_image_records() -> list[dict[str, Any]]:
         {"key": "exif-3", "image": _encoded(odd, quality=95, exif=_exif(3))},
         {"key": "progressive", "image": _encoded(odd, quality=90, progressive=True)},
         {"key": "png", "image": _encoded(odd, "PNG")},
+        {"key": "cmyk", "image": _encoded(odd.convert("CMYK"), quality=95)},
+        {"key": "rgba-png", "image": _encoded(Image.fromarray(np.dstack([pixels, alpha]), "RGBA"), "PNG")},
+        {"key": "png16", "image": _encoded(Image.fromarray(pixels[:, :, 1].astype(np.uint16) * 257), "PNG")},
+        {"key": "webp", "image": _encoded(odd, "WEBP", lossless=True)},
     ]

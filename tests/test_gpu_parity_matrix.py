@@ -4,7 +4,7 @@ operators, against the CPU fallback. The same chains run on a device under the `
 
 Tolerance: the mean absolute difference per row, in 8-bit levels of the chain's output range
 (``GRAPH_CHAINS``' level), at most 1.5, and for ``EXACT_CHAINS`` every value within the stated
-levels; shapes, keys and decoded sizes identical.
+levels (warps: all but a stated share of edge pixels); shapes, keys and decoded sizes identical.
 """
 
 from __future__ import annotations
@@ -43,4 +43,7 @@ def test_every_graph_chain_matches_the_cpu_fallback_on_edge_images(edge_images: 
             assert row_g.shape == row_c.shape, key
             levels = np.abs(np.asarray(row_g, np.float64) - np.asarray(row_c, np.float64)) / level
             assert levels.mean() <= 1.5, key
-            assert levels.max() <= EXACT_CHAINS.get(name, np.inf) + 1e-3, key
+            bound, share = EXACT_CHAINS.get(name, np.inf), 0.0
+            if isinstance(bound, tuple):
+                bound, share = bound
+            assert (levels > bound + 1e-3).mean() <= share, key
