@@ -105,9 +105,12 @@ class Delivery:
             return None
         return column
 
-    def samples(self, tensor_list: Any) -> list[Any]:
-        """Per-sample copies of a DALI output (samples of different shapes)."""
+    def samples(self, tensor_list: Any, *, owned: bool = False) -> list[Any]:
+        """Per-sample arrays of a DALI output (samples of different shapes): views of DALI's buffers where the
+        iteration handed them over (``owned``: each view keeps its sample alive), else copies."""
         with self._on_device():
+            if owned:
+                return [self.xp.asarray(tensor_list[i]) for i in range(len(tensor_list))]
             copies = [self.xp.array(tensor_list[i]) for i in range(len(tensor_list))]
             self._synchronize()
             return copies

@@ -291,7 +291,7 @@ class GpuExecutor:
         """The queue's sink: take one slot's outputs out of DALI's buffers (under the queue's lock).
 
         ``owned``: the outputs are this iteration's own (DALI's dynamic executor hands them over):
-        a column of every row in order is adopted as it is, with no copy.
+        a column of every row in order is adopted as it is, and per-row values are views, with no copy.
         """
         (out,) = outputs
         positions = [p for p, _ in run.share.deferred]
@@ -299,7 +299,7 @@ class GpuExecutor:
             run.values.update(zip(positions, self.delivery.host_samples(out), strict=True))
             return
         if run.layout is None:
-            run.values.update(zip(positions, self.delivery.samples(out), strict=True))
+            run.values.update(zip(positions, self.delivery.samples(out, owned=owned), strict=True))
             return
         if self.delivery.separate and owned and run.column is None and positions == list(range(run.share.size)):
             run.column = self.delivery.adopt(out, *run.layout)

@@ -511,3 +511,18 @@ def test_past_the_cache_limit_the_least_recently_used_pipeline_is_released(jpeg_
     run_with("gpu", pipes[0], records)
     assert {k[0] for k in gpu_executor._GRAPHS} == {pipes[1].signature, pipes[0].signature}
     gpu_executor.release_graphs()  # this test's cache, before the module's own is put back
+
+
+def test_per_row_values_are_views_of_dali_outputs_that_outlive_later_batches(jpeg_paths: list[str],
+                                                                             no_draft: None) -> None:
+    """Rows of different shapes: each is a view of its sample in the iteration's own outputs (no copy), intact
+    while later iterations run."""
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize_short(40), dataio.batch(4, prefetch=3))
+    records = [{"image": p} for p in jpeg_paths[:16]]
+    gpu = run_with("gpu", pipe, records, seed=1, delivery=Delivery.host(separate=True))
+    assert LAST["executor"].stats.graph_rows == 16
+    cpu = run_with("cpu", pipe, records, seed=1)
+    for g, c in zip(gpu, cpu, strict=True):
+        for row_g, row_c in zip(g["image"], c["image"], strict=True):
+            assert row_g.shape == row_c.shape
+            assert np.abs(row_g.astype(int) - row_c.astype(int)).mean() <= 1.5
