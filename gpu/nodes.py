@@ -114,6 +114,8 @@ GRAPH_NODES: dict[str, GraphNode] = {
     "transforms.symmetric_chw": _AFFINE,
     "transforms.unit_chw": _AFFINE,
     "transforms.pack_chw_f32": _AFFINE,
+    "transforms.normalize": GraphNode("DALI arithmetic per channel, float32", P.normalize, None,
+                                      P.normalize_accepts),
     "transforms.grayscale": GraphNode("DALI integer luma, Pillow's weights (host-drawn coin)", P.grayscale, P.coin,
                                       P.grayscale_accepts),
     "transforms.invert": GraphNode(_COIN_ARITHMETIC, P.invert, P.coin, P.takes_hwc_u8),

@@ -60,6 +60,20 @@ def channel_affine(node: NodeInput, image: Any, op: T.ChannelAffine) -> Any:
                                          dtype=node.types.FLOAT)
 
 
+def normalize_accepts(op: T.Normalize, spec: TensorSpec) -> bool:
+    """``CHW float32`` with as many channels as the op has means."""
+    return spec.layout == "chw" and spec.dtype == "float32" and spec.shape is not None and len(spec.shape) == 3 \
+        and spec.shape[0] == len(op.mean)
+
+
+def normalize(node: NodeInput, image: Any, op: T.Normalize) -> Any:
+    """``(x − mean[c]) · (1 / std[c])`` per channel in float32, the CPU kernel's operations and constants."""
+    inv_std = (1.0 / np.asarray(op.std, dtype=np.float64)).astype(np.float32)
+    mean = np.asarray(op.mean, dtype=np.float32)
+    planes = [(image[c] - float(mean[c])) * float(inv_std[c]) for c in range(len(op.mean))]
+    return node.fn.stack(*planes, axis=0, axis_name="C")
+
+
 def coin(op: Any, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray:
     """One coin (``prob``): the draw of ``grayscale``, ``invert``, ``solarize``, ``posterize`` (their kernels' own)."""
     return np.array([draw_coin(ctx.rng, op.prob)], dtype=np.float32)

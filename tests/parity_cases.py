@@ -61,6 +61,8 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
     "decoder normalize": (None, SYMMETRIC_LEVEL),
     "grey: crop+blur+sharpen": (lambda s: s.center_crop(h=48, w=40).gaussian_blur(kernel_size=5, sigma_lo=0.1,
                                                                                    sigma_hi=2.0).sharpen(), 1.0),
+    "unit decode+normalize": (lambda s: s.apply(T.normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))),
+                              IMAGENET_LEVEL),
     "decoder normalize+erasing+pad": (lambda s: s.random_erasing(prob=0.7, value=0.5)
                                       .pad(top=2, left=3, bottom=1, right=0, value=0.25), UNIT_LEVEL),
 }
@@ -68,6 +70,7 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
 DECODER_OPTIONS = {  # chains whose decoder is not the default RGB HWC uint8
     "decoder normalize": {"normalize": "symmetric", "layout": "chw"},
     "decoder normalize+erasing+pad": {"normalize": "unit", "layout": "chw"},
+    "unit decode+normalize": {"normalize": "unit", "layout": "chw"},
     "grey: crop+blur+sharpen": {"mode": "gray"},  # Pillow's luma of the RGB decode, as the CPU fallback's
 }
 
@@ -87,6 +90,7 @@ EXACT_CHAINS = {  # name -> the largest difference of any value, in levels, or (
     "crop+grid_mask": 0,
     "crop+median_blur": 0,
     "decoder normalize+erasing+pad": 0,
+    "unit decode+normalize": 0,
     "grey: crop+blur+sharpen": 1,
 }
 
@@ -120,6 +124,7 @@ PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
     "transforms.random_perspective": "crop+random_perspective",
     "transforms.grid_mask": "crop+grid_mask",
     "transforms.median_blur": "crop+median_blur",
+    "transforms.normalize": "unit decode+normalize",
 }
 
 
