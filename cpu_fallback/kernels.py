@@ -76,9 +76,9 @@ KERNELS: dict[str, Kernel] = {
     "transforms.nms": Kernel(detection.nms_kernel, "numpy IoU matrix + greedy pass"),
     "transforms.soft_nms": Kernel(detection.soft_nms_kernel, "numpy Gaussian decay"),
     "transforms.custom": Kernel(custom.custom_kernel, "the user's Python function"),
-    "transforms.rand_augment": Kernel(augment.rand_augment_kernel, "Pillow ImageOps/ImageEnhance/transform"),
-    "transforms.auto_augment": Kernel(augment.auto_augment_kernel, "Pillow ImageOps/ImageEnhance/transform"),
-    "transforms.trivial_augment_wide": Kernel(augment.trivial_augment_wide_kernel,
+    "transforms.rand_augment": Kernel(augment.policy_kernel, "Pillow ImageOps/ImageEnhance/transform"),
+    "transforms.auto_augment": Kernel(augment.policy_kernel, "Pillow ImageOps/ImageEnhance/transform"),
+    "transforms.trivial_augment_wide": Kernel(augment.policy_kernel,
                                               "Pillow ImageOps/ImageEnhance/transform"),
     # photometric
     "transforms.color_jitter": Kernel(photometric.color_jitter_kernel, "Pillow ImageEnhance + HSV hue shift"),

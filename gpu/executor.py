@@ -121,12 +121,15 @@ class GraphStats:
         failed_batches: graph runs DALI failed (their rows went through the CPU path).
         cpu_reruns: rows decoded again on the CPU after a failed graph run.
         adopted_columns: columns that are DALI's output buffer itself (no device-to-device copy).
+        declined_rows: rows of graph slots run on the CPU kernels instead (a format the graph does not read, a
+            sample it cannot plan, or a drawn operation it does not replay).
     """
 
     graph_rows: int = 0
     failed_batches: int = 0
     cpu_reruns: int = 0
     adopted_columns: int = 0
+    declined_rows: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -242,17 +245,19 @@ class GpuExecutor:
             header = read_jpeg_header(payload) or read_header(payload)
         except ValueError as exc:
             raise RowFailure("decode", "decoders.image", f"{label}: {exc}") from None
-        if header.format not in GRAPH_FORMATS:
-            return None  # formats the CPU decoder covers more completely
+        if header.format not in GRAPH_FORMATS:  # formats the CPU decoder covers more completely
+            self.stats.add(declined_rows=1)
+            return None
         violation = slot.decoder.cap_violation(header.height, header.width, graph.channels)  # type: ignore[attr-defined]
         if violation is not None:
             raise RowFailure("decode", "decoders.image", f"{label}: {violation}")
         ctx = ChainContext(row.record, row.seed, repr(row.key), label, row.seed_words)
         sample = plan_sample(graph.geometry, header.height, header.width, ctx)
-        if sample is None:
+        args = None if sample is None else draw_pixel_args(graph, ctx, sample.size)
+        if args is None:  # the rows the graph declines start over on the CPU kernels, from the same seed
+            self.stats.add(declined_rows=1)
             return None
-        return StagedRow(row, payload, sample, (header.height, header.width), ctx,
-                          draw_pixel_args(graph, ctx, sample.size))
+        return StagedRow(row, payload, sample, (header.height, header.width), ctx, args)
 
     # -- per batch: feed (the thread that finished the last row) -------------------------------
 
@@ -354,7 +359,8 @@ class GpuExecutor:
         pipeline from being built."""
         with self.stats.lock:
             counts = {"graph_rows": self.stats.graph_rows, "failed_batches": self.stats.failed_batches,
-                      "cpu_reruns": self.stats.cpu_reruns, "adopted_columns": self.stats.adopted_columns}
+                      "cpu_reruns": self.stats.cpu_reruns, "adopted_columns": self.stats.adopted_columns,
+                      "declined_rows": self.stats.declined_rows}
         errors = {g.name: _BUILD_ERRORS[self._build_key(g)] for g in self.graphs.values()
                   if self._build_key(g) in _BUILD_ERRORS}
         return {**counts, "graph_build_errors": errors}

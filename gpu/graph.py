@@ -181,15 +181,18 @@ def _channels(spec: TensorSpec, default: int) -> int:
     return default
 
 
-def draw_pixel_args(slot: SlotGraph, ctx: SampleContext, hw: tuple[int, int]) -> list[np.ndarray]:
+def draw_pixel_args(slot: SlotGraph, ctx: SampleContext, hw: tuple[int, int]) -> list[np.ndarray] | None:
     """The per-sample parameters of the slot's pixel ops that draw, in chain order (after the geometry's draws),
-    for a sample whose geometry yields an ``hw`` image (nodes that pad pass the new size on)."""
+    for a sample whose geometry yields an ``hw`` image (nodes that pad pass the new size on); ``None`` when a
+    node declines the row."""
     drawn = []
     for op in slot.pixel_ops:
         node = GRAPH_NODES[op.qualname]
         if node.draw is None:
             continue
         args = node.draw(op, ctx, hw)
+        if args is None:
+            return None
         drawn.append(args)
         if node.resizes is not None:
             hw = node.resizes(op, hw, args)

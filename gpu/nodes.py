@@ -33,6 +33,7 @@ import numpy as np
 from dataio.ops._base import TensorSpec
 from dataio.ops.geometry import SampleContext
 
+from dataio.gpu import augment_nodes as AUG
 from dataio.gpu import filter_nodes as F
 from dataio.gpu import point_nodes as P
 from dataio.gpu import spatial_nodes as S
@@ -65,9 +66,10 @@ class NodeInput:
 NodeBuilder = Callable[[NodeInput, Any, Any], Any]
 """``(node_input, image, op) -> node``."""
 
-NodeDraw = Callable[[Any, SampleContext, tuple[int, int]], np.ndarray]
+NodeDraw = Callable[[Any, SampleContext, tuple[int, int]], np.ndarray | None]
 """``(op, ctx, (height, width)) -> float32 vector``: the per-sample parameters of one op, drawn from ``ctx.rng``
-(and resolved from the record, for ``col(...)`` arguments) for an image of that size."""
+(and resolved from the record, for ``col(...)`` arguments) for an image of that size; ``None`` declines the row
+(it runs its whole slot on the CPU kernels, from the same seed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ _WINDOW = GraphNode("host-planned window -> fn.resize ROI / fn.slice")
 _FLIP = GraphNode("DALI fn.flip (host-drawn flags)")
 _AFFINE = GraphNode("DALI fn.crop_mirror_normalize -> CHW float32", P.channel_affine)
 _COIN_ARITHMETIC = "DALI integer arithmetic (host-drawn coin)"
+_POLICY = GraphNode("host-drawn operations, split per sample: NN warps, Pillow blends and LUT arithmetic; rows "
+                    "drawing Equalize or Sharpness run on the CPU kernel", AUG.policy, AUG.draw, AUG.policy_accepts)
 
 GRAPH_NODES: dict[str, GraphNode] = {
     "decoders.image": GraphNode("DALI fn.decoders.image mixed (nvImageCodec/nvJPEG); grey: Pillow's luma of "
@@ -135,6 +139,9 @@ GRAPH_NODES: dict[str, GraphNode] = {
                                 S.pad_accepts, S.padded_hw),
     "transforms.grid_mask": GraphNode("DALI fn.grid_mask (host-drawn grid, moved to the CPU kernel's squares)",
                                       S.grid_mask, S.draw_grid, P.takes_hwc_u8),
+    "transforms.rand_augment": _POLICY,
+    "transforms.trivial_augment_wide": _POLICY,
+    "transforms.auto_augment": _POLICY,
     "transforms.affine": GraphNode("DALI fn.warp_affine (host-built matrix)", S.affine, S.draw_affine,
                                    S.warp_accepts),
     "transforms.random_affine": GraphNode("DALI fn.warp_affine (host-drawn matrix)", S.affine,
@@ -148,9 +155,5 @@ HOST_ONLY: dict[str, str] = {
     "transforms.equalize": "DALI's equalize maps like OpenCV's equalizeHist, not like Pillow's "
                            "ImageOps.equalize: a bin's pixels can land up to its width apart",
     "transforms.gaussian_noise": "per-pixel draws from the record's generator; DALI's noise draws its own",
-    "transforms.auto_augment": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own policy",
-    "transforms.rand_augment": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own policy",
-    "transforms.trivial_augment_wide": "a per-sample choice among 14 Pillow ops; DALI's auto_aug draws its own "
-                                       "policy",
 }
 """Image ops DALI has an operator for that the graph does not run, and why (``docs/ops.md`` prints it)."""

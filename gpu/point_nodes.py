@@ -51,7 +51,7 @@ def decode_image(node: NodeInput, encoded: Any, op: D.ImageDecoder) -> Any:
                                  output_type=node.types.RGB, **node.settings.decoder_args())
     if node.channels == 3:
         return rgb
-    return node.fn.cast(_planes(node, _luma(_as_int(node, rgb))), dtype=node.types.UINT8)
+    return node.fn.cast(stack_planes(node, pillow_luma(as_int(node, rgb))), dtype=node.types.UINT8)
 
 
 def channel_affine(node: NodeInput, image: Any, op: T.ChannelAffine) -> Any:
@@ -79,19 +79,19 @@ def coin(op: Any, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray:
     return np.array([draw_coin(ctx.rng, op.prob)], dtype=np.float32)
 
 
-def _as_int(node: NodeInput, image: Any) -> Any:
+def as_int(node: NodeInput, image: Any) -> Any:
     return node.fn.cast(image, dtype=node.types.INT32)
 
 
-def _to_u8(node: NodeInput, x: Any) -> Any:
+def to_u8(node: NodeInput, x: Any) -> Any:
     return node.fn.cast(x, dtype=node.types.UINT8)
 
 
 def _where_fired(node: NodeInput, image: Any, changed: Any) -> Any:
     """``changed(x)`` on the samples whose coin fired, ``x`` elsewhere; exact integer arithmetic on uint8."""
-    x = _as_int(node, image)
+    x = as_int(node, image)
     fired = node.args[0] > 0.5
-    return _to_u8(node, x + fired * (changed(x) - x))
+    return to_u8(node, x + fired * (changed(x) - x))
 
 
 def invert(node: NodeInput, image: Any, op: P.Invert) -> Any:
@@ -107,19 +107,19 @@ def posterize(node: NodeInput, image: Any, op: P.Posterize) -> Any:
     return _where_fired(node, image, lambda x: x & mask)
 
 
-def _luma(x: Any) -> Any:
+def pillow_luma(x: Any) -> Any:
     """Pillow's integer luma of an ``int32`` RGB tensor: ``[H, W]``."""
     return (_LUMA[0] * x[:, :, 0] + _LUMA[1] * x[:, :, 1] + _LUMA[2] * x[:, :, 2] + 32768) // 65536
 
 
-def _planes(node: NodeInput, *planes: Any) -> Any:
+def stack_planes(node: NodeInput, *planes: Any) -> Any:
     """``[H, W]`` planes stacked into an ``HWC`` tensor."""
     return node.fn.stack(*planes, axis=2, axis_name="C")
 
 
 def grayscale(node: NodeInput, image: Any, op: P.Grayscale) -> Any:
     """Pillow's integer luma (the CPU kernel's, bit-exact) on every channel, where the coin fired."""
-    return _where_fired(node, image, lambda x: _planes(node, *[_luma(x)] * node.channels))
+    return _where_fired(node, image, lambda x: stack_planes(node, *[pillow_luma(x)] * node.channels))
 
 
 def draw_jitter(op: P.ColorJitter, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray:
@@ -128,7 +128,7 @@ def draw_jitter(op: P.ColorJitter, ctx: SampleContext, hw: tuple[int, int]) -> n
     return np.array([*drawn.order, *drawn.factors, drawn.hue_step], dtype=np.float32)
 
 
-def _blend(node: NodeInput, degenerate: Any, x: Any, factor: Any) -> Any:
+def blend(node: NodeInput, degenerate: Any, x: Any, factor: Any) -> Any:
     """Pillow's ``Image.blend(degenerate, x, factor)`` on uint8 values: ``trunc(d + f·(x − d))`` in float32,
     clipped — what ``ImageEnhance`` computes."""
     fn, math = node.fn, node.math
@@ -136,12 +136,13 @@ def _blend(node: NodeInput, degenerate: Any, x: Any, factor: Any) -> Any:
     return fn.cast(math.clamp(blended, 0, 255), dtype=node.types.INT32)
 
 
-def _contrast_mean(node: NodeInput, x: Any) -> Any:
-    """``int(mean(luma) + 0.5)`` per sample (``ImageEnhance.Contrast``'s grey), in exact integer arithmetic."""
+def contrast_mean(node: NodeInput, x: Any, channels: int = 3) -> Any:
+    """``int(mean(luma) + 0.5)`` per sample (``ImageEnhance.Contrast``'s grey), in exact integer arithmetic; a
+    one-channel image is its own luma."""
     fn, types = node.fn, node.types
-    luma = _luma(x)
-    total = fn.reductions.sum(luma, dtype=types.INT64)
-    shape = luma.shape(dtype=types.INT64)
+    plane = pillow_luma(x) if channels == 3 else x[:, :, 0]
+    total = fn.reductions.sum(plane, dtype=types.INT64)
+    shape = plane.shape(dtype=types.INT64)
     count = shape[0] * shape[1]
     return (2 * total + count) // (2 * count)
 
@@ -189,7 +190,7 @@ def _shift_hue(node: NodeInput, x: Any, step: Any) -> Any:
     green = t * case[0] + v * (case[1] | case[2]) + q * case[3] + p * (case[4] | case[5])
     blue = p * (case[0] | case[1]) + t * case[2] + v * (case[3] | case[4]) + q * case[5]
     grey = s == 0
-    return _planes(node, *(grey * v + (s != 0) * plane for plane in (red, green, blue)))
+    return stack_planes(node, *(grey * v + (s != 0) * plane for plane in (red, green, blue)))
 
 
 def color_jitter(node: NodeInput, image: Any, op: P.ColorJitter) -> Any:
@@ -203,19 +204,19 @@ def color_jitter(node: NodeInput, image: Any, op: P.ColorJitter) -> Any:
     (:func:`_shift_hue`). Adjustments with strength 0 are left out.
     """
     adjust = {
-        0: lambda x, args: _blend(node, 0, x, args[4]),
-        1: lambda x, args: _blend(node, _contrast_mean(node, x), x, args[5]),
-        2: lambda x, args: _blend(node, _planes(node, *[_luma(x)] * 3), x, args[6]),
+        0: lambda x, args: blend(node, 0, x, args[4]),
+        1: lambda x, args: blend(node, contrast_mean(node, x), x, args[5]),
+        2: lambda x, args: blend(node, stack_planes(node, *[pillow_luma(x)] * 3), x, args[6]),
         3: lambda x, args: _shift_hue(node, x, args[7]),
     }
     enabled = [i for i, strength in enumerate((op.brightness, op.contrast, op.saturation, op.hue)) if strength > 0]
-    x = _as_int(node, image)
+    x = as_int(node, image)
     for stage in range(4):
-        x = _dispatch(node, x, node.args, stage, [(index, adjust[index]) for index in enabled])
-    return _to_u8(node, x)
+        x = dispatch(node, x, node.args, stage, [(index, adjust[index]) for index in enabled])
+    return to_u8(node, x)
 
 
-def _dispatch(node: NodeInput, x: Any, args: Any, stage: int, cases: list[tuple[int, Any]]) -> Any:
+def dispatch(node: NodeInput, x: Any, args: Any, stage: int, cases: list[tuple[int, Any]]) -> Any:
     """``adjust(x, args)`` of the case whose index is ``args[stage]``, per sample; samples no case names pass
     through. Splits the batch (images and their parameter vectors alike) one case at a time."""
     if not cases:
@@ -225,4 +226,4 @@ def _dispatch(node: NodeInput, x: Any, args: Any, stage: int, cases: list[tuple[
     chosen = args[stage] == index
     x_chosen, x_other = split(x, predicate=chosen)
     args_chosen, args_other = split(args, predicate=chosen)
-    return merge(adjust(x_chosen, args_chosen), _dispatch(node, x_other, args_other, stage, rest), predicate=chosen)
+    return merge(adjust(x_chosen, args_chosen), dispatch(node, x_other, args_other, stage, rest), predicate=chosen)

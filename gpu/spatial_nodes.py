@@ -6,7 +6,7 @@ kernels' own — and feeds them as one float32 vector per sample; the graph only
 
 Warps follow Pillow's convention (continuous coordinates, pixel ``i`` covering ``[i, i + 1)``,
 output pixel centres mapped through the inverse matrix) and its border rule (fill outside the
-source, the filter window clamped inside it; :func:`_pillow_warp`), so they match the CPU
+source, the filter window clamped inside it; :func:`pillow_warp`), so they match the CPU
 kernels but for float rounding (the matrix reaches DALI in float32): a sample landing on a whole
 level can truncate one level apart, and a source point within rounding of the image's edge can
 fall on the other side of it (that pixel takes the fill, or the edge pixel).
@@ -148,7 +148,7 @@ def draw_random_affine(op: S.RandomAffine, ctx: SampleContext, hw: tuple[int, in
 
 
 def affine(node: NodeInput, image: Any, op: S.Affine | S.RandomAffine) -> Any:
-    """``fn.warp_affine`` with the host's output → source matrix, same size (see :func:`_pillow_warp`)."""
+    """``fn.warp_affine`` with the host's output → source matrix, same size (see :func:`pillow_warp`)."""
     fn, types = node.fn, node.types
     matrix = fn.reshape(node.args, shape=[2, 3])
 
@@ -157,10 +157,10 @@ def affine(node: NodeInput, image: Any, op: S.Affine | S.RandomAffine) -> Any:
         return fn.warp_affine(pixels, matrix=matrix, inverse_map=True, interp_type=getattr(types, _INTERP[interp]),
                               **border)
 
-    return _pillow_warp(node, image, op.interp, float(op.fill), warp)
+    return pillow_warp(node, image, op.interp, float(op.fill), warp)
 
 
-def _pillow_warp(node: NodeInput, image: Any, interp: str, fill: float, warp: Any) -> Any:
+def pillow_warp(node: NodeInput, image: Any, interp: str, fill: float, warp: Any) -> Any:
     """Pillow's ``Image.transform`` semantics from two DALI warps.
 
     Pillow fills an output pixel whose source point falls outside the image and otherwise
@@ -190,7 +190,7 @@ def draw_perspective(op: S.RandomPerspective, ctx: SampleContext, hw: tuple[int,
 
 
 def perspective(node: NodeInput, image: Any, op: S.RandomPerspective) -> Any:
-    """``fn.experimental.warp_perspective`` with the host's output → source homography (see :func:`_pillow_warp`)."""
+    """``fn.experimental.warp_perspective`` with the host's output → source homography (see :func:`pillow_warp`)."""
     fn, types = node.fn, node.types
     matrix = fn.reshape(node.args, shape=[3, 3])
 
@@ -199,4 +199,4 @@ def perspective(node: NodeInput, image: Any, op: S.RandomPerspective) -> Any:
         return fn.experimental.warp_perspective(pixels, matrix=matrix, pixel_origin="corner",
                                                 interp_type=getattr(types, _INTERP[interp]), **border)
 
-    return _pillow_warp(node, image, "bilinear", float(op.fill), warp)
+    return pillow_warp(node, image, "bilinear", float(op.fill), warp)

@@ -111,3 +111,36 @@ def draw_perspective(rng: np.random.Generator) -> np.ndarray:
 def draw_grid_mask(rng: np.random.Generator) -> np.ndarray:
     """``grid_mask``'s five uniforms, always: the coin, the period, the two offsets, the angle."""
     return rng.random(5)
+
+
+def draw_policy(rng: np.random.Generator, op: Any, height: int, width: int) -> list[tuple[str, float]]:
+    """The operations an augmentation policy applies to one ``height`` × ``width`` image, in order, with their
+    signed magnitudes — drawn exactly as torchvision's policies draw (docs/api.md §3.2 "augment").
+
+    RandAugment: ``n`` times an operation (uniform integer) and a sign, at bin ``m`` of 31.
+    TrivialAugmentWide: an operation, a bin of 31 (wide ranges) and a sign. AutoAugment: a
+    sub-policy, two probability uniforms and two signs; an operation applies when its uniform
+    is at most its probability.
+    """
+    from dataio.ops import augment as A
+
+    if isinstance(op, A.RandAugment):
+        space = A.operation_space(A.RAND_AUGMENT_BINS, height, width, wide=False)
+        names, chosen = list(space), []
+        for _ in range(op.n):
+            name = names[int(rng.integers(len(names)))]
+            chosen.append((name, A.signed_magnitude(space, name, op.m, bool(rng.integers(2)))))
+        return chosen
+    if isinstance(op, A.TrivialAugmentWide):
+        space = A.operation_space(31, height, width, wide=True)
+        names = list(space)
+        name = names[int(rng.integers(len(names)))]
+        bin_index = int(rng.integers(31))
+        return [(name, A.signed_magnitude(space, name, bin_index, bool(rng.integers(2))))]
+    space = A.operation_space(10, height, width, wide=False)
+    space["Invert"] = (None, False)
+    policy = A.IMAGENET_POLICY[int(rng.integers(len(A.IMAGENET_POLICY)))]
+    probs = rng.random(2)
+    signs = rng.integers(2, size=2)
+    return [(name, A.signed_magnitude(space, name, bin_index or 0, sign == 0))
+            for (name, prob, bin_index), draw, sign in zip(policy, probs, signs, strict=True) if draw <= prob]

@@ -53,6 +53,19 @@ def affine_matrix(height: int, width: int, angle_ccw: float, tx: float, ty: floa
     return inverse_affine((width * 0.5, height * 0.5), -angle_ccw, (tx, ty), scale, (shear, 0.0))
 
 
+def rotation_matrix(height: int, width: int, angle_deg: float) -> list[float]:
+    """Pillow's ``Image.rotate(angle_deg)`` inverse map (same size, about the centre): the ``AFFINE`` data it
+    hands to ``Image.transform``, with its rounding of the sines to 15 digits.
+
+    (Pillow takes exact transposes for 0, 180 and, on squares, 90 and 270 degrees; with those
+    rounded sines the matrix samples the very same pixels.)
+    """
+    angle = -math.radians(angle_deg % 360.0)
+    cos, sin = round(math.cos(angle), 15), round(math.sin(angle), 15)
+    cx, cy = width / 2, height / 2
+    return [cos, sin, cos * -cx + sin * -cy + cx, -sin, cos, -sin * -cx + cos * -cy + cy]
+
+
 def perspective_coefficients(start: np.ndarray, end: np.ndarray) -> list[float]:
     """The 8 coefficients that map output points ``end`` back to source points ``start``.
 

@@ -1,0 +1,163 @@
+"""Graph node of the augmentation policies: RandAugment, TrivialAugmentWide, AutoAugment (ImageNet).
+
+The host draws each row's operations with the CPU kernel's own function
+(:func:`dataio.ops.draws.draw_policy`) and feeds, per stage (one stage per operation the
+policy can apply), the operation's code, its value and, for the geometric ones, the inverse
+matrix of Pillow's transform. Each stage splits the batch by operation (conditional
+split/merge) and replays the Pillow operation the CPU kernel runs: shear, translate and
+rotate as nearest-neighbour warps with a zero fill (:func:`~dataio.gpu.spatial_nodes.pillow_warp`),
+brightness, colour and contrast as ``ImageEnhance`` blends, posterize, solarize, invert,
+autocontrast as integer and double arithmetic.
+
+Everything matches the CPU kernel bit for bit except the nearest-neighbour warps: Pillow
+steps their source coordinates in 16.16 fixed point, the graph computes them in float, so a
+pixel whose source point lies near a sampling boundary can take its neighbour's value (up to
+0.5 % of pixels in a randomised run).
+
+A row whose draw includes an operation the graph does not replay exactly — Equalize
+(Pillow's histogram arithmetic) or Sharpness (Pillow's 3 × 3 smoothing, whose float
+summation order varies between Pillow builds) — is declined at staging: that row runs its
+whole slot on the CPU kernels, from the same seed, so its draws are the same.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dataio.ops import augment as A
+from dataio.ops._base import TensorSpec
+from dataio.ops.draws import draw_policy
+from dataio.ops.geometry import SampleContext
+from dataio.ops.warps import inverse_affine, rotation_matrix
+
+from dataio.gpu import point_nodes as P
+from dataio.gpu import spatial_nodes as S
+
+if TYPE_CHECKING:
+    from dataio.gpu.nodes import NodeInput
+
+OPERATIONS = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color",
+              "Contrast", "Posterize", "Solarize", "AutoContrast", "Invert")
+"""The operations the graph replays, by code."""
+DECLINED = frozenset({"Equalize", "Sharpness"})
+"""Operations whose rows run on the CPU kernels."""
+STAGE = 8
+"""Floats per stage: code, value, then six matrix coefficients (geometric operations)."""
+_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def stages(op: Any) -> int:
+    """How many operations the policy applies at most (the graph's stages)."""
+    return op.n if isinstance(op, A.RandAugment) else 1 if isinstance(op, A.TrivialAugmentWide) else 2
+
+
+def policy_accepts(op: Any, spec: TensorSpec) -> bool:
+    """``HWC uint8`` with one or three channels (what the CPU kernel takes)."""
+    return P.takes_hwc_u8(op, spec) and spec.shape is not None and spec.shape[2] in (1, 3)
+
+
+def draw(op: Any, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray | None:
+    """The row's operations as stage vectors, or ``None`` when one of them is declined (see the module)."""
+    height, width = hw
+    chosen = draw_policy(ctx.rng, op, height, width)
+    if any(name in DECLINED for name, _ in chosen):
+        return None
+    vector = np.zeros((stages(op), STAGE), dtype=np.float32)
+    vector[:, 2:] = _IDENTITY
+    for stage, (name, magnitude) in enumerate(chosen):
+        vector[stage, :2] = (OPERATIONS.index(name), _value(name, magnitude))
+        vector[stage, 2:] = _matrix(name, magnitude, height, width)
+    return vector.ravel()
+
+
+def _value(name: str, magnitude: float) -> float:
+    """What a stage needs besides its matrix: the enhance factor, the posterize mask, the solarize threshold."""
+    if name in ("Brightness", "Color", "Contrast"):
+        return float(np.float32(1.0 + magnitude))  # ImageEnhance.enhance(1 + m): Pillow's blend takes a C float
+    if name == "Posterize":
+        return float((0xFF << (8 - int(magnitude))) & 0xFF)
+    return magnitude
+
+
+def _matrix(name: str, magnitude: float, height: int, width: int) -> tuple[float, ...] | list[float]:
+    """Pillow's inverse affine data for the geometric operations (the CPU kernel's ``_affine``/``rotate``)."""
+    if name in ("ShearX", "ShearY"):
+        degrees = math.degrees(math.atan(magnitude))  # the CPU kernel's own arithmetic
+        shear = (degrees, 0.0) if name == "ShearX" else (0.0, degrees)
+        return inverse_affine((0.0, 0.0), 0.0, (0.0, 0.0), 1.0, shear)
+    if name in ("TranslateX", "TranslateY"):
+        shift = (int(magnitude), 0) if name == "TranslateX" else (0, int(magnitude))
+        return inverse_affine((0.0, 0.0), 0.0, shift, 1.0, (0.0, 0.0))
+    if name == "Rotate":
+        return rotation_matrix(height, width, magnitude)
+    return _IDENTITY
+
+
+def policy(node: NodeInput, image: Any, op: Any) -> Any:
+    """The policy's stages, each a split of the batch by operation."""
+    x = image
+    for stage in range(stages(op)):
+        base = stage * STAGE
+        cases = [(code, _operation(node, name, base)) for code, name in enumerate(OPERATIONS) if name != "Identity"]
+        x = P.dispatch(node, x, node.args, base, cases)
+    return x
+
+
+def _operation(node: NodeInput, name: str, base: int) -> Any:
+    """``(image, args) -> image`` for one operation; ``args[base + 1]`` is its value, ``args[base + 2:]`` its
+    matrix."""
+    fn, types, dali_math = node.fn, node.types, node.math
+    channels = node.channels
+
+    def warp(x: Any, args: Any) -> Any:
+        matrix = fn.reshape(args[base + 2:base + STAGE], shape=[2, 3])
+
+        def sample(pixels: Any, interp: str, fill: float | None) -> Any:
+            border = {} if fill is None else {"fill_value": fill}
+            return fn.warp_affine(pixels, matrix=matrix, inverse_map=True, interp_type=types.INTERP_NN, **border)
+
+        return S.pillow_warp(node, x, "nearest", 0.0, sample)
+
+    def enhance(x: Any, args: Any) -> Any:
+        pixels, factor = P.as_int(node, x), args[base + 1]
+        if name == "Brightness":
+            return P.to_u8(node, P.blend(node, 0, pixels, factor))
+        if name == "Contrast":
+            return P.to_u8(node, P.blend(node, P.contrast_mean(node, pixels, channels), pixels, factor))
+        if channels == 1:  # Color on a grey image blends it with itself
+            return x
+        grey = P.stack_planes(node, *[P.pillow_luma(pixels)] * 3)
+        return P.to_u8(node, P.blend(node, grey, pixels, factor))
+
+    def posterize(x: Any, args: Any) -> Any:
+        return P.to_u8(node, P.as_int(node, x) & fn.cast(args[base + 1], dtype=types.INT32))
+
+    def solarize(x: Any, args: Any) -> Any:
+        pixels = P.as_int(node, x)
+        return P.to_u8(node, pixels + (pixels >= args[base + 1]) * (255 - 2 * pixels))
+
+    def invert(x: Any, args: Any) -> Any:
+        return P.to_u8(node, 255 - P.as_int(node, x))
+
+    def autocontrast(x: Any, args: Any) -> Any:
+        """``ImageOps.autocontrast``: per channel, ``int(i · 255 / (hi − lo) − lo · scale)`` in double, when
+        ``hi > lo``."""
+        out = []
+        for channel in range(channels):
+            pixels = x[:, :, channel]
+            plane = fn.cast(pixels, dtype=types.FLOAT64)
+            lo, hi = (fn.cast(reduce(pixels), dtype=types.FLOAT64) for reduce in (fn.reductions.min, fn.reductions.max))
+            spread = hi > lo
+            scale = 255.0 / dali_math.max(hi - lo, 1.0)
+            offset = -lo * scale
+            stretched = dali_math.clamp(dali_math.floor(plane * scale + offset), 0.0, 255.0)
+            out.append(fn.cast(spread * stretched + (hi <= lo) * plane, dtype=types.UINT8))
+        return P.stack_planes(node, *out)
+
+    builders = {"ShearX": warp, "ShearY": warp, "TranslateX": warp, "TranslateY": warp, "Rotate": warp,
+                "Brightness": enhance, "Color": enhance, "Contrast": enhance, "Posterize": posterize,
+                "Solarize": solarize, "AutoContrast": autocontrast, "Invert": invert}
+    return builders[name]
