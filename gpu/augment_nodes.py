@@ -14,10 +14,11 @@ steps their source coordinates in 16.16 fixed point, the graph computes them in 
 pixel whose source point lies near a sampling boundary can take its neighbour's value (up to
 0.5 % of pixels in a randomised run).
 
-A row whose draw includes an operation the graph does not replay exactly — Equalize
-(Pillow's histogram arithmetic) or Sharpness (Pillow's 3 × 3 smoothing, whose float
-summation order varies between Pillow builds) — is declined at staging: that row runs its
-whole slot on the CPU kernels, from the same seed, so its draws are the same.
+Sharpness replays Pillow's 3 × 3 ``SMOOTH`` filter with its float32 summation order (checked
+against the installed Pillow; another Pillow build that sums differently could move a value by
+one level). A row whose draw includes Equalize (Pillow's histogram arithmetic; DALI has no
+histogram operator) is declined at staging: that row runs its whole slot on the CPU kernels,
+from the same seed, so its draws are the same.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ if TYPE_CHECKING:
     from dataio.gpu.nodes import NodeInput
 
 OPERATIONS = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color",
-              "Contrast", "Posterize", "Solarize", "AutoContrast", "Invert")
+              "Contrast", "Sharpness", "Posterize", "Solarize", "AutoContrast", "Invert")
 """The operations the graph replays, by code."""
-DECLINED = frozenset({"Equalize", "Sharpness"})
+DECLINED = frozenset({"Equalize"})
 """Operations whose rows run on the CPU kernels."""
+_SMOOTH = (np.array([1, 1, 1, 1, 5, 1, 1, 1, 1], dtype=np.float32) / np.float32(13)).tolist()
+"""Pillow's ``ImageFilter.SMOOTH`` taps, as the float32 values its filter multiplies by."""
 STAGE = 8
 """Floats per stage: code, value, then six matrix coefficients (geometric operations)."""
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -63,8 +66,8 @@ def draw(op: Any, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray | None:
     """The row's operations as stage vectors, or ``None`` when one of them is declined (see the module)."""
     height, width = hw
     chosen = draw_policy(ctx.rng, op, height, width)
-    if any(name in DECLINED for name, _ in chosen):
-        return None
+    if any(name in DECLINED or (name == "Sharpness" and min(height, width) < 3) for name, _ in chosen):
+        return None  # (Pillow's filter leaves an image under 3 pixels as it is: the CPU kernel covers that)
     vector = np.zeros((stages(op), STAGE), dtype=np.float32)
     vector[:, 2:] = _IDENTITY
     for stage, (name, magnitude) in enumerate(chosen):
@@ -75,7 +78,7 @@ def draw(op: Any, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray | None:
 
 def _value(name: str, magnitude: float) -> float:
     """What a stage needs besides its matrix: the enhance factor, the posterize mask, the solarize threshold."""
-    if name in ("Brightness", "Color", "Contrast"):
+    if name in ("Brightness", "Color", "Contrast", "Sharpness"):
         return float(np.float32(1.0 + magnitude))  # ImageEnhance.enhance(1 + m): Pillow's blend takes a C float
     if name == "Posterize":
         return float((0xFF << (8 - int(magnitude))) & 0xFF)
@@ -127,10 +130,26 @@ def _operation(node: NodeInput, name: str, base: int) -> Any:
             return P.to_u8(node, P.blend(node, 0, pixels, factor))
         if name == "Contrast":
             return P.to_u8(node, P.blend(node, P.contrast_mean(node, pixels, channels), pixels, factor))
+        if name == "Sharpness":
+            return P.to_u8(node, P.blend(node, P.as_int(node, smooth(x)), pixels, factor))
         if channels == 1:  # Color on a grey image blends it with itself
             return x
         grey = P.stack_planes(node, *[P.pillow_luma(pixels)] * 3)
         return P.to_u8(node, P.blend(node, grey, pixels, factor))
+
+    def smooth(x: Any) -> Any:
+        """Pillow's ``filter(SMOOTH)``: inside, ``trunc(0.5 + Σ rows)`` with each row's three taps summed in
+        Pillow's float32 order; the outer rows and columns unchanged."""
+        pixels = fn.cast(x, dtype=types.FLOAT)
+
+        def taps(rows: Any, first: int) -> Any:
+            k0, k1, k2 = _SMOOTH[first:first + 3]
+            return (rows[:, :-2] * k0 + rows[:, 1:-1] * k1) + rows[:, 2:] * k2
+
+        total = ((0.5 + taps(pixels[2:], 0)) + taps(pixels[1:-1], 3)) + taps(pixels[:-2], 6)
+        inside = fn.cast(dali_math.clamp(dali_math.floor(total), 0.0, 255.0), dtype=types.UINT8)
+        middle = fn.cat(x[1:-1, 0:1], inside, x[1:-1, -1:], axis=1)
+        return fn.cat(x[0:1], middle, x[-1:], axis=0)
 
     def posterize(x: Any, args: Any) -> Any:
         return P.to_u8(node, P.as_int(node, x) & fn.cast(args[base + 1], dtype=types.INT32))
@@ -158,6 +177,7 @@ def _operation(node: NodeInput, name: str, base: int) -> Any:
         return P.stack_planes(node, *out)
 
     builders = {"ShearX": warp, "ShearY": warp, "TranslateX": warp, "TranslateY": warp, "Rotate": warp,
-                "Brightness": enhance, "Color": enhance, "Contrast": enhance, "Posterize": posterize,
+                "Brightness": enhance, "Color": enhance, "Contrast": enhance, "Sharpness": enhance,
+                "Posterize": posterize,
                 "Solarize": solarize, "AutoContrast": autocontrast, "Invert": invert}
     return builders[name]

@@ -98,8 +98,8 @@ _WINDOW = GraphNode("host-planned window -> fn.resize ROI / fn.slice")
 _FLIP = GraphNode("DALI fn.flip (host-drawn flags)")
 _AFFINE = GraphNode("DALI fn.crop_mirror_normalize -> CHW float32", P.channel_affine)
 _COIN_ARITHMETIC = "DALI integer arithmetic (host-drawn coin)"
-_POLICY = GraphNode("host-drawn operations, split per sample: NN warps, Pillow blends and LUT arithmetic; rows "
-                    "drawing Equalize or Sharpness run on the CPU kernel", AUG.policy, AUG.draw, AUG.policy_accepts)
+_POLICY = GraphNode("host-drawn operations, split per sample: NN warps, Pillow blends, SMOOTH and LUT arithmetic; "
+                    "rows drawing Equalize run on the CPU kernel", AUG.policy, AUG.draw, AUG.policy_accepts)
 
 GRAPH_NODES: dict[str, GraphNode] = {
     "decoders.image": GraphNode("DALI fn.decoders.image mixed (nvImageCodec/nvJPEG); grey: Pillow's luma of "
