@@ -563,3 +563,14 @@ def test_policy_rows_match_the_cpu_fallback_operation_by_operation() -> None:
     for name, g, c in zip(drawn, values_g, values_c, strict=True):
         differs = (np.asarray(g) != np.asarray(c)).any(axis=-1).mean()
         assert differs <= (0.01 if name in ("ShearX", "ShearY", "Rotate") else 0.0), name
+
+
+def test_a_rand_augment_of_no_operations_is_left_to_the_host(jpeg_paths: list[str], no_draft: None) -> None:
+    pipe = dataio.pipeline(dataio.slot("image").decode_image().resize(h=32, w=32).rand_augment(n=0), dataio.batch(4))
+    records = [{"image": p} for p in jpeg_paths[:8]]
+    gpu = run_with("gpu", pipe, records, seed=1)
+    stats = LAST["executor"].stats
+    assert LAST["executor"].graphs[0].tail == 1 and stats.failed_batches == 0 and stats.graph_rows == 8
+    cpu = run_with("cpu", pipe, records, seed=1)
+    for g, c in zip(gpu, cpu, strict=True):
+        assert np.abs(g["image"].astype(int) - c["image"].astype(int)).mean() <= 1.5
