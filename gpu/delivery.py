@@ -130,17 +130,24 @@ class Delivery:
         stream (valid once :meth:`flush` has run); on the host, the array itself."""
         if not self.on_device:
             return array
+        array = np.asarray(array)
         with self._on_device():
-            return self._stage(np.asarray(array))
+            pinned = self._pinned(array.shape, array.dtype)
+            pinned[...] = array
+            return self._upload(pinned)
 
-    def copy_rows(self, column: Any, rows: list[int], values: np.ndarray) -> None:
-        """``column[rows] = values``: rows produced on the host (``values[i]`` is row ``rows[i]``), one staged
-        copy, then the scatter on the current stream once the copy is done."""
+    def copy_rows(self, column: Any, rows: list[int], values: list[np.ndarray]) -> None:
+        """``column[rows[i]] = values[i]``: rows produced on the host, each copied once into the page-locked
+        staging buffer, then one upload and the scatter on the current stream once the upload is done."""
+        if not self.on_device:
+            for row, value in zip(rows, values, strict=True):
+                column[row] = value
+            return
         with self._on_device():
-            if not self.on_device:
-                column[np.asarray(rows)] = values
-                return
-            staged = self._stage(values)
+            pinned = self._pinned((len(rows), *column.shape[1:]), column.dtype)
+            for i, value in enumerate(values):
+                pinned[i] = value
+            staged = self._upload(pinned)
             self.xp.cuda.get_current_stream().wait_event(self._copy_stream.record())
             column[self.xp.asarray(rows)] = staged
 
@@ -150,18 +157,21 @@ class Delivery:
             self._copy_stream.synchronize()
             self._staged.clear()
 
-    def _stage(self, array: np.ndarray) -> Any:
-        """``array`` copied to the device through a page-locked buffer on the copy stream (not waited for)."""
+    def _pinned(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A page-locked host buffer from cupy's pinned pool, kept until :meth:`flush`."""
         import cupyx
 
+        pinned = cupyx.empty_pinned(shape, dtype)
+        self._staged.append(pinned)
+        return pinned
+
+    def _upload(self, pinned: np.ndarray) -> Any:
+        """``pinned`` copied to the device on the copy stream (not waited for)."""
         xp = self.xp
         if self._copy_stream is None:
             self._copy_stream = xp.cuda.Stream(non_blocking=True)
-        pinned = cupyx.empty_pinned(array.shape, array.dtype)
-        pinned[...] = array
-        device = xp.empty(array.shape, array.dtype)
+        device = xp.empty(pinned.shape, pinned.dtype)
         device.set(pinned, stream=self._copy_stream)
-        self._staged.append(pinned)
         return device
 
     def bind_thread(self) -> None:

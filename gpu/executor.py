@@ -293,7 +293,7 @@ class GpuExecutor:
         return run.column
 
     def _write(self, run: GraphRun, outputs: tuple[Any, ...], owned: bool) -> None:
-        """The queue's sink: take one slot's outputs out of DALI's buffers (under the queue's lock).
+        """The queue's sink, on its driver thread: take one slot's outputs out of DALI's buffers.
 
         ``owned``: the outputs are this iteration's own (DALI's dynamic executor hands them over):
         a column of every row in order is adopted as it is, and per-row values are views, with no copy.
@@ -437,17 +437,18 @@ class GpuExecutor:
             result.values[index] = {**{p: self.delivery.from_host(v) for p, v in host.items()}, **values}
         elif self.delivery.separate:
             column = self._own_column(run)
-            rows = []
+            rows, fitting = [], []
             for position in sorted(host):
                 value = np.asarray(host[position])
                 if value.shape == column.shape[1:] and value.dtype == column.dtype:
                     rows.append(position)
+                    fitting.append(value)
                 else:  # a kernel's output that does not fit the plan's description: this row's failure
                     result.failures[position] = (RowFailure("collate", "collate", f"row value {value.dtype} "
                                                             f"{list(value.shape)} does not fit the slot's column"),
                                                  self.plan.slots[index].name)
             if rows:
-                self.delivery.copy_rows(column, rows, np.stack([np.asarray(host[p]) for p in rows]))
+                self.delivery.copy_rows(column, rows, fitting)
             result.columns[index] = column
         else:  # the runtime's host buffer: graph rows were scattered into it, reruns wrote into their rows
             result.values[index] = {p: host[p] for p in host if p not in run.share.host_rows}

@@ -175,24 +175,19 @@ class GraphQueue:
     def _step(self) -> bool:
         """Feed a waiting batch while DALI has room, else collect the oldest iteration (blocking on DALI, holding
         no lock, so submitting threads never wait on the device); ``False`` once closed."""
-        while True:
-            with self._cond:
-                while not (self._waiting or self._outstanding or self._closing):
-                    self._cond.wait()
-                if self.broken is not None or (self._closing and not self._waiting and not self._outstanding):
-                    self._fail_waiting()
-                    if self._closing or not self._outstanding:
-                        self._cond.notify_all()
-                        if self._closing:
-                            return False
-                        self._cond.wait()
-                        continue
-                job = self._waiting.popleft() if self._waiting and len(self._outstanding) < self.depth else None
-            if job is not None:
-                self._feed(*job)
-            else:
-                self._collect_oldest()
-            return True
+        with self._cond:
+            while not (self._closing or (self.broken is None and (self._waiting or self._outstanding))):
+                self._fail_waiting()  # a broken pipeline is fed nothing more
+                self._cond.wait()
+            if self._closing:
+                self._fail_waiting()
+                return False
+            job = self._waiting.popleft() if self._waiting and len(self._outstanding) < self.depth else None
+        if job is not None:
+            self._feed(*job)
+        else:
+            self._collect_oldest()
+        return True
 
     def _feed(self, ticket: Ticket, feed: Feed, sink: Sink) -> None:
         fed: list[Any] = []

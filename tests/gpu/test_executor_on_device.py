@@ -156,7 +156,7 @@ def test_host_rows_reach_the_device_through_pinned_staging_on_the_copy_stream() 
     moved = delivery.from_host(host)
     column = delivery.column((5, 6), np.float32)
     column[...] = 0
-    delivery.copy_rows(column, [1, 3], host[:2])
+    delivery.copy_rows(column, [1, 3], list(host[:2]))
     delivery.flush()
     assert isinstance(moved, cupy.ndarray) and not delivery._staged
     np.testing.assert_array_equal(cupy.asnumpy(moved), host)
