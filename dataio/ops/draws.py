@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from dataio.ops import augment as A
+
 
 def uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     """``rng.uniform(lo, hi)``, bit for bit (numpy computes ``lo + (hi - lo) · next_double``), without
@@ -122,8 +124,6 @@ def draw_policy(rng: np.random.Generator, op: Any, height: int, width: int) -> l
     sub-policy, two probability uniforms and two signs; an operation applies when its uniform
     is at most its probability.
     """
-    from dataio.ops import augment as A
-
     if isinstance(op, A.RandAugment):
         space = A.operation_space(A.RAND_AUGMENT_BINS, height, width, wide=False)
         names, chosen = list(space), []
