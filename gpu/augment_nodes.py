@@ -60,7 +60,7 @@ def stages(op: Any) -> int:
 def policy_accepts(op: Any, spec: TensorSpec) -> bool:
     """``HWC uint8`` with one or three channels (what the CPU kernel takes), and at least one operation (a
     RandAugment of ``n=0`` changes nothing: the graph leaves it to the host)."""
-    return P.takes_hwc_u8(op, spec) and spec.shape is not None and spec.shape[2] in (1, 3) and stages(op) > 0
+    return P.takes_hwc_u8(op, spec) and spec.channels in (1, 3) and stages(op) > 0
 
 
 def draw(op: Any, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray | None:

@@ -173,14 +173,6 @@ def _decoded_hwc(channels: int) -> TensorSpec:
     return TensorSpec("uint8", "hwc", (None, None, channels))
 
 
-def _channels(spec: TensorSpec, default: int) -> int:
-    """The channels of an image value the plan describes (``default`` when it does not know them)."""
-    axis = {"hwc": 2, "chw": 0}.get(spec.layout or "")
-    if axis is not None and spec.shape is not None and len(spec.shape) == 3 and spec.shape[axis] is not None:
-        return spec.shape[axis]
-    return default
-
-
 def draw_pixel_args(slot: SlotGraph, ctx: SampleContext, hw: tuple[int, int]) -> list[np.ndarray] | None:
     """The per-sample parameters of the slot's pixel ops that draw, in chain order (after the geometry's draws),
     for a sample whose geometry yields an ``hw`` image (nodes that pad pass the new size on); ``None`` when a
@@ -282,7 +274,7 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
         node = GRAPH_NODES[op.qualname]
         args = None if node.draw is None else fn.external_source(name=f"{name}.op{position}", dtype=types.FLOAT,
                                                                   ndim=1)
-        image = node.build(NodeInput(fn, types, dali_math, settings, spec, _channels(spec, slot.channels), args),  # type: ignore[misc]
+        image = node.build(NodeInput(fn, types, dali_math, settings, spec, spec.channels or slot.channels, args),  # type: ignore[misc]
                            image, op)
     return image
 

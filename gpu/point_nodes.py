@@ -32,16 +32,12 @@ def takes_hwc_u8(op: Any, spec: TensorSpec) -> bool:
 
 def takes_rgb_u8(op: Any, spec: TensorSpec) -> bool:
     """``HWC uint8`` with three channels."""
-    return takes_hwc_u8(op, spec) and _channels(spec) == 3
+    return takes_hwc_u8(op, spec) and spec.channels == 3
 
 
 def grayscale_accepts(op: P.Grayscale, spec: TensorSpec) -> bool:
     """RGB in, as many channels out (a channel count change would not be one graph image)."""
     return takes_rgb_u8(op, spec) and op.num_output_channels == 3
-
-
-def _channels(spec: TensorSpec) -> int | None:
-    return spec.shape[2] if spec.shape is not None and len(spec.shape) == 3 else None
 
 
 def decode_image(node: NodeInput, encoded: Any, op: D.ImageDecoder) -> Any:
@@ -62,8 +58,7 @@ def channel_affine(node: NodeInput, image: Any, op: T.ChannelAffine) -> Any:
 
 def normalize_accepts(op: T.Normalize, spec: TensorSpec) -> bool:
     """``CHW float32`` with as many channels as the op has means."""
-    return spec.layout == "chw" and spec.dtype == "float32" and spec.shape is not None and len(spec.shape) == 3 \
-        and spec.shape[0] == len(op.mean)
+    return spec.layout == "chw" and spec.dtype == "float32" and spec.channels == len(op.mean)
 
 
 def normalize(node: NodeInput, image: Any, op: T.Normalize) -> Any:

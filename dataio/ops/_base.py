@@ -45,6 +45,13 @@ class TensorSpec:
             and all(d is not None for d in self.shape)
         )
 
+    @property
+    def channels(self) -> int | None:
+        """The channel count of an image-like value (axis 0 for ``CHW``, else the last of three), when known."""
+        if self.shape is None or len(self.shape) != 3:
+            return None
+        return self.shape[0] if self.layout == "chw" else self.shape[2]
+
     def describe(self) -> str:
         """Human form, e.g. ``HWC u8 [?, ?, 3]``."""
         if self.is_object:

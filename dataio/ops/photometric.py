@@ -13,10 +13,6 @@ from dataio.ops._args import real
 from dataio.ops._base import HWC_U8, ImageTransform, TensorSpec, Transform, op
 from dataio.ops.cond import Param
 
-def _channels(spec: TensorSpec) -> int | None:
-    return spec.shape[2] if spec.shape is not None and len(spec.shape) == 3 else None
-
-
 def _prob(name: str, value: float) -> float:
     return as_float(name, "prob", value, minimum=0.0, maximum=1.0)
 
@@ -47,7 +43,7 @@ class ColorJitter(ImageTransform):
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
         self.expect(spec, **HWC_U8)
-        if _channels(spec) not in (3, None):
+        if spec.channels not in (3, None):
             raise PlanError(f"color_jitter: expects a 3-channel image; got {spec.describe()}")
         return spec
 
@@ -75,7 +71,7 @@ class Grayscale(ImageTransform):
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
         self.expect(spec, **HWC_U8)
-        c = _channels(spec)
+        c = spec.channels
         if self.prob < 1.0 and c is not None and c != self.num_output_channels:
             raise self.fail("num_output_channels", f"with prob < 1 it must equal the input's {c} channels")
         if spec.shape is None:

@@ -37,12 +37,6 @@ def _with_hw(spec: TensorSpec, h: int | None, w: int | None) -> TensorSpec:
     return TensorSpec(spec.dtype, spec.layout, tuple(dims))
 
 
-def _channels(spec: TensorSpec) -> int | None:
-    if spec.shape is None or len(spec.shape) != 3:
-        return None
-    return spec.shape[0] if spec.layout == "chw" else spec.shape[2]
-
-
 class _Resampling(Transform):
     """Ops that resample an ``HWC u8`` image."""
 
@@ -52,7 +46,7 @@ class _Resampling(Transform):
     def infer(self, spec: TensorSpec) -> TensorSpec:
         self.expect(spec, **HWC_U8)
         h, w = self.output_hw()
-        return TensorSpec("uint8", "hwc", (h, w, _channels(spec)))
+        return TensorSpec("uint8", "hwc", (h, w, spec.channels))
 
     def output_hw(self) -> tuple[int | None, int | None]:
         """The statically known output size."""
@@ -350,7 +344,7 @@ class Normalize(Transform):
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
         self.expect(spec, dtype="float32", layout="chw")
-        c = _channels(spec)
+        c = spec.channels
         if c is not None and c != len(self.mean):
             raise self.fail("mean", f"{len(self.mean)} values for a {c}-channel input")
         return TensorSpec("float32", "chw", spec.shape)
@@ -372,7 +366,7 @@ class ChannelAffine(Transform):
 
     def infer(self, spec: TensorSpec) -> TensorSpec:
         self.expect(spec, **HWC_U8)
-        c = _channels(spec)
+        c = spec.channels
         want = self.fixed_channels()
         if want is not None and c is not None and c != want:
             raise self.fail("mean", f"{want} values for a {c}-channel input")
