@@ -5,7 +5,7 @@ The host draws each row's operations with the CPU kernel's own function
 policy can apply), the operation's code, its value and, for the geometric ones, the inverse
 matrix of Pillow's transform. Each stage splits the batch by operation (conditional
 split/merge) and replays the Pillow operation the CPU kernel runs: shear, translate and
-rotate as nearest-neighbour warps with a zero fill (:func:`~dataio.gpu.spatial_nodes.pillow_warp`),
+rotate as nearest-neighbour warps with a zero fill (:func:`~dataio.gpu.spatial_nodes.pillow_affine`),
 brightness, colour and contrast as ``ImageEnhance`` blends, posterize, solarize, invert,
 autocontrast as integer and double arithmetic.
 
@@ -117,13 +117,7 @@ def _operation(node: NodeInput, name: str, base: int) -> Any:
     channels = node.channels
 
     def warp(x: Any, args: Any) -> Any:
-        matrix = fn.reshape(args[base + 2:base + STAGE], shape=[2, 3])
-
-        def sample(pixels: Any, interp: str, fill: float | None) -> Any:
-            border = {} if fill is None else {"fill_value": fill}
-            return fn.warp_affine(pixels, matrix=matrix, inverse_map=True, interp_type=types.INTERP_NN, **border)
-
-        return S.pillow_warp(node, x, "nearest", 0.0, sample)
+        return S.pillow_affine(node, x, args[base + 2:base + STAGE], "nearest", 0.0)
 
     def enhance(x: Any, args: Any) -> Any:
         pixels, factor = P.as_int(node, x), args[base + 1]

@@ -148,16 +148,21 @@ def draw_random_affine(op: S.RandomAffine, ctx: SampleContext, hw: tuple[int, in
 
 
 def affine(node: NodeInput, image: Any, op: S.Affine | S.RandomAffine) -> Any:
-    """``fn.warp_affine`` with the host's output → source matrix, same size (see :func:`pillow_warp`)."""
+    return pillow_affine(node, image, node.args, op.interp, float(op.fill))
+
+
+def pillow_affine(node: NodeInput, image: Any, coefficients: Any, interp: str, fill: float) -> Any:
+    """``fn.warp_affine`` with Pillow's six ``AFFINE`` coefficients (output → source, a per-sample vector),
+    same size (see :func:`pillow_warp`)."""
     fn, types = node.fn, node.types
-    matrix = fn.reshape(node.args, shape=[2, 3])
+    matrix = fn.reshape(coefficients, shape=[2, 3])
 
     def warp(pixels: Any, interp: str, fill: float | None) -> Any:
         border = {} if fill is None else {"fill_value": fill}
         return fn.warp_affine(pixels, matrix=matrix, inverse_map=True, interp_type=getattr(types, _INTERP[interp]),
                               **border)
 
-    return pillow_warp(node, image, op.interp, float(op.fill), warp)
+    return pillow_warp(node, image, interp, fill, warp)
 
 
 def pillow_warp(node: NodeInput, image: Any, interp: str, fill: float, warp: Any) -> Any:
