@@ -168,7 +168,7 @@ def solarize_kernel(op: P.Solarize, value: Any, spec: Any, ctx: ChainContext, ou
 def posterize_kernel(op: P.Posterize, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
     """The ``bits`` high bits of every value, with probability ``prob`` (one draw). Tolerance: exact."""
     fire, pixels = _maybe(op, value, ctx)
-    return pixels & np.uint8((0xFF << (8 - op.bits)) & 0xFF) if fire else pixels
+    return pixels & np.uint8(P.posterize_mask(op.bits)) if fire else pixels
 
 
 def equalize_luts(pixels: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ from dataio.ops import augment as A
 from dataio.ops._base import TensorSpec
 from dataio.ops.draws import draw_policy
 from dataio.ops.geometry import SampleContext
+from dataio.ops.photometric import posterize_mask
 from dataio.ops.warps import inverse_affine, rotation_matrix
 
 from dataio.gpu import point_nodes as P
@@ -82,7 +83,7 @@ def _value(name: str, magnitude: float) -> float:
     if name in ("Brightness", "Color", "Contrast", "Sharpness"):
         return float(np.float32(1.0 + magnitude))  # ImageEnhance.enhance(1 + m): Pillow's blend takes a C float
     if name == "Posterize":
-        return float((0xFF << (8 - int(magnitude))) & 0xFF)
+        return float(posterize_mask(int(magnitude)))
     return magnitude
 
 
@@ -147,14 +148,13 @@ def _operation(node: NodeInput, name: str, base: int) -> Any:
         return fn.cat(x[0:1], middle, x[-1:], axis=0)
 
     def posterize(x: Any, args: Any) -> Any:
-        return P.to_u8(node, P.as_int(node, x) & fn.cast(args[base + 1], dtype=types.INT32))
+        return P.to_u8(node, P.posterized(P.as_int(node, x), fn.cast(args[base + 1], dtype=types.INT32)))
 
     def solarize(x: Any, args: Any) -> Any:
-        pixels = P.as_int(node, x)
-        return P.to_u8(node, pixels + (pixels >= args[base + 1]) * (255 - 2 * pixels))
+        return P.to_u8(node, P.solarized(P.as_int(node, x), args[base + 1]))
 
     def invert(x: Any, args: Any) -> Any:
-        return P.to_u8(node, 255 - P.as_int(node, x))
+        return P.to_u8(node, P.inverted(P.as_int(node, x)))
 
     def autocontrast(x: Any, args: Any) -> Any:
         """``ImageOps.autocontrast``: per channel, ``int(i · 255 / (hi − lo) − lo · scale)`` in double, when

@@ -89,17 +89,32 @@ def _where_fired(node: NodeInput, image: Any, changed: Any) -> Any:
     return to_u8(node, x + fired * (changed(x) - x))
 
 
+def inverted(x: Any) -> Any:
+    """``255 − x`` of an ``int32`` image (Pillow's ``ImageOps.invert``)."""
+    return 255 - x
+
+
+def solarized(x: Any, threshold: Any) -> Any:
+    """Values ``>= threshold`` of an ``int32`` image become ``255 − x`` (``ImageOps.solarize``)."""
+    return x + (x >= threshold) * (255 - 2 * x)
+
+
+def posterized(x: Any, mask: Any) -> Any:
+    """The high bits ``mask`` keeps of an ``int32`` image (``ImageOps.posterize``)."""
+    return x & mask
+
+
 def invert(node: NodeInput, image: Any, op: P.Invert) -> Any:
-    return _where_fired(node, image, lambda x: 255 - x)
+    return _where_fired(node, image, inverted)
 
 
 def solarize(node: NodeInput, image: Any, op: P.Solarize) -> Any:
-    return _where_fired(node, image, lambda x: x + (x >= op.threshold) * (255 - 2 * x))
+    return _where_fired(node, image, lambda x: solarized(x, op.threshold))
 
 
 def posterize(node: NodeInput, image: Any, op: P.Posterize) -> Any:
-    mask = (0xFF << (8 - op.bits)) & 0xFF
-    return _where_fired(node, image, lambda x: x & mask)
+    mask = P.posterize_mask(op.bits)
+    return _where_fired(node, image, lambda x: posterized(x, mask))
 
 
 def pillow_luma(x: Any) -> Any:

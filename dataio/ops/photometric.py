@@ -155,6 +155,11 @@ class Solarize(ImageTransform):
         self.set("prob", _prob("solarize", self.prob))
 
 
+def posterize_mask(bits: int) -> int:
+    """The byte mask that keeps the ``bits`` high bits (``ImageOps.posterize``), for every executor."""
+    return (0xFF << (8 - bits)) & 0xFF
+
+
 @op("posterize", random=True)
 class Posterize(ImageTransform):
     """Keep the ``bits`` high bits of every value with probability ``prob``.
