@@ -50,15 +50,9 @@ LOADERS = ("dataio", "dali", "torchvision")
 
 
 def dataio_loader(paths: list[str], batch_size: int, smoke: bool, augment: bool) -> Iterable[Any]:
-    import dataio
-    from dataio._demo import quickstart_pipeline
+    from dataio._demo import augment_pipeline, quickstart_pipeline
 
-    if augment:
-        slot = (dataio.slot("image").decode_image().random_resized_crop(h=224, w=224).hflip()
-                .color_jitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1).normalize("imagenet"))
-        pipe = dataio.pipeline(slot, dataio.batch(batch_size))
-    else:
-        pipe = quickstart_pipeline(batch_size)
+    pipe = (augment_pipeline if augment else quickstart_pipeline)(batch_size)
     loader = pipe.bind([{"image": p} for p in paths]).run("torch", device="cpu" if smoke else "cuda")
 
     class Tensors:

@@ -26,7 +26,7 @@ STAGES = (
     ("resize", ("resize_view", "_pillow_view", "Image.resize", "LazyImage.materialise", "interpolate")),  # materialise_image too
     ("crop", ("center_crop_kernel", "LazyImage.cropped", "_window", "Image.crop")),
     ("normalize", ("affine_to_chw", "affine_to_chw", "lut_to_chw", "channel_affine_kernel")),
-    ("read", ("read_payload", "_read_path", "read_rows", "read_payloads")),
+    ("read", ("read_payload", "_read_path", "read_rows")),
     ("collate/deliver", ("BatchAssembly.put", "BatchAssembly.collate", "_EpochIterator.__next__", "from_dlpack",
                          "BatchColumns", "Batch._materialise")),
     ("waiting", ("Condition.wait", "Event.wait", "_worker.<locals>", "SimpleQueue.get", "Queue.get")),

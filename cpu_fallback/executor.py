@@ -136,12 +136,13 @@ class CpuExecutor:
         self.clock = StageClock()
         """Where decode/transform times go; the runtime adds its own stages to the same clock."""
 
-    def run_row(self, row: PreparedRow, outs: list[np.ndarray | None], *, defer: Defer | None = None) -> RowResult:
-        """Run every active slot of ``row`` (writing into ``outs`` where given); a failing slot ends the row.
+    def run_row(self, row: PreparedRow, buffers: list[np.ndarray | None], *, defer: Defer | None = None) -> RowResult:
+        """Run every active slot of ``row`` (writing into its row of the batch buffers where given); a failing slot
+        ends the row.
 
         Args:
             row: the prepared row.
-            outs: per slot, the batch buffer row its last kernel may write into.
+            buffers: per slot, the batch buffer whose row ``row.position`` its last kernel may write into.
             defer: for an executor built on this one (the GPU executor): per slot, the
                 :class:`Deferred` value and decoded size of a slot it takes for its per-batch
                 work, or ``None`` to run the slot here. It may raise :class:`RowFailure`.
@@ -156,7 +157,9 @@ class CpuExecutor:
                 if deferred is not None:
                     result.values[index], result.hws[index] = deferred
                 else:
-                    result.values[index], result.hws[index] = self.run_slot(row, index, outs[index])
+                    buffer = buffers[index]
+                    out = None if buffer is None else buffer[row.position]
+                    result.values[index], result.hws[index] = self.run_slot(row, index, out)
             except RowFailure as failure:
                 result.failure = (failure, self.programs[index].slot.name)
                 break
@@ -168,10 +171,13 @@ class CpuExecutor:
         Raises:
             RowFailure: the slot failed for this row.
         """
-        source = row.sources[index]
-        ctx = ChainContext(row.record, row.seed, repr(row.key), getattr(source, "label", "<record value>"),
-                           row.seed_words)
-        return self.programs[index].run(row.payloads[index], ctx, out, self.clock)
+        return self.programs[index].run(row.payloads[index], self.context(row, index), out, self.clock)
+
+    @staticmethod
+    def context(row: PreparedRow, index: int) -> ChainContext:
+        """A fresh chain context for slot ``index`` of ``row``: its generator starts at the record seed."""
+        label = getattr(row.sources[index], "label", "<record value>")
+        return ChainContext(row.record, row.seed, repr(row.key), label, row.seed_words)
 
     def start_batch(self, slots: dict[int, SlotBatch]) -> None:
         """Never called: this executor defers no slot (rows are complete when ``run_row`` returns)."""

@@ -37,6 +37,19 @@ def quickstart_pipeline(batch_size: int = 64) -> dataio.Pipeline:
     )
 
 
+def augment_pipeline(batch_size: int = 64) -> dataio.Pipeline:
+    """The standard training chain the GPU benchmarks measure: random resized crop, flip, colour jitter."""
+    return dataio.pipeline(
+        dataio.slot("image")
+        .decode_image(mode="rgb")
+        .random_resized_crop(h=224, w=224)
+        .hflip()
+        .color_jitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)
+        .normalize("imagenet"),
+        dataio.batch(batch_size, prefetch=4),
+    )
+
+
 def _output() -> str:
     try:
         import torch  # noqa: F401

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from dataio._errors import PlanError
 from dataio._identity import callable_identity
 from dataio._symbolic import Symbolic
-from dataio.ops._base import BatchTransform, Decoder, TensorSpec, Transform
+from dataio.ops._base import BatchTransform, Decoder, Op, TensorSpec, Transform
 from dataio.ops.cond import Cond
 from dataio.ops.custom import CustomOp
 
@@ -137,6 +137,12 @@ class SlotPlan:
         return (self.decoder, *self.transforms)
 
     @property
+    def draws(self) -> bool:
+        """Whether the slot's chain may draw from the record's generator: a random op, at any depth (the arms of
+        ``choice``/``select`` and the like included)."""
+        return any(_draws(op) for op in self.ops)
+
+    @property
     def fields(self) -> tuple[str, ...]:
         """Record fields the slot's ops and gate read (besides the slot's own field)."""
         found: list[str] = list(self.skip.fields()) if self.skip is not None else []
@@ -162,6 +168,11 @@ class Plan:
     def slot_names(self) -> list[str]:
         """Slot names in pipeline order."""
         return [s.name for s in self.slots]
+
+    @property
+    def draws(self) -> bool:
+        """Whether any slot chain may draw from its record's generator (else no row needs its seed's words)."""
+        return any(slot.draws for slot in self.slots)
 
     def describe(self) -> dict[str, Any]:
         """Canonical description: the input of :attr:`signature`."""
@@ -198,6 +209,15 @@ class Plan:
 
     def __bool__(self) -> bool:
         raise TypeError("a Plan is a pipeline description, not data: it has no truth value")
+
+
+def _draws(value: Any) -> bool:
+    """An op that is random, or holds one among its parameters (branch arms), at any depth."""
+    if isinstance(value, Op):
+        return value.random or any(_draws(param) for param in value.params().values())
+    if isinstance(value, (tuple, list)):
+        return any(_draws(item) for item in value)
+    return False
 
 
 def _describe(record_maps: Any, slots: Any, shape: Any, batch_maps: Any) -> dict[str, Any]:

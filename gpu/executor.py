@@ -4,16 +4,19 @@ It speaks the runtime's protocol (:mod:`dataio.runtime.protocol`) and never writ
 runtime's batch state; its per-batch state is its own :class:`GraphRun` list.
 
 Per row, ``run_row`` (pool threads): a graph slot's payload header is read (undecodable
-payloads and cap violations become row errors before the graph sees them), its sample is
-planned on the host (the core's :func:`dataio.ops.geometry.plan_sample`) and the slot is
-*deferred* to the batch's graph run; slots the graph cannot take, and samples it cannot
-plan, run through the CPU fallback's kernels right away.
+payloads and cap violations become row errors before the graph sees them) and the slot is
+*deferred* to the batch's graph run; slots the graph cannot take, and formats it does not
+read, run through the CPU fallback's kernels right away. Nothing else runs per row.
 
 Per batch, in two steps so that DALI works ahead of the consumer:
 
 - ``start_batch`` (the thread that finished the batch's last row): each graph slot's
-  deferred rows are fed to its pipeline (:class:`~dataio.gpu.graph_queue.GraphQueue`,
-  depth = the run's prefetch) and the call returns.
+  geometry is planned for the whole batch at once (the core's
+  :func:`dataio.ops.geometry.plan_batch`, numpy over the rows; only draws and ``col(...)``
+  arguments run per row), the pixel ops' parameters are drawn, and the rows are fed to the
+  slot's pipeline (:class:`~dataio.gpu.graph_queue.GraphQueue`, depth = the run's
+  prefetch); the call returns. Rows the graph declines (a window past the edge before a
+  resample, a drawn operation it does not replay) run on the CPU kernels at collection.
 - ``collect_batch`` (the consumer, when the batch is next to deliver): the outputs are
   collected — copied into the slot's column in device memory (the runtime's host buffer in
   DALI's CPU mode) — and rows the host produced are copied in; ``deliver`` then moves the
@@ -55,7 +58,7 @@ from dataio.gpu.delivery import Delivery
 from dataio.gpu.graph import SlotGraph, build_pipeline, draw_pixel_args, feed, graph_slots
 from dataio.gpu.graph_queue import GraphQueue, Ticket
 from dataio.gpu.settings import machine_settings
-from dataio.ops.geometry import SamplePlan, plan_sample
+from dataio.ops.geometry import BatchPlan, plan_batch
 
 
 GRAPH_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM")
@@ -144,13 +147,8 @@ class StagedRow(NamedTuple):
 
     row: PreparedRow
     payload: Any
-    sample: SamplePlan
     hw: tuple[int, int]
     """The decoded (height, width), from the header."""
-    ctx: ChainContext
-    """The row's chain context after the graph's draws: the host continues it for the chain's tail."""
-    args: list[np.ndarray]
-    """The drawn parameters of the graph's pixel ops that draw, in chain order."""
 
 
 @dataclass(slots=True)
@@ -160,6 +158,11 @@ class GraphRun:
     Attributes:
         index: the slot.
         share: what the runtime handed over (deferred rows, host buffer, host-produced rows).
+        fed: ``(position, staged row)`` of the deferred rows the graph runs, in order (planned in
+            :meth:`GpuExecutor.start_batch`).
+        declined: the deferred rows the graph declined: the CPU kernels run them at collection.
+        contexts: per fed row, its chain context after the graph's draws (the host continues it
+            for the chain's tail), or ``None`` when planning read no record.
         layout: ``(shape, dtype)`` of the slot's column ``[size, ...]`` when its rows share one
             shape, ``None`` for per-row values (shapes not fixed).
         column: where the outputs go: the runtime's host buffer, or a column of the executor's own
@@ -175,12 +178,11 @@ class GraphRun:
     layout: tuple[tuple[int, ...], Any] | None
     column: Any = None
     values: dict[int, Any] = field(default_factory=dict)
+    fed: list[tuple[int, StagedRow]] = field(default_factory=list)
+    declined: list[tuple[int, StagedRow]] = field(default_factory=list)
+    contexts: list[ChainContext] | None = None
     ticket: Ticket | None = None
     error: BaseException | None = None
-
-    @property
-    def staged(self) -> list[StagedRow]:
-        return [item for _, item in self.share.deferred]
 
 
 class GpuExecutor:
@@ -221,62 +223,82 @@ class GpuExecutor:
 
     # -- per row (pool threads) -------------------------------------------------------------
 
-    def run_row(self, row: PreparedRow, outs: list[np.ndarray | None]) -> RowResult:
+    def run_row(self, row: PreparedRow, buffers: list[np.ndarray | None]) -> RowResult:
         """Defer graph slots to the batch's graph run, run the other slots on the CPU; a failing slot ends the row."""
-        return self.cpu.run_row(row, outs, defer=self._defer)
+        return self.cpu.run_row(row, buffers, defer=self._defer)
 
     def _defer(self, index: int, row: PreparedRow) -> tuple[Deferred, tuple[int, int]] | None:
-        graph = self.graphs.get(index)
-        if graph is None or self._build_key(graph) in _BUILD_ERRORS:
-            return None  # not a graph slot, or its pipeline cannot be built here: the CPU kernels, on this thread
-        staged = self._stage(graph, row)
-        return None if staged is None else (Deferred(staged), staged.hw)
-
-    def _stage(self, graph: SlotGraph, row: PreparedRow) -> StagedRow | None:
-        """The row's sample for the graph, or ``None`` to run it on the CPU kernels.
+        """Slot ``index`` of ``row`` staged for the batch's graph run (with its decoded size, from the header), or
+        ``None`` to run it on the CPU kernels: not a graph slot, a pipeline that cannot be built here, or a format
+        the graph does not read. All a graph row costs the host before its batch is planned.
 
         Raises:
-            RowFailure: an undecodable header, a cap exceeded, or a bad per-record argument.
+            RowFailure: an undecodable header or a cap exceeded.
         """
-        slot = self.plan.slots[graph.index]
-        payload = row.payloads[graph.index]
-        label = row.sources[graph.index].label
+        graph = self.graphs.get(index)
+        if graph is None or (_BUILD_ERRORS and self._build_key(graph) in _BUILD_ERRORS):
+            return None
+        payload = row.payloads[index]
         try:
             header = read_jpeg_header(payload) or read_header(payload)
         except ValueError as exc:
-            raise RowFailure("decode", "decoders.image", f"{label}: {exc}") from None
+            raise RowFailure("decode", "decoders.image", f"{row.sources[index].label}: {exc}") from None
         if header.format not in GRAPH_FORMATS:  # formats the CPU decoder covers more completely
             self.stats.add(declined_rows=1)
             return None
-        violation = slot.decoder.cap_violation(header.height, header.width, graph.channels)  # type: ignore[attr-defined]
+        violation = graph.decoder.cap_violation(header.height, header.width, graph.channels)
         if violation is not None:
-            raise RowFailure("decode", "decoders.image", f"{label}: {violation}")
-        ctx = ChainContext(row.record, row.seed, repr(row.key), label, row.seed_words)
-        sample = plan_sample(graph.geometry, header.height, header.width, ctx)
-        args = None if sample is None else draw_pixel_args(graph, ctx, sample.size)
-        if args is None:  # the rows the graph declines start over on the CPU kernels, from the same seed
-            self.stats.add(declined_rows=1)
-            return None
-        return StagedRow(row, payload, sample, (header.height, header.width), ctx, args)
+            raise RowFailure("decode", "decoders.image", f"{row.sources[index].label}: {violation}")
+        hw = (header.height, header.width)
+        return Deferred(StagedRow(row, payload, hw)), hw
 
-    # -- per batch: feed (the thread that finished the last row) -------------------------------
+    # -- per batch: plan and feed (the thread that finished the last row) -------------------------
 
     def start_batch(self, slots: dict[int, SlotBatch]) -> list[GraphRun]:
-        """Feed each graph slot's deferred rows to its pipeline; outputs are collected in :meth:`collect_batch`."""
+        """Plan and feed each graph slot's deferred rows to its pipeline; outputs are collected in
+        :meth:`collect_batch`.
+
+        Raises:
+            RecordError: a ``col(...)`` argument's field is missing (fatal, as on the CPU kernels).
+        """
         runs = []
         for index, share in slots.items():
             run = self._graph_run(index, share)
             graph = self.graphs[index]
-            staged = run.staged
-            feed_slot = partial(_feed_slot, graph, [s.payload for s in staged], [s.sample for s in staged],
-                                [s.args for s in staged])
-            try:
-                queue = self._queue(graph, len(staged), [s.hw for s in staged])
-                run.ticket = queue.submit(feed_slot, partial(self._write, run, owned=queue.owns_outputs))
-            except Exception as exc:  # noqa: BLE001 - a failed feed is a failed graph batch: CPU rerun
-                run.error = exc
+            plan, args = self._plan(graph, run)
+            if run.fed:
+                feed_slot = partial(_feed_slot, graph, [staged.payload for _, staged in run.fed], plan, args)
+                try:
+                    queue = self._queue(graph, len(run.fed), [staged.hw for _, staged in run.fed])
+                    run.ticket = queue.submit(feed_slot, partial(self._write, run, owned=queue.owns_outputs))
+                except Exception as exc:  # noqa: BLE001 - a failed feed is a failed graph batch: CPU rerun
+                    run.error = exc
             runs.append(run)
         return runs
+
+    def _plan(self, graph: SlotGraph, run: GraphRun) -> tuple[BatchPlan, list[np.ndarray]]:
+        """The batch's geometry (numpy over the rows) and pixel-op draws; sets ``run.fed`` and ``run.declined``.
+
+        Draws per row, in chain order from the row's seed — the CPU kernels' order — so a declined
+        row, rerun there from its seed, is the row it would have been.
+        """
+        staged = run.share.deferred
+        hws = np.array([item.hw for _, item in staged], np.int64).reshape(-1, 2)
+        contexts = [self.cpu.context(item.row, graph.index) for _, item in staged] if graph.record_dependent else None
+        plan = plan_batch(graph.geometry, hws[:, 0], hws[:, 1], contexts, unplanned_on=(RowFailure,))
+        planned = plan.planned.copy()
+        args = draw_pixel_args(graph, contexts, plan.sizes, planned)
+        run.contexts = contexts
+        if planned.all():  # the common case: the graph takes the whole batch
+            run.fed = staged
+            return plan, args
+        rows = np.flatnonzero(planned)
+        run.fed = [staged[i] for i in rows.tolist()]
+        run.declined = [staged[i] for i in np.flatnonzero(~planned).tolist()]
+        run.contexts = None if contexts is None else [contexts[i] for i in rows.tolist()]
+        if run.declined:
+            self.stats.add(declined_rows=len(run.declined))
+        return plan.take(rows), args
 
     def _graph_run(self, index: int, share: SlotBatch) -> GraphRun:
         """The slot's run, with the runtime's host buffer as its column unless columns are the executor's own."""
@@ -299,7 +321,7 @@ class GpuExecutor:
         a column of every row in order is adopted as it is, and per-row values are views, with no copy.
         """
         (out,) = outputs
-        positions = [p for p, _ in run.share.deferred]
+        positions = [p for p, _ in run.fed]
         if self.graphs[run.index].tail is not None:  # the host runs the chain's tail on these: host memory
             run.values.update(zip(positions, self.delivery.host_samples(out), strict=True))
             return
@@ -381,49 +403,55 @@ class GpuExecutor:
                     error = exc
             host = dict(run.share.host_rows)  # rows produced on the host, to bring into the column
             if error is None:
-                self.stats.add(graph_rows=len(run.share.deferred))
+                self.stats.add(graph_rows=len(run.fed))
                 values = run.values
                 if self.graphs[run.index].tail is not None:
                     self._run_tails(run, host, result)
                     values = {}
+                self._run_on_cpu(run, run.declined, host, result)
             else:
                 LOGGER.debug("GPU executor: slot %r's graph run failed (%s: %s); its rows rerun on the CPU kernels",
                              self.plan.slots[run.index].name, type(error).__name__, error)
-                self.stats.add(failed_batches=1, cpu_reruns=len(run.share.deferred))
+                self.stats.add(failed_batches=1, cpu_reruns=len(run.fed))
                 values = {}
-                self._rerun_on_cpu(run, host, result)
+                self._run_on_cpu(run, run.share.deferred, host, result)
             self._gather(run, host, values, result)
         self.delivery.flush()  # the host rows' copies, before the batch is handed over
         return result
 
     def _run_tails(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
-        """The rest of each row's chain after the graph's part, continuing the row's generator."""
-        program, first = self.cpu.programs[run.index], self.graphs[run.index].tail
+        """The rest of each graph row's chain after the graph's part, continuing the row's generator."""
+        program, first, index = self.cpu.programs[run.index], self.graphs[run.index].tail, run.index
+        contexts = run.contexts or [self.cpu.context(staged.row, index) for _, staged in run.fed]
+        items = [(position, (staged, ctx)) for (position, staged), ctx in zip(run.fed, contexts, strict=True)]
 
-        def tail(position: int, staged: StagedRow, out: np.ndarray | None) -> Any:
-            return program.run_tail(run.values[position], first, staged.ctx, out, self.clock)
+        def tail(position: int, item: tuple[StagedRow, ChainContext], out: np.ndarray | None) -> Any:
+            return program.run_tail(run.values[position], first, item[1], out, self.clock)
 
-        self._rows_on_pool(run, tail, host, result)
+        self._rows_on_pool(run, items, tail, host, result)
 
-    def _rerun_on_cpu(self, run: GraphRun, host: dict[int, Any], result: BatchResult) -> None:
-        """Per-sample isolation after a failed graph batch: the CPU kernels, same plan and seed."""
-        self._rows_on_pool(run, lambda _, staged, out: self.cpu.run_slot(staged.row, run.index, out)[0], host,
+    def _run_on_cpu(self, run: GraphRun, rows: list[tuple[int, StagedRow]], host: dict[int, Any],
+                    result: BatchResult) -> None:
+        """``rows`` through the CPU kernels, same plan and seed: declined rows, or every row of a failed graph
+        batch (per-sample isolation)."""
+        self._rows_on_pool(run, rows, lambda _, staged, out: self.cpu.run_slot(staged.row, run.index, out)[0], host,
                            result)
 
-    def _rows_on_pool(self, run: GraphRun, work: Callable[[int, StagedRow, np.ndarray | None], Any],
-                      host: dict[int, Any], result: BatchResult) -> None:
-        """``work(position, staged row, buffer row)`` for every deferred row on the CPU pool (the consumer waits):
-        values into ``host``, row failures into ``result``."""
+    def _rows_on_pool(self, run: GraphRun, items: list[tuple[int, Any]],
+                      work: Callable[[int, Any, np.ndarray | None], Any], host: dict[int, Any],
+                      result: BatchResult) -> None:
+        """``work(position, item, buffer row)`` for every ``(position, item)`` on the CPU pool (the consumer
+        waits): values into ``host``, row failures into ``result``."""
         buffer, name = run.share.buffer, self.plan.slots[run.index].name
 
-        def one(item: tuple[int, StagedRow]) -> tuple[int, Any]:
-            position, staged = item
+        def one(entry: tuple[int, Any]) -> tuple[int, Any]:
+            position, item = entry
             try:
-                return position, work(position, staged, None if buffer is None else buffer[position])
+                return position, work(position, item, None if buffer is None else buffer[position])
             except RowFailure as failure:
                 return position, failure
 
-        for position, value in cpu_pool().map(one, run.share.deferred):
+        for position, value in cpu_pool().map(one, items):
             if isinstance(value, RowFailure):
                 result.failures[position] = (value, name)
             else:
@@ -462,9 +490,9 @@ class GpuExecutor:
         self.cpu.deliver(content, transforms)
 
 
-def _feed_slot(graph: SlotGraph, payloads: list[Any], samples: list[SamplePlan], args: list[list[np.ndarray]],
+def _feed_slot(graph: SlotGraph, payloads: list[Any], plan: BatchPlan, args: list[np.ndarray],
                pipeline: Any) -> list[Any]:
-    return feed(pipeline, [graph], [payloads], [samples], [args])
+    return feed(pipeline, [graph], [payloads], [plan], [args])
 
 
 def create_executor(plan: Plan, options: RunOptions) -> GpuExecutor:

@@ -26,10 +26,11 @@ import numpy as np
 from dataio.ops._base import Op, TensorSpec
 from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
+from dataio.runtime.rows import RowFailure
 
 from dataio.gpu.nodes import GRAPH_NODES, HOST_ONLY, NodeInput
 from dataio.gpu.settings import GraphSettings
-from dataio.ops.geometry import GEOMETRY_KINDS, SampleContext, SamplePlan
+from dataio.ops.geometry import GEOMETRY_KINDS, BatchPlan, SampleContext, record_dependent
 
 INTERP = {"nearest": "INTERP_NN", "bilinear": "INTERP_LINEAR", "bicubic": "INTERP_CUBIC",
           "lanczos": "INTERP_LANCZOS3"}
@@ -76,6 +77,13 @@ class SlotGraph:
     @property
     def has_flip(self) -> bool:
         return any(op.kind == "flip" for op in self.geometry)
+
+    @property
+    def record_dependent(self) -> bool:
+        """Whether planning a sample reads its record: a geometric op draws or reads a ``col(...)`` argument, or a
+        pixel op draws (the host then makes each row's :class:`~dataio.runtime.chain.ChainContext`)."""
+        return any(record_dependent(op) for op in self.geometry) or any(
+            record_dependent(op) or GRAPH_NODES[op.qualname].draw is not None for op in self.pixel_ops)
 
     def in_graph(self, position: int) -> bool:
         """Whether op ``position`` of the slot (0: the decoder, i: transform i - 1) runs in the graph."""
@@ -173,22 +181,39 @@ def _decoded_hwc(channels: int) -> TensorSpec:
     return TensorSpec("uint8", "hwc", (None, None, channels))
 
 
-def draw_pixel_args(slot: SlotGraph, ctx: SampleContext, hw: tuple[int, int]) -> list[np.ndarray] | None:
-    """The per-sample parameters of the slot's pixel ops that draw, in chain order (after the geometry's draws),
-    for a sample whose geometry yields an ``hw`` image (nodes that pad pass the new size on); ``None`` when a
-    node declines the row."""
-    drawn = []
-    for op in slot.pixel_ops:
-        node = GRAPH_NODES[op.qualname]
-        if node.draw is None:
-            continue
-        args = node.draw(op, ctx, hw)
-        if args is None:
-            return None
-        drawn.append(args)
-        if node.resizes is not None:
-            hw = node.resizes(op, hw, args)
-    return drawn
+def draw_pixel_args(slot: SlotGraph, contexts: list[SampleContext] | None, sizes: np.ndarray,
+                    planned: np.ndarray) -> list[np.ndarray]:
+    """The per-sample parameters of the slot's pixel ops that draw, in chain order (after the geometry's draws):
+    per such op, one array ``[rows, ...]`` over the rows still ``planned`` when it returns.
+
+    ``sizes[i]`` is row ``i``'s image size after the geometry (nodes that pad pass the new size
+    on). A row a node declines (its draw returns ``None``), or whose ``col(...)`` argument is bad
+    (the CPU kernels then report it), is cleared in ``planned``, in place.
+    """
+    nodes = [(op, GRAPH_NODES[op.qualname]) for op in slot.pixel_ops]
+    if not any(node.draw is not None for _, node in nodes):
+        return []
+    assert contexts is not None
+    drawn: dict[int, list[np.ndarray]] = {}
+    for i in np.flatnonzero(planned).tolist():
+        hw, row = (int(sizes[i, 0]), int(sizes[i, 1])), []
+        for op, node in nodes:
+            if node.draw is None:
+                continue
+            try:
+                args = node.draw(op, contexts[i], hw)
+            except RowFailure:
+                args = None
+            if args is None:
+                planned[i] = False
+                break
+            row.append(args)
+            if node.resizes is not None:
+                hw = node.resizes(op, hw, args)
+        else:
+            drawn[i] = row
+    rows = np.flatnonzero(planned).tolist()
+    return [np.stack([drawn[i][j] for i in rows]) for j in range(len(drawn[rows[0]]))] if rows else []
 
 
 def graph_slots(plan: Plan) -> list[SlotGraph]:
@@ -256,8 +281,8 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
     image = GRAPH_NODES[slot.decoder.qualname].build(  # type: ignore[misc]
         NodeInput(fn, types, dali_math, settings, decoded, slot.channels), encoded, slot.decoder)
     if slot.needs_region:
-        region = fn.external_source(name=f"{name}.region", dtype=types.FLOAT, ndim=1)  # y0, x0, y1, x1
-        size = fn.external_source(name=f"{name}.size", dtype=types.FLOAT, ndim=1)  # h, w
+        sample = fn.external_source(name=f"{name}.sample", dtype=types.FLOAT, ndim=1)  # y0, x0, y1, x1, h, w
+        region, size = sample[0:4], sample[4:6]
     if slot.interp is not None:
         # on the GPU DALI's CV-CUDA-backed resize; DALI's own (same arguments) for the CPU variant
         resize = fn.experimental.resize if on_gpu else fn.resize
@@ -279,10 +304,10 @@ def _slot_nodes(fn: Any, types: Any, slot: SlotGraph, settings: GraphSettings) -
     return image
 
 
-def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans: list[list[SamplePlan]],
-         args: list[list[list[np.ndarray]]] | None = None) -> list[Any]:
-    """Feed one batch: per slot, the encoded payloads, their sample plans and, per row, the drawn parameters
-    of each pixel op with a draw (same row order).
+def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans: list[BatchPlan],
+         args: list[list[np.ndarray]] | None = None) -> list[Any]:
+    """Feed one batch: per slot, the encoded payloads, their :class:`~dataio.ops.geometry.BatchPlan` (same row
+    order) and, per pixel op with a draw, its parameters (:func:`draw_pixel_args`).
 
     The payloads go in without a copy (DALI reads the caller's bytes): the returned list holds
     them and must stay alive until the iteration's outputs are released
@@ -293,17 +318,16 @@ def feed(pipeline: Any, slots: list[SlotGraph], payloads: list[list[Any]], plans
     from nvidia.dali.tensors import TensorCPU
 
     kept = []
-    for i, (slot, rows, sample_plans) in enumerate(zip(slots, payloads, plans, strict=True)):
+    for i, (slot, rows, plan) in enumerate(zip(slots, payloads, plans, strict=True)):
         encoded = [TensorCPU(p, "") for p in rows]  # views of the bytes; DALI's feed then skips per-sample checks
         kept.append((rows, encoded))
         pipeline.feed_input(f"{slot.name}.bytes", encoded)
         if slot.needs_region:
-            pipeline.feed_input(f"{slot.name}.region", np.array([p.region for p in sample_plans], np.float32))
-            pipeline.feed_input(f"{slot.name}.size", np.array([p.size for p in sample_plans], np.float32))
+            sample = np.concatenate([plan.regions, plan.sizes], axis=1, dtype=np.float32)  # y0, x0, y1, x1, h, w
+            pipeline.feed_input(f"{slot.name}.sample", sample)
         if slot.has_flip:
-            pipeline.feed_input(f"{slot.name}.flip", np.array([p.flip for p in sample_plans], np.int32))
+            pipeline.feed_input(f"{slot.name}.flip", np.ascontiguousarray(plan.flips, np.int32))
         drawn = [position for position, op in enumerate(slot.pixel_ops) if GRAPH_NODES[op.qualname].draw]
-        for j, position in enumerate(drawn):
-            rows_args = args[i] if args is not None else []
-            pipeline.feed_input(f"{slot.name}.op{position}", np.stack([row[j] for row in rows_args]))
+        for position, values in zip(drawn, args[i] if args is not None else [], strict=True):
+            pipeline.feed_input(f"{slot.name}.op{position}", values)
     return kept

@@ -17,7 +17,7 @@ from dataio.ops.decoders import ImageDecoder
 from dataio.ops.transforms import Resize
 
 from dataio.gpu.graph import SlotGraph, build_pipeline, feed
-from dataio.ops.geometry import SamplePlan
+from dataio.ops.geometry import BatchPlan
 from dataio.gpu.settings import machine_settings
 
 PROBE_SIZE = (48, 64)
@@ -33,8 +33,8 @@ def probe_graph(device_id: int | None) -> str | None:
         pipeline = build_pipeline([graph], batch_size=1, device_id=device_id, on_gpu=device_id is not None,
                                   settings=settings)
         height, width = PROBE_SIZE
-        plan = SamplePlan((0.0, 0.0, float(height), float(width)), (16, 16), resize.interp, (0, 0))
-        fed = feed(pipeline, [graph], [[_jpeg(height, width)]], [[plan]])  # DALI reads these bytes in run()
+        plan = BatchPlan.whole([PROBE_SIZE], (16, 16), resize.interp)
+        fed = feed(pipeline, [graph], [[_jpeg(height, width)]], [plan])  # DALI reads these bytes in run()
         (out,) = pipeline.run()
         del fed
         shape = tuple(out.as_cpu()[0].shape() if hasattr(out, "as_cpu") else out[0].shape())

@@ -571,3 +571,30 @@ def test_policy_rows_match_the_cpu_fallback_operation_by_operation() -> None:
     for name, g, c in zip(drawn, values_g, values_c, strict=True):
         differs = (np.asarray(g) != np.asarray(c)).any(axis=-1).mean()
         assert differs <= (0.01 if name in ("ShearX", "ShearY", "Rotate") else 0.0), name
+
+
+def test_per_record_arguments_are_read_at_batch_planning_and_bad_ones_fail_their_row(jpeg_paths: list[str],
+                                                                                  no_draft: None) -> None:
+    """``col(...)`` arguments of the geometry and of a pixel op: resolved per row when the batch is planned; a bad
+    value fails only its row, with the CPU kernel's message, and a missing field is fatal, as on the CPU."""
+    pipe = dataio.pipeline(
+        dataio.slot("image").decode_image().resize(h=dataio.col("h"), w=40).center_crop(h=32, w=32)
+        .pad(top=dataio.col("top"), bottom=0, left=2, right=2),
+        dataio.batch(4))
+    records = [{"image": p, "h": 36 + i, "top": i % 3} for i, p in enumerate(jpeg_paths[:8])]
+    records[1]["h"] = -3  # not an int >= 1
+    records[6]["top"] = "x"  # not an int
+    gpu = run_with("gpu", pipe, records)
+    stats = LAST["executor"].stats
+    assert stats.graph_rows == 6 and stats.declined_rows == 2 and stats.failed_batches == 0
+    cpu = run_with("cpu", pipe, records)
+    assert [[(e["key"], e["op"], e["message"]) for e in b.errors] for b in gpu] == \
+        [[(e["key"], e["op"], e["message"]) for e in b.errors] for b in cpu]
+    assert sum(len(b.errors) for b in gpu) == 2
+    for g, c in zip(gpu, cpu, strict=True):
+        for row_g, row_c in zip(g["image"], c["image"], strict=True):
+            diff = np.abs(row_g.astype(int) - row_c.astype(int))  # a resample: the stated ≤ 5 levels, mean ≤ 0.5
+            assert row_g.shape == row_c.shape and diff.max() <= 5 and diff.mean() <= 0.5
+    del records[5]["top"]
+    with pytest.raises(KeyError, match="missing field .top."):  # RecordError, a KeyError (docs/api.md)
+        run_with("gpu", pipe, records)

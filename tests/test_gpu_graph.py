@@ -23,7 +23,7 @@ from dataio.seeds import derive
 dali = pytest.importorskip("nvidia.dali")
 
 from dataio.gpu.graph import build_pipeline, define_pipeline, feed, graph_ops, graph_slots  # noqa: E402
-from dataio.ops.geometry import plan_sample  # noqa: E402
+from dataio.ops.geometry import plan_batch  # noqa: E402
 
 LEVELS = 255 * 0.226  # one 8-bit level after ImageNet normalisation (mean std)
 
@@ -34,12 +34,13 @@ def run_graph(pipe: dataio.Pipeline, paths: list[str], *, seed: int = 0) -> np.n
     assert len(slots) == 1
     graph = build_pipeline(slots, batch_size=len(paths), device_id=None, on_gpu=False)
     payloads = [open(p, "rb").read() for p in paths]
-    plans = []
-    for index, (path, payload) in enumerate(zip(paths, payloads, strict=True)):
-        header = read_header(payload)
-        ctx = ChainContext({"image": path}, derive(seed, 0, index), repr(index), path)
-        plans.append(plan_sample(slots[0].geometry, header.height, header.width, ctx))
-    feed(graph, slots, [payloads], [plans])
+    headers = [read_header(payload) for payload in payloads]
+    contexts = [ChainContext({"image": path}, derive(seed, 0, index), repr(index), path)
+                for index, path in enumerate(paths)]
+    plan = plan_batch(slots[0].geometry, np.array([h.height for h in headers]), np.array([h.width for h in headers]),
+                      contexts)
+    assert plan.planned.all()
+    feed(graph, slots, [payloads], [plan])
     (out,) = graph.run()
     return np.stack([np.asarray(out[i]) for i in range(len(paths))])
 
@@ -60,7 +61,7 @@ def test_decode_is_bit_exact_with_pillow(jpeg_paths: list[str]) -> None:
     slots = graph_slots(pipe.plan)
     graph = build_pipeline(slots, batch_size=4, device_id=None, on_gpu=False)
     payloads = [open(p, "rb").read() for p in jpeg_paths[:4]]
-    feed(graph, slots, [payloads], [[None] * 4])
+    feed(graph, slots, [payloads], [plan_batch((), np.ones(4, int), np.ones(4, int))])  # decode only: no geometry
     (out,) = graph.run()
     expected = run_cpu_rows(pipe, jpeg_paths[:4])
     for i in range(4):

@@ -75,9 +75,12 @@ _SOI = b"\xff\xd8"
 _EXIF = b"Exif\x00\x00"
 _XMP = b"http://ns.adobe.com/xap/1.0/\x00"
 _RESTART_MARKERS = frozenset(range(0xD0, 0xD8))  # RSTn carry no length
-
-
 _SOF_MARKERS = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
+_SEGMENT, _FILL, _RESTART, _END, _APP1, _FRAME = range(6)
+_MARKER_KINDS = tuple(
+    _FILL if m == 0xFF else _RESTART if m in _RESTART_MARKERS else _END if m in (0xDA, 0xD9)
+    else _APP1 if m == 0xE1 else _FRAME if m in _SOF_MARKERS else _SEGMENT for m in range(256))
+"""What the marker walk does at each marker byte: one table lookup instead of a chain of tests per marker."""
 _UNREADABLE = (None, None)
 _MARKER = struct.Struct(">BBH")  # 0xFF, marker, segment length
 _FRAME_SIZE = struct.Struct(">HH")  # a frame header's height and width
@@ -124,22 +127,28 @@ def _walk(data: bytes | memoryview) -> tuple[int | None, tuple[int, int] | None]
     has_xmp = False
     size: tuple[int, int] | None = None
     position, end = 2, len(data)
-    read_marker = _MARKER.unpack_from
+    read_marker, kinds = _MARKER.unpack_from, _MARKER_KINDS
     while position + 4 <= end:
         fill, marker, length = read_marker(data, position)
+        kind = kinds[marker]
         if fill != 0xFF:
             return _UNREADABLE
-        if marker == 0xFF:  # fill byte
+        if kind == _SEGMENT:  # most markers: a segment to step over
+            if length < 2:
+                return _UNREADABLE
+            position += 2 + length
+            continue
+        if kind == _FILL:
             position += 1
             continue
-        if marker in _RESTART_MARKERS:
+        if kind == _RESTART:
             position += 2
             continue
-        if marker in (0xDA, 0xD9):  # start of scan / end of image: the metadata is behind us
+        if kind == _END:  # start of scan / end of image: the metadata is behind us
             break
         if length < 2:
             return _UNREADABLE
-        if marker == 0xE1:
+        if kind == _APP1:
             segment = bytes(data[position + 4:position + 2 + length])
             if segment.startswith(_EXIF) and exif == 0:
                 exif = _tiff_orientation(segment[len(_EXIF):])
@@ -147,7 +156,7 @@ def _walk(data: bytes | memoryview) -> tuple[int | None, tuple[int, int] | None]
                     return _UNREADABLE
             elif segment.startswith(_XMP):
                 has_xmp = True
-        elif marker in _SOF_MARKERS and size is None and length >= 8:
+        elif size is None and length >= 8:  # a frame header (SOFn)
             if position + 9 > end:
                 return _UNREADABLE  # a frame header cut short
             height, width = _FRAME_SIZE.unpack_from(data, position + 5)

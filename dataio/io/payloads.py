@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,9 +21,9 @@ from dataio.io.uri import is_uri, validate_uri
 _SOURCE_FIELDS = ("reader", "path", "url", "uri")
 
 
-@dataclass(frozen=True, slots=True)
-class ByteSource:
-    """Where a slot's payload comes from: in-memory bytes, a local path, a URI or a reader."""
+class ByteSource(NamedTuple):
+    """Where a slot's payload comes from: in-memory bytes, a local path, a URI or a reader (a named tuple:
+    one per row and slot, cheap to make)."""
 
     data: Any = None  # bytes-like or a reader object with read_all()
     path: str | None = None  # local path or URI
@@ -52,10 +51,10 @@ def byte_source(value: Any, *, slot: str, where: str) -> ByteSource:
         if is_uri(value):
             validate_uri(value)
         return ByteSource(path=value)
-    if isinstance(value, os.PathLike):
-        return ByteSource(path=os.fspath(value))
     if isinstance(value, (bytes, bytearray, memoryview)):
         return ByteSource(data=value)
+    if hasattr(type(value), "__fspath__"):  # os.PathLike, without the ABC machinery (slow once DALI is imported)
+        return ByteSource(path=os.fspath(value))
     if isinstance(value, (bool, np.bool_)):
         raise RecordTypeError(
             f"record {where}, slot {slot!r}: a bool is not a payload; use numpy.uint8(value) for a flag"

@@ -3,8 +3,9 @@
 Both executors must cut, scale and flip identically, so everything geometric that does
 not touch pixels lives here, once: the output size of a resize, the placement of a
 window, the random draws of the geometric ops (from :mod:`dataio.ops.draws`, in a fixed order),
-and :func:`plan_sample`, which reduces a chain's geometric ops on a decoded size
-to one :class:`SamplePlan` (what the GPU graph executes).
+and :func:`plan_batch`, which reduces a chain's geometric ops on a batch's decoded sizes
+to one :class:`BatchPlan` (what the GPU graph executes). The size arithmetic takes one
+image's ints (a CPU kernel) or a batch's arrays (the planner) with the same float64 steps.
 
 One coordinate convention throughout: positions ``(y, x)`` and sizes ``(height, width)``,
 rows before columns, in the pixels of the value the op receives; a region is
@@ -15,62 +16,75 @@ where it calls Pillow.)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from dataio.ops import transforms as T
+from dataio.ops.cond import Param
 from dataio.ops.draws import draw_coin, draw_offset
 from dataio.ops.transforms import FitToBucket, Resize, ResizeLong, ResizeShort
 
 GEOMETRY_KINDS = ("resample", "window", "flip")
-"""Op kinds (``Op.kind``) whose effect on a sample is geometry alone: :func:`plan_sample` takes them."""
+"""Op kinds (``Op.kind``) whose effect on a sample is geometry alone: :func:`plan_batch` takes them."""
 
 
-def round_half_up(value: float) -> int:
-    """Round to the nearest int, halves away from zero (no banker's rounding)."""
+def round_half_up(value: Any) -> Any:
+    """Round to the nearest int, halves away from zero (no banker's rounding); elementwise on arrays."""
+    if isinstance(value, np.ndarray):
+        return np.floor(value + 0.5).astype(np.int64)
     return int(math.floor(value + 0.5))
 
 
-def scaled_side(side: int, numerator: int, denominator: int) -> int:
-    """``side * numerator / denominator`` rounded half up, at least 1."""
-    return max(1, round_half_up(side * numerator / denominator))
+def _larger(a: Any, b: Any) -> Any:
+    """``max(a, b)``, elementwise when either is an array."""
+    return np.maximum(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else max(a, b)
 
 
-def resized_hw(op: Resize | ResizeShort | ResizeLong | FitToBucket, height: int, width: int,
-               target: tuple[int, int] | None = None) -> tuple[int, int]:
+def scaled_side(side: Any, numerator: int, denominator: Any) -> Any:
+    """``side * numerator / denominator`` rounded half up, at least 1 (elementwise on arrays)."""
+    return _larger(1, round_half_up(side * numerator / denominator))
+
+
+def resized_hw(op: Resize | ResizeShort | ResizeLong | FitToBucket, height: Any, width: Any,
+               target: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
     """The (height, width) a resize produces from a ``height`` × ``width`` source.
+
+    Works on ints (a CPU kernel's one image) and elementwise on int arrays (a batch's planning),
+    with the same float64 arithmetic, so both agree to the pixel.
 
     Args:
         op: the resize op.
-        height: source height.
-        width: source width.
+        height: source height(s).
+        width: source width(s).
         target: for ops with (possibly per-record) ``h``/``w``: the resolved values.
     """
-    if isinstance(op, ResizeShort):
-        if height <= width:
-            return op.size, scaled_side(width, op.size, height)
-        return scaled_side(height, op.size, width), op.size
-    if isinstance(op, ResizeLong):
-        if height >= width:
+    if isinstance(op, (ResizeShort, ResizeLong)):
+        height_side = height <= width if isinstance(op, ResizeShort) else height >= width
+        if isinstance(height_side, np.ndarray):
+            return (np.where(height_side, op.size, scaled_side(height, op.size, width)),
+                    np.where(height_side, scaled_side(width, op.size, height), op.size))
+        if height_side:
             return op.size, scaled_side(width, op.size, height)
         return scaled_side(height, op.size, width), op.size
     assert target is not None
     th, tw = target
     if isinstance(op, FitToBucket):
-        scale = max(th / height, tw / width)
-        return max(th, round_half_up(height * scale)), max(tw, round_half_up(width * scale))
+        scale = _larger(th / height, tw / width)
+        return _larger(th, round_half_up(height * scale)), _larger(tw, round_half_up(width * scale))
     return th, tw
 
 
-def centered_offset(size: int, window: int) -> int:
+def centered_offset(size: Any, window: Any) -> Any:
     """Start of a centred ``window`` in ``size`` (negative when the window is larger: padding)."""
     return (size - window) // 2
 
 
-def window_inside(y: int, x: int, h: int, w: int, height: int, width: int) -> bool:
-    """True when the ``h`` × ``w`` window at (``y``, ``x``) lies inside a ``height`` × ``width`` value."""
-    return h >= 1 and w >= 1 and y >= 0 and x >= 0 and y + h <= height and x + w <= width
+def window_inside(y: Any, x: Any, h: Any, w: Any, height: Any, width: Any) -> Any:
+    """True when the ``h`` × ``w`` window at (``y``, ``x``) lies inside a ``height`` × ``width`` value
+    (elementwise on arrays)."""
+    return (h >= 1) & (w >= 1) & (y >= 0) & (x >= 0) & (y + h <= height) & (x + w <= width)
 
 
 class SampleContext(Protocol):
@@ -82,106 +96,170 @@ class SampleContext(Protocol):
     def arg(self, op: Any, name: str, kind: type = int, *, minimum: int = 0) -> Any: ...
 
 
-class SamplePlan(NamedTuple):
-    """What a chain's geometric ops do to one decoded image (a named tuple: one per row on the GPU host path,
-    cheap to make).
+class BatchPlan(NamedTuple):
+    """What a chain's geometric ops do to each decoded image of a batch: one row per sample.
 
     Attributes:
-        region: ``(y0, x0, y1, x1)`` in decoded pixels (may extend outside for padding crops).
-        size: ``(height, width)`` of the output.
-        resample: the filter name when the region is resampled, else ``None`` (a pure crop).
-        flip: ``(horizontal, vertical)`` as 0/1.
+        regions: ``(n, 4)`` float64, per sample ``(y0, x0, y1, x1)`` in decoded pixels (may extend
+            outside for padding crops).
+        sizes: ``(n, 2)`` int64, per sample the output ``(height, width)``.
+        resample: the filter name when the chain resamples its region, else ``None`` (a pure crop).
+        flips: ``(n, 2)`` int32, per sample ``(horizontal, vertical)`` as 0/1.
+        planned: ``(n,)`` bool; ``False`` for the samples the graph does not take (see
+            :func:`plan_batch`): the CPU kernels run them, from their seed.
     """
 
-    region: tuple[float, float, float, float]
-    size: tuple[int, int]
+    regions: np.ndarray
+    sizes: np.ndarray
     resample: str | None
-    flip: tuple[int, int]
+    flips: np.ndarray
+    planned: np.ndarray
+
+    def take(self, rows: np.ndarray | list[int]) -> BatchPlan:
+        """The plan of the samples ``rows`` (indices), in that order."""
+        return BatchPlan(self.regions[rows], self.sizes[rows], self.resample, self.flips[rows], self.planned[rows])
+
+    @classmethod
+    def whole(cls, sizes: list[tuple[int, int]], out: tuple[int, int], resample: str | None) -> BatchPlan:
+        """Each whole image of ``sizes`` resampled to ``out`` (or cut, with no ``resample``), unflipped."""
+        n = len(sizes)
+        regions = np.zeros((n, 4))
+        regions[:, 2:] = sizes
+        return cls(regions, np.tile(np.array(out, np.int64), (n, 1)), resample, np.zeros((n, 2), np.int32),
+                   np.ones(n, bool))
 
 
-class _View:
-    """The current output as a region of the decoded image (no pixels), with pending flips."""
+def record_dependent(op: Any) -> bool:
+    """Whether ``op``'s effect on a sample depends on its record: it draws, or reads a ``col(...)`` argument."""
+    return op.random or any(isinstance(value, Param) for value in op.params().values())
 
-    def __init__(self, height: int, width: int) -> None:
-        self.region = [0.0, 0.0, float(height), float(width)]
-        self.size = (height, width)
+
+class _BatchView:
+    """The current outputs of a batch as regions of the decoded images (no pixels), with pending flips:
+    numpy arrays over the samples, so that a batch's geometry costs a few array operations. Sizes and
+    flips stay plain ints while every sample shares them (after a fixed crop, before any flip)."""
+
+    def __init__(self, heights: np.ndarray, widths: np.ndarray, unplanned_on: tuple[type[Exception], ...]) -> None:
+        n = len(heights)
+        self.unplanned_on = unplanned_on
+        self.region = [np.zeros(n), np.zeros(n), heights.astype(np.float64), widths.astype(np.float64)]
+        self.height: Any = heights
+        self.width: Any = widths
         self.resample: str | None = None
-        self.flip = [0, 0]
-        self.padded = False
+        self.flip: list[Any] = [0, 0]
+        self.padded = np.zeros(n, bool)
         """A window reached past the value it cut: its outside is zeros (the CPU kernels' rule)."""
+        self.planned = np.ones(n, bool)
 
-    def window(self, y: int, x: int, h: int, w: int) -> None:
-        """Cut the window at (y, x) of the current output (flips apply to the final image)."""
-        height, width = self.size
-        self.padded = self.padded or not window_inside(y, x, h, w, height, width)
-        if self.flip[0]:
-            x = width - x - w
-        if self.flip[1]:
-            y = height - y - h
+    def window(self, y: Any, x: Any, h: Any, w: Any) -> None:
+        """Cut the windows at (y, x) of the current outputs (flips apply to the final image)."""
+        height, width = self.height, self.width
+        self.padded |= np.logical_not(window_inside(y, x, h, w, height, width))
+        if isinstance(self.flip[0], np.ndarray):
+            x = np.where(self.flip[0], width - x - w, x)
+        if isinstance(self.flip[1], np.ndarray):
+            y = np.where(self.flip[1], height - y - h, y)
         y0, x0, y1, x1 = self.region
-        sy, sx = (y1 - y0) / height, (x1 - x0) / width
+        with np.errstate(divide="ignore", invalid="ignore"):  # empty windows: unplanned samples only
+            sy, sx = (y1 - y0) / height, (x1 - x0) / width
         self.region = [y0 + y * sy, x0 + x * sx, y0 + (y + h) * sy, x0 + (x + w) * sx]
-        self.size = (h, w)
+        self.height, self.width = h, w
 
-    def resize(self, h: int, w: int, interp: str) -> bool:
-        """Resample to h × w; ``False`` when a resample is already pending (not one graph step)."""
+    def resize(self, h: Any, w: Any, interp: str) -> None:
+        """Resample to h × w; a second pending resample is not one graph step: no sample is planned."""
         if self.resample is not None:
-            return False
-        self.size = (h, w)
+            self.planned[:] = False
+        self.height, self.width = h, w
         self.resample = interp
-        return True
+
+    def per_row(self, draw: Callable[[int, int, int], Any], columns: int) -> list[np.ndarray]:
+        """``draw(i, height, width)`` for each sample still planned, as ``columns`` int64 arrays (0 elsewhere).
+
+        An exception of a type in ``unplanned_on`` leaves its sample unplanned.
+        """
+        values = np.zeros((len(self.planned), columns), np.int64)
+        for i in np.flatnonzero(self.planned).tolist():
+            try:
+                values[i] = draw(i, _at(self.height, i), _at(self.width, i))
+            except self.unplanned_on:
+                self.planned[i] = False
+        return list(values.T)
+
+    def plan(self) -> BatchPlan:
+        """The plan of the ops seen so far."""
+        n = len(self.planned)
+        if self.resample is not None:
+            self.planned &= ~self.padded
+        sizes = np.empty((n, 2), np.int64)
+        sizes[:, 0], sizes[:, 1] = self.height, self.width
+        flips = np.zeros((n, 2), np.int32)
+        flips[:, 0], flips[:, 1] = self.flip
+        return BatchPlan(np.stack(self.region, axis=1), sizes, self.resample, flips, self.planned)
 
 
-def plan_sample(ops: tuple[Any, ...], height: int, width: int, ctx: SampleContext) -> SamplePlan | None:
-    """Reduce the geometric ops ``ops`` on a ``height`` × ``width`` image to one :class:`SamplePlan`.
+def plan_batch(ops: tuple[Any, ...], heights: np.ndarray, widths: np.ndarray,
+               contexts: Sequence[SampleContext] | None = None,
+               unplanned_on: tuple[type[Exception], ...] = ()) -> BatchPlan:
+    """Reduce the geometric ops ``ops`` on each ``heights[i]`` × ``widths[i]`` image to one :class:`BatchPlan`.
 
-    Draws from ``ctx.rng`` with the same functions, in the same order, as the CPU kernels.
-    Returns ``None`` — the CPU kernels then run the sample — when it needs more than one
-    resample, when a fixed window falls outside the image (the kernel reports the row error),
-    or when a window reaching past the image's edge meets a resample: the CPU kernels resample
-    the zero-padded window, while a region resize clamps at the edge (repeats edge pixels). A
-    padded window with no resample is one ``fn.slice`` with zero fill, as on the CPU.
+    The arithmetic runs on whole arrays; only what a record decides runs per sample: the
+    draws, from ``contexts[i].rng`` with the same functions, in the same order per sample, as
+    the CPU kernels, and ``col(...)`` arguments. ``contexts`` may be ``None`` when no op is
+    :func:`record_dependent`. A sample is left unplanned — the CPU kernels then run it — when
+    the chain needs more than one resample, when a fixed window falls outside the image (the
+    kernel reports the row error), or when a window reaching past the image's edge meets a
+    resample: the CPU kernels resample the zero-padded window, while a region resize clamps
+    at the edge (repeats edge pixels). A padded window with no resample is one ``fn.slice``
+    with zero fill, as on the CPU. So is a sample whose context raises one of ``unplanned_on``
+    (the executor's row failure, for a bad ``col(...)`` value): the CPU kernels then run it and
+    report the failure with the op's own message.
     """
-    view = _View(height, width)
+    view = _BatchView(np.asarray(heights, np.int64), np.asarray(widths, np.int64), unplanned_on)
+
+    def args(op: Any, *names: str, minimum: int = 0) -> list[Any]:
+        if not any(isinstance(getattr(op, name), Param) for name in names):
+            return [getattr(op, name) for name in names]
+        assert contexts is not None
+        return view.per_row(lambda i, _h, _w: [contexts[i].arg(op, n, minimum=minimum) for n in names], len(names))
+
     for op in ops:
-        h, w = view.size
         if isinstance(op, T.RandomResizedCrop):
-            y, x, ch, cw = op.sample_window(ctx.rng, h, w)
-            view.window(y, x, ch, cw)
-            if not view.resize(op.h, op.w, op.interp):
-                return None
+            assert contexts is not None
+            view.window(*view.per_row(lambda i, h, w, op=op: op.sample_window(contexts[i].rng, h, w), 4))
+            view.resize(op.h, op.w, op.interp)
         elif isinstance(op, T.FitToBucket):
-            th, tw = ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
-            nh, nw = resized_hw(op, h, w, (th, tw))
-            if not view.resize(nh, nw, op.interp):
-                return None
+            th, tw = args(op, "h", "w", minimum=1)
+            nh, nw = resized_hw(op, view.height, view.width, (th, tw))
+            view.resize(nh, nw, op.interp)
             view.window(centered_offset(nh, th), centered_offset(nw, tw), th, tw)
         elif op.kind == "resample":
-            target = None if isinstance(op, (T.ResizeShort, T.ResizeLong)) else (
-                ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1))
-            if not view.resize(*resized_hw(op, h, w, target), op.interp):
-                return None
+            target = None if isinstance(op, (T.ResizeShort, T.ResizeLong)) else args(op, "h", "w", minimum=1)
+            view.resize(*resized_hw(op, view.height, view.width, target), op.interp)
         elif isinstance(op, T.CenterCrop):
-            th, tw = ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
-            view.window(centered_offset(h, th), centered_offset(w, tw), th, tw)
+            th, tw = args(op, "h", "w", minimum=1)
+            view.window(centered_offset(view.height, th), centered_offset(view.width, tw), th, tw)
         elif isinstance(op, T.Crop):
-            y, x = ctx.arg(op, "y"), ctx.arg(op, "x")
-            th, tw = ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
-            if not window_inside(y, x, th, tw, h, w):
-                return None
+            y, x = args(op, "y", "x")
+            th, tw = args(op, "h", "w", minimum=1)
+            view.planned &= window_inside(y, x, th, tw, view.height, view.width)
             view.window(y, x, th, tw)
         elif isinstance(op, T.RandomCrop):
-            th, tw = ctx.arg(op, "h", minimum=1), ctx.arg(op, "w", minimum=1)
-            if th > h or tw > w:
-                return None
-            y = draw_offset(ctx.rng, h, th)
-            view.window(y, draw_offset(ctx.rng, w, tw), th, tw)
+            th, tw = args(op, "h", "w", minimum=1)
+            view.planned &= (th <= view.height) & (tw <= view.width)
+            assert contexts is not None
+            y, x = view.per_row(lambda i, h, w, th=th, tw=tw: (draw_offset(contexts[i].rng, h, _at(th, i)),
+                                                             draw_offset(contexts[i].rng, w, _at(tw, i))), 2)
+            view.window(y, x, th, tw)
         elif op.kind == "flip":
-            if draw_coin(ctx.rng, op.prob):
-                view.flip[0 if isinstance(op, T.HFlip) else 1] ^= 1
+            assert contexts is not None
+            (coin,) = view.per_row(lambda i, _h, _w, op=op: [draw_coin(contexts[i].rng, op.prob)], 1)
+            axis = 0 if isinstance(op, T.HFlip) else 1
+            view.flip[axis] = view.flip[axis] ^ coin.astype(np.int32)
         else:
-            raise TypeError(f"plan_sample: {op.qualname} is not a geometric op")
-    if view.padded and view.resample is not None:
-        return None
-    y0, x0, y1, x1 = view.region
-    return SamplePlan((y0, x0, y1, x1), view.size, view.resample, (view.flip[0], view.flip[1]))
+            raise TypeError(f"plan_batch: {op.qualname} is not a geometric op")
+    return view.plan()
+
+
+def _at(value: Any, i: int) -> int:
+    """Sample ``i``'s value of a parameter that is one int for the batch or an array of them."""
+    return int(value[i]) if isinstance(value, np.ndarray) else value

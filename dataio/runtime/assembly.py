@@ -60,10 +60,6 @@ class BatchAssembly:
         self.executor_columns: dict[int, Any] = {}
         """Per slot, a whole column ``[size, ...]`` (numpy or cupy) that replaces ``buffers``/``values``."""
 
-    def outs(self, position: int) -> list[np.ndarray | None]:
-        """Per slot, where its last kernel should write row ``position`` (``None``: return a value)."""
-        return [None if buffer is None else buffer[position] for buffer in self.buffers]
-
     def record_row(self, row: PreparedRow, result: RowResult | None) -> None:
         """Put one finished row in: its identity, and the executor's ``result`` (``None`` when the row
         failed before reaching the executor, e.g. a read)."""

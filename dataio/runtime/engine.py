@@ -10,6 +10,11 @@ without lost wake-ups.
 Limits: at most ``concurrency`` records in flight (admitted, not yet finished) and at
 most ``prefetch`` batches admitted but not yet delivered.
 
+Records are admitted in *runs* of consecutive rows of one batch, one pool task per run
+(:func:`rows_per_task`): a task's bookkeeping (the future, the pool's queue, the window's
+lock, the stage clock) is paid once per run, not per row — on the GPU executor's path a
+row's own host work is a few microseconds, less than a task costs.
+
 Failures: row failures live in the batch's assembly (the runtime records what the
 executor returns) and are judged by the ``on_failure`` policy on the consumer thread.
 Anything else raised by a task or the source is *fatal*: admission stops, batches wholly
@@ -32,9 +37,9 @@ from dataio.plan import Plan
 from dataio.runtime.assembly import BatchAssembly
 from dataio.runtime.buffers import BufferPool
 from dataio.runtime.grouping import BatchRecords
-from dataio.runtime.pools import cpu_pool, io_pool
+from dataio.runtime.pools import cpu_pool, cpu_pool_size, io_pool
 from dataio.runtime.protocol import Executor
-from dataio.runtime.rowprep import PreparedRow, prepare_row, read_payloads, read_rows
+from dataio.runtime.rowprep import PreparedRow, prepare_row, read_rows
 from dataio.runtime.stats import StageClock
 from dataio.runtime.rows import UserCodeError
 from dataio.seeds import derive_many, seed_words
@@ -55,8 +60,9 @@ class _AdmittedBatch:
     assembly: BatchAssembly
     seeds: list[int]
     """``derive(seed, epoch, index)`` of each record, worked out for the batch at once."""
-    seed_words: np.ndarray
-    """Their SeedSequence words (:func:`dataio.seeds.seed_words`): each row's generator starts from them."""
+    seed_words: np.ndarray | list[None]
+    """Their SeedSequence words (:func:`dataio.seeds.seed_words`): each row's generator starts from them; ``None``
+    per row when the plan never draws (hashing a batch's seeds costs more than the rest of a GPU row)."""
     admitted: int = 0
     finished: int = 0
 
@@ -69,6 +75,15 @@ class _Fatal:
 
 REMOTE_BATCH = 64
 """Remote rows one IO task reads together (one concurrent request per payload)."""
+MAX_ROWS_PER_TASK = 32
+"""The longest run of rows one pool task works through."""
+
+
+def rows_per_task(concurrency: int, workers: int) -> int:
+    """Rows per pool task: a quarter of each worker's share of the window, between 1 and
+    :data:`MAX_ROWS_PER_TASK` — long enough to pay a task's bookkeeping once for many cheap rows,
+    short enough that every worker has several tasks of the window to balance the load with."""
+    return max(1, min(MAX_ROWS_PER_TASK, concurrency // (4 * max(workers, 1))))
 
 
 class EpochRun:
@@ -105,6 +120,8 @@ class EpochRun:
         self._wait_deadline: float | None = None
         self._futures: set[Future[Any]] = set()
         self._remote: deque[tuple[_AdmittedBatch, PreparedRow]] = deque()  # rows waiting for remote reads
+        self._rows_per_task = rows_per_task(concurrency, cpu_pool_size())
+        self._draws = plan.draws
         self.first_start = 0
         """Records of the epoch before its first batch (non-zero when resuming)."""
 
@@ -140,12 +157,13 @@ class EpochRun:
                     return
                 continue
             assert pending is not None
-            position = pending.admitted
-            index, record = pending.batch.records[position]
             with self._cond:
-                pending.admitted += 1
-                self._in_flight += 1
-            self._submit(cpu_pool(), self._prepare, pending, position, index, record)
+                start = pending.admitted
+                count = min(self._rows_per_task, len(pending.batch.records) - start,
+                            self._concurrency - self._in_flight)
+                pending.admitted += count
+                self._in_flight += count
+            self._submit(cpu_pool(), self._prepare, [pending] * count, pending, start, count)
 
     def _open_next_batch(self) -> _AdmittedBatch | None:
         """Pull the next batch's records from the source (user code: failures are fatal)."""
@@ -161,9 +179,9 @@ class EpochRun:
             self._set_fatal(self._upcoming_number(), exc)
             return None
         assembly = BatchAssembly(self._plan.slots, batch.number, len(batch.records), self._buffers)
-        seeds = derive_many(self._seed, self._epoch, np.fromiter((i for i, _ in batch.records), np.uint64,
-                                                                 len(batch.records)))
-        pending = _AdmittedBatch(batch, assembly, seeds.tolist(), seed_words(seeds))
+        seeds = derive_many(self._seed, self._epoch, np.array([i for i, _ in batch.records], np.uint64))
+        words = seed_words(seeds) if self._draws else [None] * len(seeds)
+        pending = _AdmittedBatch(batch, assembly, seeds.tolist(), words)
         with self._cond:
             if self._next_number is None:
                 self._next_number = batch.number
@@ -180,12 +198,14 @@ class EpochRun:
             return current.batch.number + 1
         return self._next_number if self._next_number is not None else 0
 
-    def _submit(self, pool: Any, fn: Any, *args: Any) -> None:
+    def _submit(self, pool: Any, fn: Any, owners: list[_AdmittedBatch], *args: Any) -> None:
+        """Run ``fn(*args)`` on ``pool`` for the rows of ``owners`` (one entry per row: its batch)."""
         try:
             future = pool.submit(fn, *args)
         except RuntimeError as exc:  # interpreter shutting down
-            self._set_fatal(args[0].batch.number, exc)
-            self._finish_record(args[0])
+            for owner in owners:
+                self._set_fatal(owner.batch.number, exc)
+            self._finish_rows(owners)
             return
         with self._cond:
             self._futures.add(future)
@@ -197,33 +217,47 @@ class EpochRun:
 
     # -- worker tasks -----------------------------------------------------------------------
 
-    def _prepare(self, pending: _AdmittedBatch, position: int, index: int, record: Any) -> None:
-        """Maps, hooks, sources, local reads; hands remote reads to the IO pool."""
+    def _prepare(self, pending: _AdmittedBatch, start: int, count: int) -> None:
+        """Rows ``start .. start + count`` of the batch: maps, hooks, sources, local reads, the executor; rows with
+        remote payloads go to the IO pool."""
         if not self._enter():
-            return self._finish_record(pending)
-        handed_off = False
+            return self._finish_rows([pending] * count)
+        local: list[PreparedRow] = []
+        remote: list[tuple[_AdmittedBatch, PreparedRow]] = []
+        source_s = read_s = 0.0
         try:
-            with self._clock.timing("source"):
+            t0 = time.perf_counter()
+            for position in range(start, start + count):
+                if self._cancelled:
+                    break
+                index, record = pending.batch.records[position]
                 row = prepare_row(self._plan, record, position=position, index=index, seed=self._seed,
                                   epoch=self._epoch, context=self._context,
                                   derived=(pending.seeds[position], pending.seed_words[position]))
-            if row.needs_remote_io:
-                self._remote.append((pending, row))
-                self._submit(io_pool(), self._read_remote, pending)
-                handed_off = True
-            else:
-                with self._clock.timing("read"):
-                    read_payloads(row, self._plan.slots)
+                if row.needs_remote_io:
+                    remote.append((pending, row))
+                else:
+                    local.append(row)
+            t1 = time.perf_counter()
+            source_s = t1 - t0
+            read_rows(local, self._plan.slots)  # the run's local payloads, together
+            read_s = time.perf_counter() - t1
+            for row in local:
                 self._execute(pending, row)
         except BaseException as exc:  # noqa: BLE001 - fatal: surfaces from next()
             self._set_fatal(pending.batch.number, exc)
         finally:
+            self._clock.add("source", source_s, len(local) + len(remote))
+            self._clock.add("read", read_s, len(local))
+            if remote:
+                self._remote.extend(remote)
+                self._submit(io_pool(), self._read_remote, [owner for owner, _ in remote], pending)
             self._leave()
-            if not handed_off:
-                self._finish_record(pending)
+            self._finish_rows([pending] * (count - len(remote)))
 
     def _read_remote(self, pending: _AdmittedBatch) -> None:
-        """Read the queued remote rows together (one task per row is queued; the first takes a batch).
+        """Read the queued remote rows together (one task is queued per run of rows queued; a task takes up to
+        :data:`REMOTE_BATCH`, whichever run queued them).
 
         ``pending`` only names a batch for errors raised before any row is taken.
         """
@@ -234,37 +268,39 @@ class EpochRun:
             except IndexError:
                 break
         if not taken:
-            return  # an earlier task read this row with its batch
+            return  # an earlier task read these rows with its own
         if not self._enter():
-            for owner, _ in taken:
-                self._finish_record(owner)
-            return
+            return self._finish_rows([owner for owner, _ in taken])
         try:
             with self._clock.timing("read"):
                 read_rows([row for _, row in taken], self._plan.slots)
-            for owner, row in taken:
-                self._submit(cpu_pool(), self._process, owner, row)
+            for first in range(0, len(taken), self._rows_per_task):
+                part = taken[first:first + self._rows_per_task]
+                self._submit(cpu_pool(), self._process, [owner for owner, _ in part], part)
         except BaseException as exc:  # noqa: BLE001
             for owner, _ in taken:
                 self._set_fatal(owner.batch.number, exc)
-                self._finish_record(owner)
+            self._finish_rows([owner for owner, _ in taken])
         finally:
             self._leave()
 
-    def _process(self, pending: _AdmittedBatch, row: PreparedRow) -> None:
+    def _process(self, rows: list[tuple[_AdmittedBatch, PreparedRow]]) -> None:
+        """The executor's work on rows whose remote payloads were read."""
         if not self._enter():
-            return self._finish_record(pending)
+            return self._finish_rows([owner for owner, _ in rows])
         try:
-            self._execute(pending, row)
-        except BaseException as exc:  # noqa: BLE001
-            self._set_fatal(pending.batch.number, exc)
+            for owner, row in rows:
+                try:
+                    self._execute(owner, row)
+                except BaseException as exc:  # noqa: BLE001
+                    self._set_fatal(owner.batch.number, exc)
         finally:
             self._leave()
-            self._finish_record(pending)
+            self._finish_rows([owner for owner, _ in rows])
 
     def _execute(self, pending: _AdmittedBatch, row: PreparedRow) -> None:
         assembly = pending.assembly
-        result = None if row.failure is not None else self._executor.run_row(row, assembly.outs(row.position))
+        result = None if row.failure is not None else self._executor.run_row(row, assembly.buffers)
         assembly.record_row(row, result)
 
     def _enter(self) -> bool:
@@ -280,12 +316,16 @@ class EpochRun:
             if self._cancelled:  # only cancel() waits for running tasks; waking the consumer per row costs switches
                 self._cond.notify_all()
 
-    def _finish_record(self, pending: _AdmittedBatch) -> None:
+    def _finish_rows(self, owners: list[_AdmittedBatch]) -> None:
+        """Rows are done (one entry per row: its batch); complete the batches they finish, admit more."""
+        done = []
         with self._cond:
-            self._in_flight -= 1
-            pending.finished += 1
-            done = pending.finished == len(pending.batch.records) and not self._cancelled
-        if done:
+            self._in_flight -= len(owners)
+            for pending in owners:
+                pending.finished += 1
+                if pending.finished == len(pending.batch.records) and not self._cancelled:
+                    done.append(pending)
+        for pending in done:
             self._complete(pending)
         self.pump()
 

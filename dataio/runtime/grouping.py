@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from dataio.plan import BatchStage, CollateStage, GroupByStage, ShapeStage
@@ -73,11 +74,7 @@ def _batches(shape: BatchStage, iterator: Iterator[tuple[int, Any]], skip_record
         position += 1
     number = first_batch
     while True:
-        group: list[tuple[int, Any]] = []
-        for pair in iterator:
-            group.append(pair)
-            if len(group) == shape.size:
-                break
+        group: list[tuple[int, Any]] = list(islice(iterator, shape.size))
         if not group or (shape.drop_last and len(group) < shape.size):
             return
         yield BatchRecords(number, group, position)

@@ -63,7 +63,7 @@ class RowResult:
     @classmethod
     def empty(cls, slots: int) -> RowResult:
         """A result with no slot run yet."""
-        return cls([NOT_RUN] * slots, [None] * slots)
+        return cls([NOT_RUN] * slots, [None] * slots, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +111,9 @@ class Executor(Protocol):
     clock: StageClock
     """Stage timings (``loader.stats()``); the runtime adds its own stages to the same clock."""
 
-    def run_row(self, row: PreparedRow, outs: list[np.ndarray | None]) -> RowResult:
-        """Run ``row``'s active slots (pool thread); ``outs[i]`` is where slot ``i``'s last kernel may write."""
+    def run_row(self, row: PreparedRow, buffers: list[np.ndarray | None]) -> RowResult:
+        """Run ``row``'s active slots (pool thread); ``buffers[i][row.position]`` is where slot ``i``'s last kernel
+        may write (``buffers[i]`` is ``None`` when the slot has no batch buffer)."""
 
     def start_batch(self, slots: dict[int, SlotBatch]) -> Any:
         """Start the per-batch work of the deferred ``slots`` (by slot index); return a handle without waiting."""

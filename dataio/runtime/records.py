@@ -30,8 +30,9 @@ def _is_mapping(record: Any) -> bool:
 
 
 def _is_path(value: Any) -> bool:
-    """A ``str`` or ``os.PathLike`` value (plain strings decided without the ABC machinery)."""
-    return type(value) is str or isinstance(value, (str, os.PathLike))
+    """A ``str`` or ``os.PathLike`` value, decided without the ABC machinery (which DALI's import slows down
+    for every abstract class): a path-like type defines ``__fspath__``."""
+    return isinstance(value, str) or hasattr(type(value), "__fspath__")
 
 
 def lookup_field(record: Any, field: str) -> Any:
@@ -77,7 +78,7 @@ def record_key(record: Any, slot_values: list[Any], logical_index: int) -> str:
                 return str(value)
         for field in ("path", "uri"):
             value = record.get(field)
-            if _is_path(value):
+            if value is not None and _is_path(value):
                 return _stem(os.fspath(value))
     for value in slot_values:
         if value is INACTIVE:

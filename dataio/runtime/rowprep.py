@@ -52,7 +52,10 @@ class PreparedRow:
     @property
     def needs_remote_io(self) -> bool:
         """True when a payload lives behind a non-local URI (read on the IO pool)."""
-        return any(isinstance(s, ByteSource) and is_remote(s) for s in self.sources)
+        for source in self.sources:
+            if isinstance(source, ByteSource) and source.data is None and is_remote(source):
+                return True
+        return False
 
 
 def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int, epoch: int,
@@ -106,11 +109,6 @@ class _RecordName:
     def __str__(self) -> str:
         key = record_key(self.record, [], self.index)
         return repr(key) if key != str(self.index) else f"at logical index {self.index}"
-
-
-def read_payloads(row: PreparedRow, slots: Any) -> None:
-    """Read every active slot's payload into ``row.payloads``; the first failure ends the row."""
-    read_rows([row], slots)
 
 
 def read_rows(rows: list[PreparedRow], slots: Any) -> None:

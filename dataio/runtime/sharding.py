@@ -24,6 +24,7 @@ import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -215,7 +216,5 @@ def _global_order(records: Iterator[Any], spec: ShardSpec, seed: int, epoch: int
 
 
 def _drop(pairs: Iterator[tuple[int, Any]], count: int) -> Iterator[tuple[int, Any]]:
-    for _ in range(count):
-        if next(pairs, None) is None:
-            return
-    yield from pairs
+    """``pairs`` after its first ``count`` items."""
+    return islice(pairs, count, None)

@@ -21,17 +21,17 @@ LEVELS = 255 * 0.226
 
 def _run(pipe: dataio.Pipeline, paths: list[str], *, on_gpu: bool) -> tuple[object, list[np.ndarray]]:
     from dataio.gpu.graph import build_pipeline, feed, graph_slots
-    from dataio.ops.geometry import plan_sample
+    from dataio.ops.geometry import plan_batch
 
     slots = graph_slots(pipe.plan)
     graph = build_pipeline(slots, batch_size=len(paths), device_id=0 if on_gpu else None, on_gpu=on_gpu)
     payloads = [open(p, "rb").read() for p in paths]
-    plans = []
-    for index, (path, payload) in enumerate(zip(paths, payloads, strict=True)):
-        header = read_header(payload)
-        ctx = ChainContext({"image": path}, derive(0, 0, index), repr(index), path)
-        plans.append(plan_sample(slots[0].geometry, header.height, header.width, ctx))
-    feed(graph, slots, [payloads], [plans])
+    headers = [read_header(payload) for payload in payloads]
+    contexts = [ChainContext({"image": path}, derive(0, 0, index), repr(index), path)
+                for index, path in enumerate(paths)]
+    plan = plan_batch(slots[0].geometry, np.array([h.height for h in headers]), np.array([h.width for h in headers]),
+                      contexts)
+    feed(graph, slots, [payloads], [plan])
     (out,) = graph.run()
     host = out.as_cpu() if on_gpu else out
     return out, [np.array(host[i]) for i in range(len(paths))]
