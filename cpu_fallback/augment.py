@@ -1,9 +1,10 @@
-"""Kernels of the augmentation policies, on Pillow (torchvision's PIL semantics).
+"""Kernels of the augmentation policies, on Pillow (torchvision's PIL semantics but for Equalize).
 
 Each policy draws, from the record generator: the operation(s), the magnitude bin
 where the policy samples one, and a sign for signed operations. Operations act on a
 Pillow image: affine shear/translate and rotation use nearest-neighbour sampling and
-zero fill, photometric ones ``ImageEnhance``/``ImageOps``.
+zero fill, photometric ones ``ImageEnhance``/``ImageOps``. Equalize is dataio's own
+``equalize`` (DALI's and OpenCV's mapping), which torchvision's PIL-based one is not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from dataio.cpu_fallback.lazy_image import to_hwc, to_pil
+from dataio.cpu_fallback.photometric import equalized
 from dataio.cpu_fallback.pixels import hwc_u8
 from dataio.ops import augment as A
 from dataio.ops.draws import draw_policy
@@ -50,10 +52,19 @@ def apply_op(image: Image.Image, name: str, magnitude: float) -> Image.Image:
     if name == "AutoContrast":
         return ImageOps.autocontrast(image)
     if name == "Equalize":
-        return ImageOps.equalize(image)
+        return _equalize(image)
     if name == "Invert":
         return ImageOps.invert(image)
     return image  # Identity
+
+
+def _equalize(image: Image.Image) -> Image.Image:
+    """dataio's ``equalize`` (DALI's and OpenCV's mapping, :func:`~dataio.cpu_fallback.photometric.equalized`) on
+    an ``L`` or ``RGB`` image — not Pillow's ``ImageOps.equalize``, so that the graph replays it exactly."""
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        return Image.fromarray(equalized(pixels[:, :, None])[:, :, 0])
+    return Image.fromarray(equalized(pixels))
 
 
 def _image(op: Any, value: Any) -> Image.Image:

@@ -88,7 +88,7 @@ KERNELS: dict[str, Kernel] = {
     "transforms.invert": Kernel(photometric.invert_kernel, "numpy"),
     "transforms.solarize": Kernel(photometric.solarize_kernel, "numpy.where"),
     "transforms.posterize": Kernel(photometric.posterize_kernel, "numpy bit mask"),
-    "transforms.equalize": Kernel(photometric.equalize_kernel, "numpy histogram LUT (ImageOps.equalize arithmetic)"),
+    "transforms.equalize": Kernel(photometric.equalize_kernel, "numpy histogram LUT (OpenCV equalizeHist arithmetic)"),
     "transforms.sharpen": Kernel(photometric.sharpen_kernel, "numpy unsharp mask"),
     "transforms.median_blur": Kernel(photometric.median_blur_kernel, "numpy sliding_window_view + partition"),
     "transforms.canny": Kernel(photometric.canny_kernel, "numpy Sobel + NMS + hysteresis"),

@@ -172,35 +172,38 @@ def posterize_kernel(op: P.Posterize, value: Any, spec: Any, ctx: ChainContext, 
 
 
 def equalize_luts(pixels: np.ndarray) -> np.ndarray:
-    """``[C, 256] uint8`` per-channel tables of Pillow's ``ImageOps.equalize``.
+    """``[C, 256] uint8`` per-channel tables of histogram equalisation as DALI's ``fn.equalize`` and OpenCV's
+    ``equalizeHist`` compute it (see :class:`dataio.ops.photometric.Equalize`).
 
-    For a channel with histogram ``h``: ``step = (Σh − h[last non-empty bin]) // 255``;
-    a channel with one distinct value or ``step == 0`` maps to itself, otherwise
-    ``lut[i] = (step // 2 + Σ_{j<i} h[j]) // step``, clipped to 255.
+    For a channel of ``N`` pixels with histogram ``h`` and first non-empty bin ``i0``: a
+    channel with one value maps to itself; otherwise ``lut[i] = rint(f32(Σ_{i0 < j <= i} h[j])
+    · f32(255 / (N − h[i0])))`` in float32 arithmetic, ties to even, clipped to [0, 255].
     """
     channels = pixels.shape[2]
     hist = np.stack([np.bincount(pixels[:, :, c].ravel(), minlength=256) for c in range(channels)]).astype(np.int64)
-    nonempty = hist > 0
-    last_bin = 255 - np.argmax(nonempty[:, ::-1], axis=1)
-    step = (hist.sum(axis=1) - hist[np.arange(channels), last_bin]) // 255
-    before = np.cumsum(hist, axis=1) - hist
-    lut = (step[:, None] // 2 + before) // np.maximum(step, 1)[:, None]
-    identity = (nonempty.sum(axis=1) <= 1) | (step == 0)
-    lut[identity] = np.arange(256)
-    return np.clip(lut, 0, 255).astype(np.uint8)
+    first = hist[np.arange(channels), np.argmax(hist > 0, axis=1)]
+    total = pixels.shape[0] * pixels.shape[1]
+    scale = np.float32(255.0) / np.maximum(total - first, 1).astype(np.float32)
+    above_first = (np.cumsum(hist, axis=1) - first[:, None]).astype(np.float32)
+    lut = np.rint(np.clip(above_first * scale[:, None], 0, 255)).astype(np.uint8)
+    lut[first == total] = np.arange(256)
+    return lut
+
+
+def equalized(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` (``HWC uint8``) through their channels' :func:`equalize_luts`."""
+    luts = equalize_luts(pixels)
+    return np.take_along_axis(luts.T, pixels.reshape(-1, pixels.shape[2]).astype(np.intp), axis=0).reshape(
+        pixels.shape)
 
 
 def equalize_kernel(op: P.Equalize, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
     """Per-channel histogram equalisation with probability ``prob`` (one draw), any channel count.
 
-    Tolerance: bit-exact with Pillow's ``ImageOps.equalize`` (same integer arithmetic).
+    Tolerance: bit-exact with DALI's ``fn.equalize`` on the CPU (float32 arithmetic, ties to even).
     """
     fire, pixels = _maybe(op, value, ctx)
-    if not fire:
-        return pixels
-    luts = equalize_luts(pixels)
-    return np.take_along_axis(luts.T, pixels.reshape(-1, pixels.shape[2]).astype(np.intp), axis=0).reshape(
-        pixels.shape)
+    return equalized(pixels) if fire else pixels
 
 
 def sharpen_kernel(op: P.Sharpen, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:

@@ -7,7 +7,8 @@ matrix of Pillow's transform. Each stage splits the batch by operation (conditio
 split/merge) and replays the Pillow operation the CPU kernel runs: shear, translate and
 rotate as nearest-neighbour warps with a zero fill (:func:`~dataio.gpu.spatial_nodes.pillow_affine`),
 brightness, colour and contrast as ``ImageEnhance`` blends, posterize, solarize, invert,
-autocontrast as integer and double arithmetic.
+autocontrast as integer and double arithmetic, equalize as ``fn.equalize`` (dataio's
+``equalize`` mapping, which the CPU kernel uses too).
 
 Everything matches the CPU kernel bit for bit except the nearest-neighbour warps: Pillow
 steps their source coordinates in 16.16 fixed point, the graph computes them in float, so a
@@ -16,9 +17,9 @@ pixel whose source point lies near a sampling boundary can take its neighbour's 
 
 Sharpness replays Pillow's 3 × 3 ``SMOOTH`` filter with its float32 summation order (checked
 against the installed Pillow; another Pillow build that sums differently could move a value by
-one level). A row whose draw includes Equalize (Pillow's histogram arithmetic; DALI has no
-histogram operator) is declined at staging: that row runs its whole slot on the CPU kernels,
-from the same seed, so its draws are the same.
+one level). A row that draws Sharpness on an image under 3 pixels a side (Pillow's filter
+leaves it as it is) is declined at planning: it runs its whole slot on the CPU kernels, from
+the same seed, so its draws are the same.
 """
 
 from __future__ import annotations
@@ -42,10 +43,8 @@ if TYPE_CHECKING:
     from dataio.gpu.nodes import NodeInput
 
 OPERATIONS = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color",
-              "Contrast", "Sharpness", "Posterize", "Solarize", "AutoContrast", "Invert")
+              "Contrast", "Sharpness", "Posterize", "Solarize", "AutoContrast", "Invert", "Equalize")
 """The operations the graph replays, by code."""
-DECLINED = frozenset({"Equalize"})
-"""Operations whose rows run on the CPU kernels."""
 _SMOOTH = (np.array([1, 1, 1, 1, 5, 1, 1, 1, 1], dtype=np.float32) / np.float32(13)).tolist()
 """Pillow's ``ImageFilter.SMOOTH`` taps, as the float32 values its filter multiplies by."""
 STAGE = 8
@@ -68,8 +67,8 @@ def draw(op: Any, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray | None:
     """The row's operations as stage vectors, or ``None`` when one of them is declined (see the module)."""
     height, width = hw
     chosen = draw_policy(ctx.rng, op, height, width)
-    if any(name in DECLINED or (name == "Sharpness" and min(height, width) < 3) for name, _ in chosen):
-        return None  # (Pillow's filter leaves an image under 3 pixels as it is: the CPU kernel covers that)
+    if any(name == "Sharpness" and min(height, width) < 3 for name, _ in chosen):
+        return None  # Pillow's filter leaves an image under 3 pixels as it is: the CPU kernel covers that
     vector = np.zeros((stages(op), STAGE), dtype=np.float32)
     vector[:, 2:] = _IDENTITY
     for stage, (name, magnitude) in enumerate(chosen):
@@ -156,6 +155,9 @@ def _operation(node: NodeInput, name: str, base: int) -> Any:
     def invert(x: Any, args: Any) -> Any:
         return P.to_u8(node, P.inverted(P.as_int(node, x)))
 
+    def equalize(x: Any, args: Any) -> Any:
+        return P.equalized(node, x)
+
     def autocontrast(x: Any, args: Any) -> Any:
         """``ImageOps.autocontrast``: per channel, ``int(i · 255 / (hi − lo) − lo · scale)`` in double, when
         ``hi > lo``."""
@@ -174,5 +176,5 @@ def _operation(node: NodeInput, name: str, base: int) -> Any:
     builders = {"ShearX": warp, "ShearY": warp, "TranslateX": warp, "TranslateY": warp, "Rotate": warp,
                 "Brightness": enhance, "Color": enhance, "Contrast": enhance, "Sharpness": enhance,
                 "Posterize": posterize,
-                "Solarize": solarize, "AutoContrast": autocontrast, "Invert": invert}
+                "Solarize": solarize, "AutoContrast": autocontrast, "Invert": invert, "Equalize": equalize}
     return builders[name]

@@ -98,8 +98,8 @@ _WINDOW = GraphNode("host-planned window -> fn.resize ROI / fn.slice")
 _FLIP = GraphNode("DALI fn.flip (host-drawn flags)")
 _AFFINE = GraphNode("DALI fn.crop_mirror_normalize -> CHW float32", P.channel_affine)
 _COIN_ARITHMETIC = "DALI integer arithmetic (host-drawn coin)"
-_POLICY = GraphNode("host-drawn operations, split per sample: NN warps, Pillow blends, SMOOTH and LUT arithmetic; "
-                    "rows drawing Equalize run on the CPU kernel", AUG.policy, AUG.draw, AUG.policy_accepts)
+_POLICY = GraphNode("host-drawn operations, split per sample: NN warps, Pillow blends, SMOOTH and LUT arithmetic, "
+                    "fn.equalize", AUG.policy, AUG.draw, AUG.policy_accepts)
 
 GRAPH_NODES: dict[str, GraphNode] = {
     "decoders.image": GraphNode("DALI fn.decoders.image mixed (nvImageCodec/nvJPEG); grey: Pillow's luma of "
@@ -125,6 +125,7 @@ GRAPH_NODES: dict[str, GraphNode] = {
     "transforms.invert": GraphNode(_COIN_ARITHMETIC, P.invert, P.coin, P.takes_hwc_u8),
     "transforms.solarize": GraphNode(_COIN_ARITHMETIC, P.solarize, P.coin, P.takes_hwc_u8),
     "transforms.posterize": GraphNode(_COIN_ARITHMETIC, P.posterize, P.coin, P.takes_hwc_u8),
+    "transforms.equalize": GraphNode("DALI fn.equalize (host-drawn coin)", P.equalize, P.coin, P.takes_hwc_u8),
     "transforms.color_jitter": GraphNode("DALI arithmetic: Pillow's blends and uint8 HSV, host-drawn factors, "
                                          "the order by conditional split", P.color_jitter, P.draw_jitter,
                                          P.takes_rgb_u8),
@@ -152,8 +153,7 @@ GRAPH_NODES: dict[str, GraphNode] = {
 """Graph nodes by op qualname (the op table's names)."""
 
 HOST_ONLY: dict[str, str] = {
-    "transforms.equalize": "DALI's equalize maps like OpenCV's equalizeHist, not like Pillow's "
-                           "ImageOps.equalize: a bin's pixels can land up to its width apart",
-    "transforms.gaussian_noise": "per-pixel draws from the record's generator; DALI's noise draws its own",
+    "transforms.gaussian_noise": "per-pixel draws from the record's generator; DALI's noise operators take one seed "
+                                 "per operator, so a record's noise would depend on its batch",
 }
 """Image ops DALI has an operator for that the graph does not run, and why (``docs/ops.md`` prints it)."""

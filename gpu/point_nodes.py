@@ -117,6 +117,17 @@ def posterize(node: NodeInput, image: Any, op: P.Posterize) -> Any:
     return _where_fired(node, image, lambda x: posterized(x, mask))
 
 
+def equalized(node: NodeInput, x: Any) -> Any:
+    """DALI's per-channel histogram equalisation of an ``HWC uint8`` image (the CPU kernel's mapping, bit-exact on
+    DALI's CPU operator; its GPU operator computes the table in double and can round a tie one level lower)."""
+    return node.fn.equalize(node.fn.reshape(x, layout="HWC"))
+
+
+def equalize(node: NodeInput, image: Any, op: P.Equalize) -> Any:
+    """Equalised where the coin fired."""
+    return _where_fired(node, image, lambda x: as_int(node, equalized(node, image)))
+
+
 def pillow_luma(x: Any) -> Any:
     """Pillow's integer luma of an ``int32`` RGB tensor: ``[H, W]``."""
     return (_LUMA[0] * x[:, :, 0] + _LUMA[1] * x[:, :, 1] + _LUMA[2] * x[:, :, 2] + 32768) // 65536

@@ -55,6 +55,7 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
         degrees=20, translate=(0.1, 0.1), scale_range=(0.9, 1.1), shear_deg=5), 1.0),
     "crop+random_perspective": (lambda s: s.center_crop(h=48, w=40).random_perspective(prob=0.7, fill=9), 1.0),
     "crop+median_blur": (lambda s: s.center_crop(h=48, w=40).median_blur(radius=1), 1.0),
+    "crop+equalize": (lambda s: s.center_crop(h=48, w=40).equalize(prob=0.7), 1.0),
     "crop+grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5, prob=0.7), 1.0),
     "crop+rotated grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5,
                                                                               rotate_deg=30, prob=0.7), 1.0),
@@ -97,6 +98,7 @@ EXACT_CHAINS = {  # name -> the largest difference of any value, in levels, or (
     "crop+random_perspective": (1, WARP_EDGE),
     "crop+grid_mask": 0,
     "crop+median_blur": 0,
+    "crop+equalize": 0,  # DALI's CPU operator and the kernel: the same float32 table
     "decoder normalize+erasing+pad": 0,
     "unit decode+normalize": 0,
     "crop+trivial_augment_wide": (0, NEAREST_WARP),
@@ -135,6 +137,7 @@ PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
     "transforms.random_perspective": "crop+random_perspective",
     "transforms.grid_mask": "crop+grid_mask",
     "transforms.median_blur": "crop+median_blur",
+    "transforms.equalize": "crop+equalize",
     "transforms.normalize": "unit decode+normalize",
     "transforms.trivial_augment_wide": "crop+trivial_augment_wide",
     "transforms.rand_augment": "crop+rand_augment",

@@ -115,7 +115,7 @@ def test_gpu_variant_is_defined_and_serialised_without_a_gpu() -> None:
 def test_the_graph_runs_the_front_of_each_chain_and_explain_says_where_it_stops() -> None:
     """Slot a: the graph would hand a full-size image to the host, so the CPU runs it all; b: the graph stops at the
     second resample; c: no image; d: all in the graph."""
-    pipe = dataio.pipeline(dataio.slot("a").decode_image().equalize(),
+    pipe = dataio.pipeline(dataio.slot("a").decode_image().canny(low=50.0, high=150.0),
                            dataio.slot("b").decode_image().resize(h=8, w=8).resize(h=4, w=4),
                            dataio.slot("c").decode_npy(),
                            dataio.slot("d").decode_image().center_crop(h=8, w=8).apply(dataio.transforms.unit_chw()),
@@ -123,10 +123,9 @@ def test_the_graph_runs_the_front_of_each_chain_and_explain_says_where_it_stops(
     graphs = {g.name: g for g in graph_slots(pipe.plan)}
     assert sorted(graphs) == ["b", "d"] and graphs["b"].tail == 1 and graphs["d"].tail is None
     text = pipe.explain(device="cuda")
-    assert "transforms.equalize" in text and "histogram LUT" in text
-    assert ("no graph node for transforms.equalize (DALI's equalize maps like OpenCV's equalizeHist, not like "
-            "Pillow's ImageOps.equalize: a bin's pixels can land up to its width apart), and no resize or crop before "
-            "it: the whole slot runs on the CPU kernels") in text
+    assert "transforms.canny" in text and "Sobel + NMS + hysteresis" in text
+    assert ("no graph node for transforms.canny, and no resize or crop before it: the whole slot runs on the CPU "
+            "kernels") in text
     second = [line for line in text.splitlines() if "transforms.resize " in line][1]
     assert " cpu " in second and "a second resample" in second
     line = next(line for line in text.splitlines() if "transforms.unit_chw" in line)

@@ -36,7 +36,7 @@ def test_every_graph_chain_matches_the_cpu_fallback_on_edge_images(edge_images: 
     cpu = run_with("cpu", pipe, edge_images, seed=9)
     assert [b.keys for b in gpu] == [b.keys for b in cpu] and [b.errors for b in gpu] == [b.errors for b in cpu]
     # every row went through the graph or was declined to the CPU kernels (a fixed crop outside the tall image,
-    # a policy's Equalize draw), where it may fail as on the CPU fallback
+    # a policy's Sharpness on a tiny image), where it may fail as on the CPU fallback
     assert stats.graph_rows + stats.declined_rows == len(edge_images) and stats.failed_batches == 0
     assert stats.graph_rows > 0
     for g, c in zip(gpu, cpu, strict=True):

@@ -181,7 +181,15 @@ class Posterize(ImageTransform):
 
 @op("equalize", random=True)
 class Equalize(ImageTransform):
-    """Per-channel histogram equalisation (Pillow's ``ImageOps.equalize``) with probability ``prob``.
+    """Per-channel histogram equalisation with probability ``prob``, as DALI's ``fn.equalize`` and OpenCV's
+    ``equalizeHist`` map values — so the GPU executor runs it in the graph and both executors agree.
+
+    For a channel of ``N`` pixels with histogram ``h``, first non-empty bin ``i0``: value ``i``
+    becomes ``round(255 · (h[i0+1] + … + h[i]) / (N − h[i0]))``, computed in float32 with ties
+    to even; a channel with a single value is unchanged. This is not Pillow's
+    ``ImageOps.equalize`` (nor torchvision's ``equalize``, which follows it): that one maps by
+    the pixels *below* each value and leaves the top bin out, so the two can differ by up to
+    one bin's share of the range.
 
     Args:
         prob: probability in [0, 1].
