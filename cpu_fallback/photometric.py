@@ -18,6 +18,7 @@ from PIL import Image, ImageEnhance
 
 from dataio.ops import photometric as P
 from dataio.ops.draws import draw_coin, draw_color_jitter, draw_uniform
+from dataio.ops.noise import NUMPY, draw_noise_key, standard_normals
 from dataio.runtime.chain import ChainContext
 from dataio.runtime.rows import RowFailure, describe_value
 
@@ -131,20 +132,23 @@ def gaussian_blur_kernel(op: P.GaussianBlur, value: Any, spec: Any, ctx: ChainCo
 
 
 def gaussian_noise_kernel(op: P.GaussianNoise, value: Any, spec: Any, ctx: ChainContext, out: Any) -> np.ndarray:
-    """``x + (std · N(0, 1)).astype(float32)`` on a float32 tensor of any shape.
+    """``x + std · z`` on a float32 tensor of any shape, ``z`` the record's counter-based standard normals
+    (:func:`dataio.ops.noise.standard_normals`: one key drawn from the record's generator, then a pure function
+    of each element's C-order index), in float32.
 
-    Draws ``value.size`` standard normals (float64) in C order. A ``col(...)`` std that is
-    negative, like a non-float32 input, is a row error.
+    A ``col(...)`` std that is negative, like a non-float32 input, is a row error.
 
-    Tolerance: exact (the same draws give the same float32 sums).
+    Tolerance: the GPU node computes the same integers; its float32 ``log``/``cos`` may differ from numpy's in the
+    last bits (≤ 1e-5 · std).
     """
     if not isinstance(value, np.ndarray) or value.dtype != np.float32:
         raise RowFailure("transform", op.qualname, f"expects a float32 tensor; got {describe_value(value)}")
     std = ctx.arg(op, "std", float)
     if std < 0:
         raise RowFailure("transform", op.qualname, f"std must be >= 0; got {std}")
-    noise = ctx.rng.standard_normal(value.shape)
-    return value + (std * noise).astype(np.float32)
+    key = np.array([draw_noise_key(ctx.rng)], dtype=np.uint32)  # an array: numpy wraps it silently, as a hash wants
+    index = np.arange(value.size, dtype=np.uint32).reshape(value.shape)
+    return value + np.float32(std) * standard_normals(index, key, NUMPY)
 
 
 def _maybe(op: Any, value: Any, ctx: ChainContext) -> tuple[bool, np.ndarray]:

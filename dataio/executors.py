@@ -30,16 +30,13 @@ class KernelTable:
 
     ``runs`` lets an executor take only part of a slot (a graph runs the front of a chain):
     ``runs(slot, position)`` says whether it runs op ``position`` (0: the decoder) of ``slot``,
-    else the op is placed by ``fallback`` with ``why(slot)`` appended to its label. ``notes``
-    says why this table has no entry for an op one might expect it to run.
+    else the op is placed by ``fallback`` with ``why(slot)`` appended to its label.
     """
 
     def __init__(self, placement: str, labels: Mapping[str, str], fallback: KernelTable | None = None,
-                 runs: Callable[[Any, int], bool] | None = None, why: Callable[[Any], str] | None = None,
-                 notes: Mapping[str, str] | None = None) -> None:
+                 runs: Callable[[Any, int], bool] | None = None, why: Callable[[Any], str] | None = None) -> None:
         self.placement = placement
         self.labels = dict(labels)
-        self.notes = dict(notes or {})
         self.fallback = fallback
         self.runs = runs
         self.why = why
@@ -96,7 +93,7 @@ def gpu_table() -> KernelTable:
         return found is not None and found.in_graph(position)
 
     return KernelTable("gpu", {qualname: node.label for qualname, node in nodes.items()}, fallback=cpu_table(),
-                       runs=runs, why=graph.host_reason, notes=registry.HOST_ONLY)
+                       runs=runs, why=graph.host_reason)
 
 
 def create_executor(plan: Plan, options: RunOptions) -> Executor:

@@ -65,16 +65,15 @@ def render_reference() -> str:
              "CPU fallback (`dataio.cpu_fallback`); the GPU executor (`dataio.gpu`) runs an op in its DALI graph",
              "where the GPU column names a node, and on the CPU kernels inside the executor otherwise: the graph",
              "runs the longest front of an image slot's chain it can, the CPU kernels the rest of the chain on",
-             "its output (`plan.explain(device=\"cuda\")` shows the split for a given pipeline, and why). Where",
-             "DALI has an operator for an op the graph leaves to the CPU kernels, the GPU column says why. Slot",
-             "shorthands: `slot(...).<name>(...)` for every transform (see `docs/api.md` for the few that",
-             "differ).", "",
+             "its output (`plan.explain(device=\"cuda\")` shows the split for a given pipeline, and why). Every",
+             "image transform DALI has an operator for runs in the graph; tensor-layout ops (`cast`, `permute`,",
+             "`reshape`, ...), branches, box and audio ops, and `canny` run on the CPU kernels. Slot shorthands:",
+             "`slot(...).<name>(...)` for every transform (see `docs/api.md` for the few that differ).", "",
              "| op | kind | CPU kernel | GPU graph node |", "|---|---|---|---|"]
     for namespace, _ in _NAMESPACES:
         for op_class in ops_in(namespace):
             qualname = f"{namespace}.{op_class.op_name}"
-            node = gpu.labels.get(qualname) or (f"— CPU kernel: {gpu.notes[qualname]}" if qualname in gpu.notes
-                                                else "— (CPU kernel)")
+            node = gpu.labels.get(qualname) or "— (CPU kernel)"
             lines.append(f"| `{qualname}` | {op_class.kind} | {cpu.labels[qualname]} | {node} |")
     lines.append("")
     for namespace, title in _NAMESPACES:

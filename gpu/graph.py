@@ -28,7 +28,7 @@ from dataio.ops.decoders import ImageDecoder
 from dataio.plan import Plan, SlotPlan
 from dataio.runtime.rows import RowFailure
 
-from dataio.gpu.nodes import GRAPH_NODES, HOST_ONLY, NodeInput
+from dataio.gpu.nodes import GRAPH_NODES, NodeInput
 from dataio.gpu.settings import GraphSettings
 from dataio.ops.geometry import GEOMETRY_KINDS, BatchPlan, SampleContext, record_dependent
 
@@ -171,8 +171,7 @@ def _pixel_front(slot: SlotPlan, position: int) -> tuple[int, str | None]:
         return position, None
     op = transforms[position]
     if op.qualname not in GRAPH_NODES:
-        reason = f" ({HOST_ONLY[op.qualname]})" if op.qualname in HOST_ONLY else ""
-        return position, f"no graph node for {op.qualname}{reason}"
+        return position, f"no graph node for {op.qualname}"
     return position, f"{op.qualname} after a pixel op is not one sample plan"
 
 

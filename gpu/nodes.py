@@ -18,8 +18,8 @@ graph in one of two ways:
 The builders live by family: :mod:`dataio.gpu.point_nodes` (per-pixel arithmetic),
 :mod:`dataio.gpu.filter_nodes` (convolutions), :mod:`dataio.gpu.spatial_nodes` (warps,
 erasing, padding). Ops with no entry run on the CPU fallback's kernels inside the GPU
-executor; :data:`HOST_ONLY` says why for the image ops DALI has an operator for. Every op
-with an entry has a parity case in ``tests/parity_cases.py``.
+executor (none of them is an image op DALI has an operator for). Every op with an entry has a
+parity case in ``tests/parity_cases.py``.
 """
 
 from __future__ import annotations
@@ -126,6 +126,8 @@ GRAPH_NODES: dict[str, GraphNode] = {
     "transforms.solarize": GraphNode(_COIN_ARITHMETIC, P.solarize, P.coin, P.takes_hwc_u8),
     "transforms.posterize": GraphNode(_COIN_ARITHMETIC, P.posterize, P.coin, P.takes_hwc_u8),
     "transforms.equalize": GraphNode("DALI fn.equalize (host-drawn coin)", P.equalize, P.coin, P.takes_hwc_u8),
+    "transforms.gaussian_noise": GraphNode("DALI integer hash + Box-Muller per element (host-drawn key)",
+                                           P.gaussian_noise, P.draw_noise, P.noise_accepts),
     "transforms.color_jitter": GraphNode("DALI arithmetic: Pillow's blends and uint8 HSV, host-drawn factors, "
                                          "the order by conditional split", P.color_jitter, P.draw_jitter,
                                          P.takes_rgb_u8),
@@ -152,8 +154,3 @@ GRAPH_NODES: dict[str, GraphNode] = {
 }
 """Graph nodes by op qualname (the op table's names)."""
 
-HOST_ONLY: dict[str, str] = {
-    "transforms.gaussian_noise": "per-pixel draws from the record's generator; DALI's noise operators take one seed "
-                                 "per operator, so a record's noise would depend on its batch",
-}
-"""Image ops DALI has an operator for that the graph does not run, and why (``docs/ops.md`` prints it)."""

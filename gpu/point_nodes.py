@@ -18,6 +18,7 @@ from dataio.ops import transforms as T
 from dataio.ops._base import TensorSpec
 from dataio.ops.draws import draw_coin, draw_color_jitter
 from dataio.ops.geometry import SampleContext
+from dataio.ops.noise import Arithmetic, draw_noise_key, key_halves, standard_normals
 
 if TYPE_CHECKING:
     from dataio.gpu.nodes import NodeInput
@@ -126,6 +127,48 @@ def equalized(node: NodeInput, x: Any) -> Any:
 def equalize(node: NodeInput, image: Any, op: P.Equalize) -> Any:
     """Equalised where the coin fired."""
     return _where_fired(node, image, lambda x: as_int(node, equalized(node, image)))
+
+
+NOISE_AXIS = 16384
+"""The longest axis the noise node indexes (the graph holds that many indices once); a row with a longer one is
+declined (the CPU kernel runs it)."""
+
+
+def noise_accepts(op: P.GaussianNoise, spec: TensorSpec) -> bool:
+    """A three-axis float32 tensor (an image in any layout, e.g. ``CHW`` after ``normalize``)."""
+    return spec.dtype == "float32" and spec.shape is not None and len(spec.shape) == 3
+
+
+def draw_noise(op: P.GaussianNoise, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray | None:
+    """``[std, key high half, key low half]``: the CPU kernel's std and its one draw (the record's noise key)."""
+    std = ctx.arg(op, "std", float)
+    if std < 0 or max(hw) > NOISE_AXIS:
+        return None  # a bad std is the CPU kernel's row error to report; a huge image its to run
+    return np.array([std, *key_halves(draw_noise_key(ctx.rng))], dtype=np.float32)
+
+
+def gaussian_noise(node: NodeInput, image: Any, op: P.GaussianNoise) -> Any:
+    """``x + std · z`` with the record's counter-based normals (:mod:`dataio.ops.noise`), computed in the graph."""
+    fn, types, math = node.fn, node.types, node.math
+    ops = Arithmetic(u32=lambda v: types.Constant(v, dtype=types.UINT32),
+                     f32=lambda v: types.Constant(v, dtype=types.FLOAT),
+                     to_float=lambda x: fn.cast(x, dtype=types.FLOAT), log=math.log, sqrt=math.sqrt, cos=math.cos)
+    u32 = types.UINT32
+    key = fn.cast(node.args[1], dtype=u32) * ops.u32(1 << 16) + fn.cast(node.args[2], dtype=u32)
+    return image + node.args[0] * standard_normals(_element_index(node, image), key, ops)
+
+
+def _element_index(node: NodeInput, image: Any) -> Any:
+    """Each element's C-order index in its (three-axis) tensor, as unsigned 32-bit: three slices of one
+    constant ``0 .. NOISE_AXIS − 1``, broadcast — on the GPU when the graph is, so the per-element hashing is too."""
+    fn, types = node.fn, node.types
+    iota = fn.constant(idata=list(range(NOISE_AXIS)), shape=[NOISE_AXIS], dtype=types.UINT32,
+                       device="gpu" if node.settings.on_gpu else "cpu")
+    shape = fn.cast(image.shape(), dtype=types.INT32)
+    first, second, third = (fn.reshape(fn.slice(iota, start=[0], shape=shape[axis:axis + 1], axes=[0]), shape=dims)
+                            for axis, dims in enumerate(([-1, 1, 1], [1, -1, 1], [1, 1, -1])))
+    rows, columns = (fn.cast(shape[axis], dtype=types.UINT32) for axis in (1, 2))
+    return (first * rows + second) * columns + third
 
 
 def pillow_luma(x: Any) -> Any:

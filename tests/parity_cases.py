@@ -56,6 +56,8 @@ GRAPH_CHAINS = {  # name -> (chain, one 8-bit level in its output)
     "crop+random_perspective": (lambda s: s.center_crop(h=48, w=40).random_perspective(prob=0.7, fill=9), 1.0),
     "crop+median_blur": (lambda s: s.center_crop(h=48, w=40).median_blur(radius=1), 1.0),
     "crop+equalize": (lambda s: s.center_crop(h=48, w=40).equalize(prob=0.7), 1.0),
+    "normalize+gaussian_noise": (lambda s: s.center_crop(h=48, w=40).normalize("imagenet").gaussian_noise(std=0.3),
+                                 IMAGENET_LEVEL),
     "crop+grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5, prob=0.7), 1.0),
     "crop+rotated grid_mask": (lambda s: s.center_crop(h=48, w=40).grid_mask(d_min=8, d_max=16, ratio=0.5,
                                                                               rotate_deg=30, prob=0.7), 1.0),
@@ -99,6 +101,7 @@ EXACT_CHAINS = {  # name -> the largest difference of any value, in levels, or (
     "crop+grid_mask": 0,
     "crop+median_blur": 0,
     "crop+equalize": 0,  # DALI's CPU operator and the kernel: the same float32 table
+    "normalize+gaussian_noise": 0,  # the same integers; float32 log/cos differ in the last bits only (< 1e-3 level)
     "decoder normalize+erasing+pad": 0,
     "unit decode+normalize": 0,
     "crop+trivial_augment_wide": (0, NEAREST_WARP),
@@ -138,6 +141,7 @@ PARITY_CASES = {  # op qualname -> the chain in GRAPH_CHAINS that checks it
     "transforms.grid_mask": "crop+grid_mask",
     "transforms.median_blur": "crop+median_blur",
     "transforms.equalize": "crop+equalize",
+    "transforms.gaussian_noise": "normalize+gaussian_noise",
     "transforms.normalize": "unit decode+normalize",
     "transforms.trivial_augment_wide": "crop+trivial_augment_wide",
     "transforms.rand_augment": "crop+rand_augment",

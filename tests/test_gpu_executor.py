@@ -368,12 +368,12 @@ def test_a_corrupt_jpeg_costs_only_its_own_batch_and_no_rebuild(jpeg_paths: list
     assert [e["key"] for b in out for e in b.errors] == ["bad"]
 
 
-SPLIT_CHAINS = {
-    "rrc+hflip+normalize | gaussian_noise": lambda s: s.random_resized_crop(h=48, w=48).hflip()
-    .normalize("imagenet").gaussian_noise(std=0.5),
-    "rrc+color_jitter+normalize | gaussian_noise": lambda s: s.random_resized_crop(h=48, w=48)
+SPLIT_CHAINS = {  # the host's part draws too (a branch has no graph node): it continues the record's generator
+    "rrc+hflip+normalize | sometimes(gaussian_noise)": lambda s: s.random_resized_crop(h=48, w=48).hflip()
+    .normalize("imagenet").apply(dataio.transforms.sometimes(dataio.transforms.gaussian_noise(std=0.5))),
+    "rrc+color_jitter+normalize | sometimes(gaussian_noise)": lambda s: s.random_resized_crop(h=48, w=48)
     .color_jitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1).normalize("imagenet")
-    .gaussian_noise(std=0.5),
+    .apply(dataio.transforms.sometimes(dataio.transforms.gaussian_noise(std=0.5))),
     "resize+crop | median_blur(radius 2)+normalize": lambda s: s.resize_short(72).center_crop(h=64, w=64)
     .median_blur(radius=2).normalize("imagenet"),
     "resize | resize+normalize": lambda s: s.resize(h=96, w=96).resize(h=40, w=40).normalize("imagenet"),

@@ -153,8 +153,9 @@ def test_decoder_settings_come_from_the_machine(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize("name", [n for n in GRAPH_CHAINS if GRAPH_CHAINS[n][0] is not None])
 def test_every_parity_chain_has_a_gpu_variant_that_serialises(name: str) -> None:
     """The GPU operators of every node exist with the arguments the nodes pass (DALI checks them when it
-    defines the graph), and every node the decoded pixels flow through runs on the GPU (the host's per-sample
-    arguments, and what is computed from them alone, stay on the CPU, as DALI wants them)."""
+    defines the graph), and every node the decoded pixels — or a graph constant, like the noise node's indices —
+    flow through runs on the GPU (the host's per-sample arguments, and what is computed from them alone, stay on
+    the CPU, as DALI wants them)."""
     slots = graph_slots(graph_chain_pipeline(name).plan)
     pipeline, outputs = define_pipeline(slots, batch_size=4, device_id=None, on_gpu=True)
     assert len(pipeline.serialize()) > 0
@@ -170,7 +171,7 @@ def pixel_nodes_on_the_cpu(outputs: list[Any]) -> list[str]:
         source = node.source
         if id(source) not in downstream:
             name = getattr(type(source._op), "schema_name", "")
-            downstream[id(source)] = name == "decoders__Image" or (name != "_Shape" and any(
+            downstream[id(source)] = name in ("decoders__Image", "Constant") or (name != "_Shape" and any(
                 reads_pixels(i) for i in source._inputs or []))  # a shape is metadata, not pixels
         return downstream[id(source)]
 

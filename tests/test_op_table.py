@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataio
 from dataio.cpu_fallback.kernels import KERNELS
 from dataio.executors import cpu_table, gpu_table
-from dataio.gpu.nodes import GRAPH_NODES, HOST_ONLY
+from dataio.gpu.nodes import GRAPH_NODES
 from dataio.ops.table import NAMESPACES, OPS
 from parity_cases import GRAPH_CHAINS, PARITY_CASES, graph_chain_pipeline
 
@@ -17,7 +17,6 @@ def test_every_op_has_a_cpu_kernel_and_nothing_else_is_registered() -> None:
 def test_graph_nodes_and_parity_cases_name_ops_of_the_table() -> None:
     assert set(GRAPH_NODES) <= set(OPS), sorted(set(GRAPH_NODES) - set(OPS))
     assert sorted(PARITY_CASES) == sorted(GRAPH_NODES), "every op with a graph node needs exactly one parity case"
-    assert set(HOST_ONLY) <= set(OPS) and not set(HOST_ONLY) & set(GRAPH_NODES)
 
 
 def test_each_parity_case_runs_its_op_in_the_graph() -> None:

@@ -370,7 +370,28 @@ def npy(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_gaussian_noise_adds_the_record_draws_to_float32_of_any_layout() -> None:
+def noise_oracle(key: int, size: int) -> np.ndarray:
+    """``dataio.ops.noise.standard_normals`` written out element by element: lowbias32 of each counter xor the
+    hashed key, 24-bit uniforms, Box–Muller in float32 (the same float32 steps, one element at a time)."""
+
+    def lowbias32(x: int) -> int:
+        x ^= x >> 16
+        x = (x * 0x7FEB352D) & 0xFFFFFFFF
+        x ^= x >> 15
+        x = (x * 0x846CA68B) & 0xFFFFFFFF
+        return x ^ (x >> 16)
+
+    out = np.empty(size, np.float32)
+    scale = np.float32(2.0 ** -24)
+    for i in range(size):
+        first, second = (lowbias32((2 * i + j) ^ lowbias32(key)) for j in (0, 1))
+        u1 = np.float32((first >> 8) + 1) * scale
+        u2 = np.float32(second >> 8) * scale
+        out[i] = np.sqrt(np.log(u1) * np.float32(-2.0)) * np.cos(u2 * np.float32(2.0 * np.pi))
+    return out
+
+
+def test_gaussian_noise_adds_the_record_keyed_normals_to_float32_of_any_layout() -> None:
     base = np.random.default_rng(5).random((3, 7, 5)).astype(np.float32)  # CHW
     pipe = dataio.pipeline(dataio.slot("x").decode_npy().gaussian_noise(std=dataio.col("s")), dataio.batch(3))
     records = [{"x": npy(base), "s": s, "seed": 70 + i} for i, s in enumerate((0.5, 0.0, 2.0))]
@@ -378,8 +399,9 @@ def test_gaussian_noise_adds_the_record_draws_to_float32_of_any_layout() -> None
         got = next(iter(loader))["x"]
     assert got.dtype == np.float32
     for i, std in enumerate((0.5, 0.0, 2.0)):
-        noise = (std * generator(70 + i).standard_normal(base.shape)).astype(np.float32)
-        np.testing.assert_array_equal(got[i], base + noise)
+        key = int(generator(70 + i).integers(0, 2**32))  # the op's one draw from the record's generator
+        noise = noise_oracle(key, base.size).reshape(base.shape)
+        np.testing.assert_allclose(got[i], base + np.float32(std) * noise, rtol=0, atol=1e-6 * max(std, 1))
 
 
 def test_gaussian_noise_statistics_and_seeding() -> None:

@@ -108,6 +108,12 @@ class GaussianBlur(ImageTransform):
 class GaussianNoise(Transform):
     """Add N(0, std²) noise to a float32 tensor of any layout.
 
+    The noise is counter-based: one 32-bit key drawn from the record's generator, then each
+    element's normal a pure function of the key and the element's index (two 32-bit hashes,
+    Box–Muller in float32; :mod:`dataio.ops.noise`). So a record's noise is the same on both
+    executors (the GPU graph computes it; float32 ``log``/``cos`` may differ in the last bits)
+    and in any batch, and the op takes one draw whatever the tensor's size.
+
     Args:
         std: standard deviation (>= 0), or ``col(field)``.
     """
