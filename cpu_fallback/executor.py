@@ -158,7 +158,7 @@ class CpuExecutor:
                     result.values[index], result.hws[index] = deferred
                 else:
                     buffer = buffers[index]
-                    out = None if buffer is None else buffer[row.position]
+                    out = None if buffer is None else buffer[row.position, ...]  # a view, 0-d rows included
                     result.values[index], result.hws[index] = self.run_slot(row, index, out)
             except RowFailure as failure:
                 result.failure = (failure, self.programs[index].slot.name)

@@ -38,6 +38,7 @@ KERNELS: dict[str, Kernel] = {
     "decoders.safetensors": Kernel(payloads.safetensors_decoder, "header parse + numpy.frombuffer view"),
     "decoders.pt": Kernel(payloads.pt_decoder, "torch.load(weights_only=True)", requires=("torch",)),
     "decoders.passthrough": Kernel(payloads.passthrough_decoder, "the record value as is"),
+    "decoders.scalar": Kernel(payloads.scalar_decoder, "the record's number, or its text parsed, as a 0-d array"),
     "decoders.audio": Kernel(audio.audio_decoder, "soundfile (libsndfile) + numpy resampling",
                              requires=("soundfile",)),
     "transforms.resize": Kernel(geometric_kernels.resize_kernel, _RESAMPLE),

@@ -111,6 +111,47 @@ def pt_decoder(op: D.PtDecoder, data: bytes | memoryview, ctx: ChainContext) -> 
     return value.numpy()
 
 
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
+
+
+def scalar_decoder(op: D.ScalarDecoder, value: Any, ctx: ChainContext) -> np.ndarray:
+    """One number as a 0-d array of ``op.dtype``: a record's int/float/bool taken as it is, text parsed; the
+    conversion is exact or the row fails."""
+    dtype = np.dtype(op.dtype)
+    if not isinstance(value, (bool, int, float, np.generic)):  # text: a str, or a payload's bytes
+        value = _scalar_text(op, value, ctx.label, dtype)
+    number = value.item() if isinstance(value, np.generic) else value
+    if isinstance(number, complex) or not isinstance(number, (bool, int, float)):
+        raise RowFailure("decode", op.qualname, f"{ctx.label}: {number!r} is not a number")
+    if dtype.kind == "b":
+        if number not in (0, 1):
+            raise RowFailure("decode", op.qualname, f"{ctx.label}: {number!r} is not a bool (0 or 1)")
+        return np.array(bool(number))
+    if dtype.kind in "iu":
+        if isinstance(number, float) and not number.is_integer():
+            raise RowFailure("decode", op.qualname, f"{ctx.label}: {number!r} is not an integer ({op.dtype})")
+        info = np.iinfo(dtype)
+        if not info.min <= number <= info.max:
+            raise RowFailure("decode", op.qualname, f"{ctx.label}: {number!r} is out of {op.dtype}'s range")
+        return np.array(int(number), dtype=dtype)
+    return np.array(number, dtype=dtype)
+
+
+def _scalar_text(op: D.ScalarDecoder, value: Any, label: str, dtype: np.dtype) -> Any:
+    """The number a text holds (bytes as UTF-8, surrounding whitespace ignored)."""
+    try:
+        text = value if isinstance(value, str) else bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RowFailure("decode", op.qualname, f"{label}: the payload is not UTF-8 text") from None
+    word = text.strip()
+    try:
+        if dtype.kind == "b" and word.lower() in _TRUE + _FALSE:
+            return word.lower() in _TRUE
+        return int(word) if dtype.kind in "iub" else float(word)
+    except ValueError:
+        raise RowFailure("decode", op.qualname, f"{label}: {word[:40]!r} is not one {op.dtype} number") from None
+
+
 def passthrough_decoder(op: D.PassthroughDecoder, value: Any, ctx: ChainContext) -> Any:
     """The slot's value itself, or its ``field``."""
     if op.field is None:

@@ -10,15 +10,17 @@ executor with the resolved run options.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from typing import Any
 
+from dataio._deps import require
 from dataio._errors import PlanError
+from dataio._validate import as_bool
 from dataio.executors import create_executor
 from dataio.plan import BatchStage, Plan
 from dataio.runtime.loader import DataLoader
 from dataio.runtime.options import validate_run
-from dataio.runtime.sharding import resolve_shard
+from dataio.runtime.sharding import ShardSpec, resolve_shard
 
 
 def check_records(records: Any) -> Any:
@@ -54,7 +56,7 @@ class BoundPipeline:
         self.records = check_records(records)
 
     def run(self, output: Any = "torch", *, concurrency: Any = "auto", on_failure: Any = "skip",
-            log_errors: Any = False, order: Any = None, shard: Any = None, seed: Any = None,
+            log_errors: Any = False, order: Any = None, shard: Any = None, shuffle: Any = False, seed: Any = None,
             context: Any = None, pin_memory: Any = "auto", ragged: Any = "list", device: Any = "auto",
             emit_empty_batches: Any = True, max_prefetch_bytes: Any = None) -> DataLoader:
         """Validate the options and return a :class:`~dataio.DataLoader` (docs/api.md §4.2).
@@ -67,6 +69,9 @@ class BoundPipeline:
             order: ``"submit"`` (default; logical order) or ``"completion"``.
             shard: ``None``, ``"auto"``, a :class:`~dataio.ShardSpec` or ``{"id", "of", "sticky", "pad"}``
                 (``batch()`` pipelines only; see ``docs/sharding.md``).
+            shuffle: ``True``: a new record order every epoch, a permutation by ``(seed, epoch)`` (the same
+                on every rank: the shard's ``sticky=False``); sized records only (a sequence, or a record
+                source with a length). A record keeps its logical index, so its draws do not change.
             seed: run seed (u64); ``None`` ≡ 0.
             context: ``(record) -> Any`` per admitted record; results on ``batch.context``.
             pin_memory: ``"auto"`` or a bool: host batches in page-locked memory (needs torch with CUDA).
@@ -88,7 +93,28 @@ class BoundPipeline:
             emit_empty_batches=emit_empty_batches, max_prefetch_bytes=max_prefetch_bytes,
         )
         spec = resolve_shard(shard)
+        if as_bool("run", "shuffle", shuffle):
+            if callable(self.records) or not isinstance(self.records, Sized):
+                raise PlanError("run(shuffle=True): shuffling needs sized records (a sequence, or a record source "
+                                f"with a length); got {type(self.records).__name__}")
+            spec = ShardSpec(id=spec.id, of=spec.of, sticky=False, pad=spec.pad)
         if spec.is_sharded and not isinstance(plan.shape, BatchStage):
             raise PlanError(f"run(shard={spec!r}): only batch() pipelines can be sharded; collate() and group_by() "
                             "batches are formed upstream")
         return DataLoader(plan, self.records, options, create_executor(plan, options), spec)
+
+    def as_torch_dataset(self, *, as_dict: bool = False, **options: Any) -> Any:
+        """A ``torch.utils.data.IterableDataset`` yielding this pipeline's batches, for
+        ``torch.utils.data.DataLoader(dataset, batch_size=None)`` (Lightning, accelerate): each process that
+        iterates it runs its own loader with ``run(**options)`` (``output="torch"`` by default), torch's workers
+        each taking their share of the records (:mod:`dataio.torch_data`). ``as_dict=True`` yields each batch as
+        ``{slot name: value}`` (what accelerate and Hugging Face code expect) instead of a ``Batch``.
+
+        Raises:
+            BackendUnavailable: torch is not installed.
+            TypeError / PlanError: an invalid option (checked when a process first iterates).
+        """
+        require("torch", "BoundPipeline.as_torch_dataset")
+        from dataio.torch_data import LoaderDataset
+
+        return LoaderDataset(self, options, as_bool("as_torch_dataset", "as_dict", as_dict))

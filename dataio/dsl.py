@@ -187,6 +187,11 @@ class SlotStage(Symbolic):
         """One tensor of a safetensors payload (``tensor_key`` may be ``col(field)``)."""
         return self._with_decoder(D.safetensors(tensor_key=tensor_key))
 
+    def decode_scalar(self, dtype: str = "int64") -> SlotStage:
+        """One number per row (a record's int/float/bool, or a ``.cls``-style text), ``[B]`` of ``dtype`` once
+        batched."""
+        return self._with_decoder(D.scalar(dtype=dtype))
+
     def passthrough(self, *, field: str | None = None) -> SlotStage:
         """Carry the slot's Python value (or ``value[field]``) unchanged as an object slot."""
         return self._with_decoder(D.passthrough(field=field))

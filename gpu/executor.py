@@ -35,6 +35,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from functools import partial
@@ -103,6 +104,17 @@ def release_graphs() -> None:
 
 
 atexit.register(release_graphs)
+
+
+def _forget_graphs_after_fork() -> None:
+    """A forked child cannot use the parent's pipelines (their driver threads are the parent's, and a device
+    the parent initialised is unusable): it builds its own on first use. Build errors stay remembered."""
+    global _GRAPHS_LOCK
+    _GRAPHS_LOCK = threading.Lock()
+    _GRAPHS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_graphs_after_fork)
 
 
 def _retire(queue: GraphQueue) -> None:
@@ -447,7 +459,7 @@ class GpuExecutor:
         def one(entry: tuple[int, Any]) -> tuple[int, Any]:
             position, item = entry
             try:
-                return position, work(position, item, None if buffer is None else buffer[position])
+                return position, work(position, item, None if buffer is None else buffer[position, ...])
             except RowFailure as failure:
                 return position, failure
 

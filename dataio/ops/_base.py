@@ -122,6 +122,9 @@ class Decoder(Op):
     kind: ClassVar[str] = "decode"
     takes_payload: ClassVar[bool] = True
     """False for decoders that take the slot's Python value itself instead of reading bytes."""
+    value_types: ClassVar[tuple[type, ...]] = ()
+    """Slot values of these types reach the decoder as they are, though it reads bytes from the others
+    (``scalar``: a number in the record, or the text of a ``.cls`` file)."""
 
     def output_spec(self) -> TensorSpec:
         """The static description of what this decoder produces."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import builtins
 
+import numpy as np
+
 from dataio._validate import as_bool, as_choice, as_int
 from dataio.ops._base import OBJECT, Decoder, TensorSpec, op
 from dataio.ops.cond import Param
@@ -241,6 +243,33 @@ class PassthroughDecoder(Decoder):
         return OBJECT
 
 
+SCALAR_DTYPES = ("int64", "int32", "int16", "int8", "uint8", "float32", "float64", "bool")
+
+
+@op("scalar")
+class ScalarDecoder(Decoder):
+    """One number per row, as a typed tensor ``[B]`` once batched: an int, float or bool in the record, or
+    text (a webdataset ``.cls``/``.idx`` member, a ``str``) holding one.
+
+    Values convert exactly or fail their row: an int out of the dtype's range, a fraction to an
+    integer dtype, anything but 0/1 (or ``true``/``false`` text) to ``bool``, text that is not one
+    number (surrounding whitespace is ignored).
+
+    Args:
+        dtype: ``"int64"`` (default: class labels), ``"int32"``, ``"int16"``, ``"int8"``, ``"uint8"``,
+            ``"float32"``, ``"float64"`` or ``"bool"``.
+    """
+
+    value_types = (bool, int, float, str, np.generic)
+    dtype: str = "int64"
+
+    def __post_init__(self) -> None:
+        as_choice("scalar", "dtype", self.dtype, SCALAR_DTYPES)
+
+    def output_spec(self) -> TensorSpec:
+        return TensorSpec(dtype=self.dtype, shape=())
+
+
 AUDIO_RESAMPLING = ("linear", "sinc")
 
 
@@ -279,8 +308,9 @@ npy = NpyDecoder
 safetensors = SafetensorsDecoder
 pt = PtDecoder
 passthrough = PassthroughDecoder
+scalar = ScalarDecoder
 audio = AudioDecoder
 
-__all__ = ["image", "bytes", "text", "json", "npy", "safetensors", "pt", "passthrough", "audio", "AudioDecoder",
-           "ImageDecoder", "BytesDecoder", "TextDecoder", "JsonDecoder", "NpyDecoder", "SafetensorsDecoder",
-           "PtDecoder", "PassthroughDecoder"]
+__all__ = ["image", "bytes", "text", "json", "npy", "safetensors", "pt", "passthrough", "scalar", "audio",
+           "AudioDecoder", "ImageDecoder", "BytesDecoder", "TextDecoder", "JsonDecoder", "NpyDecoder",
+           "SafetensorsDecoder", "PtDecoder", "PassthroughDecoder", "ScalarDecoder"]

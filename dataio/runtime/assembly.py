@@ -100,7 +100,7 @@ class BatchAssembly:
                 continue
             skip = self.failures.keys() | self.inactive[slot] | {p for p, _ in items}
             buffer = self.buffers[slot]
-            host_rows = {p: buffer[p] if buffer is not None else self.values[slot][p]
+            host_rows = {p: buffer[p, ...] if buffer is not None else self.values[slot][p]
                          for p in range(self.size) if p in self.keys and p not in skip}
             out[slot] = SlotBatch(self.size, items, buffer, host_rows)
         return out
@@ -129,7 +129,7 @@ class BatchAssembly:
         if buffer is None:
             self.values[slot][position] = value
             return
-        target = buffer[position]
+        target = buffer[position, ...]  # a view, 0-d rows included
         if isinstance(value, np.ndarray) and value.shape == target.shape and value.dtype == target.dtype:
             if value.ctypes.data != target.ctypes.data or value.strides != target.strides:
                 np.copyto(target, value)  # the last kernel did not write in place
@@ -163,7 +163,7 @@ class BatchAssembly:
         if buffer is not None and not inactive.intersection(survivors):
             return Column(_compact(buffer, survivors), None, False)
         if buffer is not None:
-            rows = [None if p in inactive else buffer[p] for p in survivors]
+            rows = [None if p in inactive else buffer[p, ...] for p in survivors]
         else:
             rows = [None if p in inactive else self.values[slot][p] for p in survivors]
         if is_object or not rows or any(r is None for r in rows):

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import Any
 
 from dataio._errors import PlanError, RowError
+from dataio._validate import as_int
 from dataio.ops._base import BatchTransform
 from dataio.plan import BatchStage, CollateStage, Plan
 from dataio.runtime.assembly import BatchAssembly
@@ -286,6 +287,29 @@ class DataLoader:
             cursor = cursor.redealt(saved["of"], getattr(self._plan.shape, "size", 1))
         self._resume = cursor
         self._consumed = cursor.skip
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the next iteration runs (it advances when an iteration runs to its end)."""
+        return self._epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Run epoch ``epoch`` from its start at the next iteration — its record order, shuffle and draws — as
+        ``torch.utils.data.DistributedSampler.set_epoch`` does; for training loops that stop an epoch early
+        (an iteration left before its end does not advance the epoch). A resume point loaded with
+        :meth:`load_state_dict` and not yet used is dropped.
+
+        Raises:
+            RuntimeError: an iteration is active, or the loader is closed.
+            TypeError / ValueError: ``epoch`` is not an int >= 0.
+        """
+        self._check_open("set_epoch")
+        if self._active_iterator() is not None:
+            raise RuntimeError("DataLoader.set_epoch: an iteration is active; finish or close it first")
+        self._epoch = as_int("set_epoch", "epoch", epoch, minimum=0)
+        self._resume = None
+        self._consumed = 0
+        self._cursor = Cursor()
 
     # -- lifecycle -------------------------------------------------------------------------------
 

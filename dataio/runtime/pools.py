@@ -19,6 +19,17 @@ _cpu_pool: ThreadPoolExecutor | None = None
 _io_pool: ThreadPoolExecutor | None = None
 
 
+def _forget_pools_after_fork() -> None:
+    """In a forked child (e.g. a worker of ``torch.utils.data.DataLoader``) the parent's pool threads do not
+    exist: tasks handed to its pools would wait forever. The child makes its own pools on first use."""
+    global _lock, _cpu_pool, _io_pool
+    _lock = threading.Lock()  # the parent may have held it at the fork
+    _cpu_pool = _io_pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
 def available_cpus() -> int:
     """CPUs this process may run on."""
     try:

@@ -80,8 +80,8 @@ def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int
             continue
         values.append(slot_value(record, slot.name, optional=slot.optional, single_slot=single, where=where))
     key = record_key(record, values, index)
-    sources = [v if v is INACTIVE or not s.decoder.takes_payload else byte_source(v, slot=s.name, where=repr(key))
-               for v, s in zip(values, plan.slots, strict=True)]
+    sources = [v if v is INACTIVE or not s.decoder.takes_payload or isinstance(v, s.decoder.value_types)
+               else byte_source(v, slot=s.name, where=repr(key)) for v, s in zip(values, plan.slots, strict=True)]
     own_seed = record_seed(record)
     words = None
     if own_seed is not None:
