@@ -73,10 +73,24 @@ def test_shard_spec_validates_and_reads_back() -> None:
         resolve_shard(3)
 
 
-def test_auto_reads_rank_and_world_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RANK", raising=False)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert resolve_shard("auto") == ShardSpec(id=0, of=1)
+def test_auto_reads_rank_and_world_size(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    for name in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    from dataio.runtime import sharding
+
+    sharding._warn_one_rank.cache_clear()
+    with caplog.at_level("WARNING", logger="dataio"):
+        assert resolve_shard("auto") == ShardSpec(id=0, of=1)
+        assert resolve_shard("auto") == ShardSpec(id=0, of=1)
+    assert [r.getMessage() for r in caplog.records].count(
+        "run(shard='auto'): no torch.distributed process group, no RANK/WORLD_SIZE (torchrun) and no "
+        "SLURM_PROCID/SLURM_NTASKS: this process reads every record (one rank)") == 1  # once per process
+    monkeypatch.setenv("SLURM_PROCID", "1")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    assert resolve_shard("auto") == ShardSpec(id=1, of=4)
+    monkeypatch.setenv("SLURM_NTASKS", "")
+    with pytest.raises(ValueError, match="SLURM_NTASKS"):
+        resolve_shard("auto")
     monkeypatch.setenv("RANK", "2")
     monkeypatch.setenv("WORLD_SIZE", "3")
     assert resolve_shard("auto") == ShardSpec(id=2, of=3)

@@ -20,6 +20,8 @@ same rule.
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -87,17 +89,20 @@ class ShardSpec:
 
 NO_SHARD = ShardSpec(id=0, of=1)
 _KEYS = ("id", "of", "sticky", "pad")
+LOGGER = logging.getLogger("dataio")
 
 
 def resolve_shard(value: Any) -> ShardSpec:
     """``run(shard=...)`` as a :class:`ShardSpec` (``NO_SHARD`` for ``None``).
 
     ``"auto"`` reads ``torch.distributed`` when it is initialised, else the ``RANK`` and
-    ``WORLD_SIZE`` environment variables (as set by torchrun), else no sharding.
+    ``WORLD_SIZE`` environment variables (as set by torchrun), else SLURM's ``SLURM_PROCID`` and
+    ``SLURM_NTASKS``, else no sharding — said once per process on the ``dataio`` logger.
 
     Raises:
         TypeError: not ``None``, ``"auto"``, a ``ShardSpec`` or a mapping.
-        PlanError: unknown or missing keys, out-of-range values, or unusable ``RANK``/``WORLD_SIZE``.
+        PlanError: unknown or missing keys, out-of-range values, or unusable launcher variables (one of a pair
+            set without the other, or not a non-negative int).
     """
     if value is None:
         return NO_SHARD
@@ -123,13 +128,28 @@ def _auto_shard() -> ShardSpec:
             return ShardSpec(id=dist.get_rank(), of=dist.get_world_size())
     except ImportError:
         pass
-    rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
-    if rank is None and world is None:
-        return NO_SHARD
-    if rank is None or world is None or not (rank.isdigit() and world.isdigit()):
-        raise PlanError(f"run(shard='auto'): RANK={rank!r} and WORLD_SIZE={world!r} must both be set to "
-                        "non-negative ints")
-    return ShardSpec(id=int(rank), of=int(world))
+    for rank_name, world_name in _LAUNCHER_VARIABLES:
+        rank, world = os.environ.get(rank_name), os.environ.get(world_name)
+        if rank is None and world is None:
+            continue
+        if rank is None or world is None or not (rank.isdigit() and world.isdigit()):
+            raise PlanError(f"run(shard='auto'): {rank_name}={rank!r} and {world_name}={world!r} must both be set "
+                            "to non-negative ints")
+        return ShardSpec(id=int(rank), of=int(world))
+    _warn_one_rank()
+    return NO_SHARD
+
+
+_LAUNCHER_VARIABLES = (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"))
+"""Where ``shard="auto"`` reads rank and world size after ``torch.distributed``: torchrun's, then SLURM's."""
+
+
+@functools.cache
+def _warn_one_rank() -> None:
+    """Say once per process that ``shard="auto"`` found no distributed launch (a single process is then all
+    ranks: a mistake when the launcher was not seen)."""
+    LOGGER.warning("run(shard='auto'): no torch.distributed process group, no RANK/WORLD_SIZE (torchrun) and no "
+                   "SLURM_PROCID/SLURM_NTASKS: this process reads every record (one rank)")
 
 
 def rank_records(records: Iterable[Any], spec: ShardSpec, *, seed: int, epoch: int, batch_size: int,
