@@ -46,12 +46,15 @@ def _demo_options(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dataio", description="dataio-gpu capability report and tools")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--traceback", action="store_true", help="on an error, show the full traceback")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     info = commands.add_parser("info", help="capability report: GPU stack, subsystems, env overrides (default)")
     # its own dest: a sub-parser's defaults overwrite the parent's values (argparse)
     info.add_argument("--json", action="store_true", dest="json_after", help="print machine-readable JSON")
     commands.add_parser("demo", help="make a synthetic JPEG set and load it with the quick-start pipeline",
-                        add_options=_demo_options)
+                        description="Make a synthetic set of ImageNet-shaped JPEGs and load it with the README's "
+                                    "quick-start pipeline (decode, resize, crop, normalize), printing the executor "
+                                    "that ran and the samples per second.", add_options=_demo_options)
     from dataio import _cli_tools
 
     _cli_tools.add_arguments(commands)
@@ -105,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Raises:
         SystemExit: on a usage error (status 2) or ``--help`` (status 0), from argparse.
     """
+    args = None
     try:
         args = _parser().parse_args(argv)
         status = _COMMANDS[args.command or "info"](args)
@@ -114,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line, no traceback (docs/api.md §10)
+    except Exception as exc:  # one line, no traceback (docs/api.md §10), unless --traceback
+        if args is not None and args.traceback:
+            raise
         message = " ".join(str(exc).split())
         print(f"dataio: error: {type(exc).__name__}: {message}", file=sys.stderr)
         return 1

@@ -87,6 +87,8 @@ def ls(args: argparse.Namespace) -> int:
 
     local = locate(args.uri).is_local
     found = dataio.ls(args.uri)
+    if not found and not (local and Path(args.uri).is_dir()):  # an empty directory lists nothing; a typo errs
+        raise FileNotFoundError(f"{args.uri}: no such file or directory, and no object below that prefix")
     shown = [Path(p).resolve().as_uri() if local else p for p in found]
     if _as_json(args):
         print(json.dumps({"prefix": args.uri, "count": len(shown), "objects": shown}, indent=2))

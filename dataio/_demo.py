@@ -81,12 +81,13 @@ def run_demo(args: argparse.Namespace) -> int:
     for name in ("images", "batch_size", "epochs"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
+    output = _output()
+    quickstart_pipeline(args.batch_size).bind([]).run(output, device=args.device).close()  # refuse a device first
     with tempfile.TemporaryDirectory(prefix="dataio-demo-") as scratch:
         root = args.dir or scratch
         print(f"making {args.images} synthetic JPEGs (ImageNet-shaped, quality 90) in {root} ...", flush=True)
         paths = write_jpeg_set(root, args.images, sizes="imagenet")
         records = [{"image": p} for p in paths]
-        output = _output()
         with quickstart_pipeline(args.batch_size).bind(records).run(output, device=args.device) as loader:
             print(f"executor: {loader.executor} on {loader.device}; output: {output}{_kernels(loader)}", flush=True)
             samples, elapsed, shape = _measure(loader, args.epochs, len(records))

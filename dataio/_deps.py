@@ -37,7 +37,7 @@ _EXTRAS: dict[str, tuple[str | None, str]] = {
 
 def install_hint(module: str) -> str:
     """The ``pip install`` line that provides ``module``."""
-    extra, dist = _EXTRAS.get(module, (None, module))
+    extra, dist = _EXTRAS.get(module, (None, module.partition(".")[0]))  # jax.dlpack comes with jax
     if extra is None:
         return f"pip install {dist}"
     return f"pip install 'dataio-gpu[{extra}]' (or: pip install {dist})"

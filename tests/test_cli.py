@@ -140,3 +140,33 @@ def test_demo_prints_throughput(tmp_path: Path) -> None:
     done = run_cli("demo", "--images", "16", "--batch-size", "8", "--epochs", "1", "--dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "samples/s" in done.stdout and "[8, 3, 224, 224]" in done.stdout
+
+
+def test_traceback_switch_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> dict[str, object]:
+        raise dataio.DeviceUnavailable("probe failed")
+
+    monkeypatch.setattr(dataio._report, "report_dict", broken)
+    with pytest.raises(dataio.DeviceUnavailable, match="probe failed"):
+        main(["--traceback", "info"])
+
+
+def test_ls_of_a_missing_path_is_an_error_and_of_an_empty_directory_is_not(tmp_path: Path) -> None:
+    missing = run_cli("ls", str(tmp_path / "nope"))
+    assert missing.returncode == 1 and "no such file or directory" in missing.stderr and missing.stdout == ""
+    empty = run_cli("ls", str(tmp_path))
+    assert empty.returncode == 0 and empty.stdout == ""
+
+
+def test_demo_refuses_an_unusable_device_before_making_images(tmp_path: Path) -> None:
+    done = run_cli("demo", "--device", "cuda", "--dir", str(tmp_path), "--images", "4")
+    assert done.returncode == 1 and "DeviceUnavailable" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    help_text = run_cli("demo", "--help").stdout
+    assert "synthetic set of ImageNet-shaped JPEGs" in help_text
+
+
+def test_install_hints_name_the_distribution() -> None:
+    from dataio._deps import install_hint
+
+    assert install_hint("jax.dlpack") == "pip install jax"
