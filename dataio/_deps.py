@@ -24,6 +24,7 @@ _EXTRAS: dict[str, tuple[str | None, str]] = {
     "gcsfs": ("gcs", "gcsfs"),
     "adlfs": ("azure", "adlfs"),
     "huggingface_hub": ("hf", "huggingface_hub"),
+    "aiohttp": ("http", "aiohttp"),
     "soundfile": ("audio", "soundfile"),
     "simplejpeg": ("fast", "simplejpeg"),
     "google_crc32c": ("tfrecord", "google-crc32c"),

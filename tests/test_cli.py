@@ -170,3 +170,14 @@ def test_install_hints_name_the_distribution() -> None:
     from dataio._deps import install_hint
 
     assert install_hint("jax.dlpack") == "pip install jax"
+
+
+def test_an_http_uri_without_aiohttp_names_the_extra() -> None:
+    """Without aiohttp (simulated by a child process that cannot import it), an http(s) read says what to install."""
+    code = ("import sys; sys.modules['aiohttp'] = None\n"
+            "import dataio\n"
+            "try:\n    dataio.read('http://127.0.0.1:9/x')\n"
+            "except dataio.BackendUnavailable as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert "http:// URIs needs the 'aiohttp' package" in done.stdout and "dataio-gpu[http]" in done.stdout

@@ -220,7 +220,7 @@ def _hf(scheme: str, repo: str | None) -> Any:
 
 
 def _http(scheme: str) -> Any:
-    import aiohttp
+    aiohttp = require("aiohttp", f"{scheme}:// URIs")
     from fsspec.implementations.http import HTTPFileSystem
 
     _check_http_version("https")
