@@ -218,3 +218,24 @@ def test_a_batch_pickles_with_its_delivered_values(ragged: str) -> None:
     else:
         with pytest.raises(RuntimeError, match="ragged"):
             copy["x"]
+
+
+def test_hugging_face_encoded_images_are_read_from_their_bytes(tmp_path: Path) -> None:
+    """``datasets``' Image feature gives ``{"bytes", "path"}``: the bytes are the image (the path may be a name from
+    another machine); with ``bytes=None`` the path is read."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 6, 3), 200, np.uint8)).save(buffer, "PNG")
+    local = tmp_path / "local.png"
+    local.write_bytes(buffer.getvalue())
+    records = [{"image": {"bytes": buffer.getvalue(), "path": "/elsewhere/train/0001.png"}},
+               {"image": {"bytes": None, "path": str(local)}},
+               {"image": {"bytes": "not bytes", "path": None}}]
+    pipe = dataio.pipeline(dataio.slot("image").decode_image(), dataio.batch(2))
+    with pipe.bind(records[:2]).run("numpy", device="cpu") as loader:
+        (batch,) = list(loader)
+    assert batch["image"].shape == (2, 8, 6, 3) and (batch["image"] == 200).all()
+    with pytest.raises(TypeError, match="'bytes' must be bytes-like"):
+        with pipe.bind(records[2:]).run("numpy", device="cpu") as loader:
+            list(loader)

@@ -82,6 +82,13 @@ def byte_source(value: Any, *, slot: str, where: str) -> ByteSource:
 
 
 def _mapping_source(value: Mapping[str, Any], *, slot: str, where: str) -> ByteSource:
+    encoded = value.get("bytes")
+    if encoded is not None:  # Hugging Face's encoded image/audio: the bytes win; the path only names them
+        if not isinstance(encoded, (bytes, bytearray, memoryview)):
+            raise RecordTypeError(f"record {where}, slot {slot!r}: 'bytes' must be bytes-like; got "
+                                  f"{type(encoded).__name__}")
+        name = value.get("path")
+        return ByteSource(data=encoded, path=name if isinstance(name, str) else None)
     found = [f for f in _SOURCE_FIELDS if f in value]
     if len(found) != 1:
         raise RecordTypeError(
