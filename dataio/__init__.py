@@ -71,8 +71,8 @@ from dataio.formats.safetensors_files import (
 )
 from dataio.runtime.sharding import ShardSpec
 from dataio.sources import (
-    Archive, RecordSource, archive, files, from_callable, from_iterable, from_iterator, from_sampler, manifest, urls,
-    webdataset,
+    Archive, RecordSource, archive, files, from_callable, from_iterable, from_iterator, from_sampler, hf_dataset,
+    manifest, urls, webdataset,
 )
 
 __all__ = [
@@ -80,7 +80,7 @@ __all__ = [
     "Pipeline", "SlotStage", "SlotsBuilder", "BatchStage", "CollateStage", "GroupByStage", "MapStage",
     "CustomOp", "Decoder", "Transform", "BatchTransform", "Cond", "Param", "Plan",
     "BoundPipeline", "DataLoader", "Batch", "ShardSpec",
-    "RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator",
+    "RecordSource", "Archive", "archive", "webdataset", "from_callable", "from_iterable", "from_iterator", "hf_dataset",
     "from_sampler", "files", "urls", "manifest",
     "gds_available", "gds_info", "gds_open", "gds_register_buffer", "gds_read_into_tensor", "GdsBuffer",
     "GdsFileHandle",

@@ -25,6 +25,7 @@ _EXTRAS: dict[str, tuple[str | None, str]] = {
     "adlfs": ("azure", "adlfs"),
     "huggingface_hub": ("hf", "huggingface_hub"),
     "aiohttp": ("http", "aiohttp"),
+    "datasets": ("hf", "datasets"),
     "soundfile": ("audio", "soundfile"),
     "simplejpeg": ("fast", "simplejpeg"),
     "google_crc32c": ("tfrecord", "google-crc32c"),

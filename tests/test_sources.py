@@ -356,3 +356,47 @@ def test_webdataset_and_files_read_any_fsspec_uri(tmp_path: Path) -> None:
             dataio.files("memory://wds/none.npy")
     finally:
         fs.rm("/wds", recursive=True)
+
+
+# -- Hugging Face datasets -----------------------------------------------------------------------
+
+
+def hf_images(n: int) -> Any:
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    def png(value: int) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(np.full((6, 5, 3), value, np.uint8)).save(buffer, "PNG")
+        return buffer.getvalue()
+
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
+    return datasets.Dataset.from_dict(  # paths from the machine that built it: only the bytes are here
+        {"image": [{"bytes": png(10 * i), "path": f"/built/elsewhere/{i}.png"} for i in range(n)],
+         "label": list(range(n))}, features=features)
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["map-style", "streaming"])
+def test_hf_dataset_rows_are_records_with_their_image_bytes(streaming: bool) -> None:
+    dataset = hf_images(6)
+    source = dataio.hf_dataset(dataset.to_iterable_dataset() if streaming else dataset)
+    pipe = dataio.pipeline(dataio.slot("image").decode_image(), dataio.slot("label").decode_scalar(),
+                           dataio.batch(3))
+    with pipe.bind(source).run("numpy", device="cpu", seed=1) as loader:
+        batches = list(loader)
+    assert [int(v) for b in batches for v in b["label"]] == list(range(6))
+    assert [int(image[0, 0, 0]) for b in batches for image in b["image"]] == [0, 10, 20, 30, 40, 50]
+    if not streaming:  # sized and random-access: len(loader), shuffle by index
+        assert len(source) == 6 and source.random_access
+        shuffled = pipe.bind(source.shuffle()).run("numpy", device="cpu", seed=1)
+        with shuffled:
+            order = [int(v) for b in shuffled for v in b["label"]]
+        assert sorted(order) == list(range(6)) and order != list(range(6))
+
+
+def test_hf_dataset_refuses_what_is_not_a_split() -> None:
+    datasets = pytest.importorskip("datasets")
+    with pytest.raises(TypeError, match="pick a split"):
+        dataio.hf_dataset(datasets.DatasetDict({"train": hf_images(2)}))
+    with pytest.raises(TypeError, match="expected a datasets.Dataset"):
+        dataio.hf_dataset([{"image": b""}])
