@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch.utils.data
 
+from dataio.runtime.loader import batch_count
 from dataio.runtime.sharding import ShardSpec, resolve_shard
 
 if TYPE_CHECKING:
@@ -57,8 +58,9 @@ class LoaderDataset(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
             yield batch.as_dict() if self._as_dict else batch
 
     def __len__(self) -> int:
-        """Batches per epoch of the process's loader (``TypeError`` when the records' count is unknown)."""
-        return len(self._process_loader())
+        """Batches per epoch on this rank (``TypeError`` when the records' count is unknown). Worked out without
+        making a loader: in the main process of a loader with workers, none is ever iterated."""
+        return batch_count(self._bound.plan, self._bound.records, self._rank_shard)
 
     def _process_loader(self) -> DataLoader:
         """This process's loader: made on first use in the process (or torch worker), then kept."""

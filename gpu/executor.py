@@ -308,8 +308,7 @@ class GpuExecutor:
         run.fed = [staged[i] for i in rows.tolist()]
         run.declined = [staged[i] for i in np.flatnonzero(~planned).tolist()]
         run.contexts = None if contexts is None else [contexts[i] for i in rows.tolist()]
-        if run.declined:
-            self.stats.add(declined_rows=len(run.declined))
+        self.stats.add(declined_rows=len(run.declined))
         return plan.take(rows), args
 
     def _graph_run(self, index: int, share: SlotBatch) -> GraphRun:
@@ -454,6 +453,8 @@ class GpuExecutor:
                       result: BatchResult) -> None:
         """``work(position, item, buffer row)`` for every ``(position, item)`` on the CPU pool (the consumer
         waits): values into ``host``, row failures into ``result``."""
+        if not items:
+            return
         buffer, name = run.share.buffer, self.plan.slots[run.index].name
 
         def one(entry: tuple[int, Any]) -> tuple[int, Any]:

@@ -140,16 +140,7 @@ class DataLoader:
         return produced
 
     def __len__(self) -> int:
-        records = self._records
-        shape = self._plan.shape
-        if callable(records) or not isinstance(records, Sized):
-            raise TypeError("len(loader): the record source has no known length")
-        n = len(records)
-        if isinstance(shape, BatchStage):
-            return rank_length(n, self._shard, shape.size, drop_last=shape.drop_last)
-        if isinstance(shape, CollateStage):
-            return n
-        raise TypeError("len(loader): group_by batches are only known while iterating")
+        return batch_count(self._plan, self._records, self._shard)
 
     # -- delivery (consumer thread) ----------------------------------------------------------
 
@@ -343,6 +334,23 @@ class DataLoader:
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"epoch {self._epoch}"
         return f"DataLoader(executor={self.executor!r}, device={self.device!r}, {state})"
+
+
+def batch_count(plan: Plan, records: Any, shard: ShardSpec) -> int:
+    """Batches per epoch on ``shard``'s rank (``len(loader)``).
+
+    Raises:
+        TypeError: unsized or factory records, or a ``group_by`` plan (known only while iterating).
+    """
+    shape = plan.shape
+    if callable(records) or not isinstance(records, Sized):
+        raise TypeError("len(loader): the record source has no known length")
+    n = len(records)
+    if isinstance(shape, BatchStage):
+        return rank_length(n, shard, shape.size, drop_last=shape.drop_last)
+    if isinstance(shape, CollateStage):
+        return n
+    raise TypeError("len(loader): group_by batches are only known while iterating")
 
 
 def _validate_state(state: Any, signature: str, shard: ShardSpec, *, elastic: bool) -> None:
