@@ -183,7 +183,8 @@ def _decoded_hwc(channels: int) -> TensorSpec:
 def draw_pixel_args(slot: SlotGraph, contexts: list[SampleContext] | None, sizes: np.ndarray,
                     planned: np.ndarray) -> list[np.ndarray]:
     """The per-sample parameters of the slot's pixel ops that draw, in chain order (after the geometry's draws):
-    per such op, one array ``[rows, ...]`` over the rows still ``planned`` when it returns.
+    per such op, one float32 array ``[rows, ...]`` over the rows still ``planned`` when it returns (a node's
+    draw gives its row as a sequence of numbers).
 
     ``sizes[i]`` is row ``i``'s image size after the geometry (nodes that pad pass the new size
     on). A row a node declines (its draw returns ``None``), or whose ``col(...)`` argument is bad
@@ -212,7 +213,7 @@ def draw_pixel_args(slot: SlotGraph, contexts: list[SampleContext] | None, sizes
         else:
             drawn[i] = row
     rows = np.flatnonzero(planned).tolist()
-    return [np.stack([drawn[i][j] for i in rows]) for j in range(len(drawn[rows[0]]))] if rows else []
+    return [np.array([drawn[i][j] for i in rows], np.float32) for j in range(len(drawn[rows[0]]))] if rows else []
 
 
 def graph_slots(plan: Plan) -> list[SlotGraph]:

@@ -24,7 +24,7 @@ parity case in ``tests/parity_cases.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +66,10 @@ class NodeInput:
 NodeBuilder = Callable[[NodeInput, Any, Any], Any]
 """``(node_input, image, op) -> node``."""
 
-NodeDraw = Callable[[Any, SampleContext, tuple[int, int]], np.ndarray | None]
-"""``(op, ctx, (height, width)) -> float32 vector``: the per-sample parameters of one op, drawn from ``ctx.rng``
-(and resolved from the record, for ``col(...)`` arguments) for an image of that size; ``None`` declines the row
-(it runs its whole slot on the CPU kernels, from the same seed)."""
+NodeDraw = Callable[[Any, SampleContext, tuple[int, int]], Sequence[float] | np.ndarray | None]
+"""``(op, ctx, (height, width)) -> numbers`` (a list or an array, fed as float32): the per-sample parameters of
+one op, drawn from ``ctx.rng`` (and resolved from the record, for ``col(...)`` arguments) for an image of that
+size; ``None`` declines the row (it runs its whole slot on the CPU kernels, from the same seed)."""
 
 
 @dataclass(frozen=True, slots=True)

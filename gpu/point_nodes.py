@@ -186,10 +186,10 @@ def grayscale(node: NodeInput, image: Any, op: P.Grayscale) -> Any:
     return _where_fired(node, image, lambda x: stack_planes(node, *[pillow_luma(x)] * node.channels))
 
 
-def draw_jitter(op: P.ColorJitter, ctx: SampleContext, hw: tuple[int, int]) -> np.ndarray:
+def draw_jitter(op: P.ColorJitter, ctx: SampleContext, hw: tuple[int, int]) -> list[float]:
     """``[order (4), brightness, contrast, saturation factors, hue step]``: the kernel's five draws."""
     drawn = draw_color_jitter(ctx.rng, op)
-    return np.array([*drawn.order, *drawn.factors, drawn.hue_step], dtype=np.float32)
+    return [*drawn.order, *drawn.factors, drawn.hue_step]
 
 
 def blend(node: NodeInput, degenerate: Any, x: Any, factor: Any) -> Any:

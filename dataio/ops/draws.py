@@ -62,7 +62,7 @@ def draw_color_jitter(rng: np.random.Generator, op: Any) -> JitterDraw:
     order = rng.permutation(4)
     factors = [uniform(rng, max(0.0, 1.0 - v), 1.0 + v) for v in (op.brightness, op.contrast, op.saturation)]
     hue = uniform(rng, -op.hue, op.hue)
-    return JitterDraw(tuple(int(i) for i in order), tuple(factors), hue)  # type: ignore[arg-type]
+    return JitterDraw(tuple(order.tolist()), tuple(factors), hue)  # type: ignore[arg-type]
 
 
 def draw_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:

@@ -177,13 +177,13 @@ class _BatchView:
 
         An exception of a type in ``unplanned_on`` leaves its sample unplanned.
         """
-        values = np.zeros((len(self.planned), columns), np.int64)
+        drawn = [(0,) * columns] * len(self.planned)  # Python rows, made into one array at the end
         for i in np.flatnonzero(self.planned).tolist():
             try:
-                values[i] = draw(i, _at(self.height, i), _at(self.width, i))
+                drawn[i] = draw(i, _at(self.height, i), _at(self.width, i))
             except self.unplanned_on:
                 self.planned[i] = False
-        return list(values.T)
+        return list(np.array(drawn, np.int64).reshape(-1, columns).T)
 
     def plan(self) -> BatchPlan:
         """The plan of the ops seen so far."""

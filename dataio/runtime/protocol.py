@@ -38,9 +38,12 @@ NOT_RUN: Any = type("NotRun", (), {"__repr__": lambda self: "NOT_RUN"})()
 """A slot value in a :class:`RowResult` for slots not run because an earlier slot of the row failed."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Deferred:
-    """A slot value the executor produces per batch; ``item`` is the executor's own (e.g. a staged sample)."""
+    """A slot value the executor produces per batch; ``item`` is the executor's own (e.g. a staged sample).
+
+    Not frozen: a frozen dataclass's ``__init__`` costs twice as much, and the GPU path makes one per row.
+    """
 
     item: Any
 

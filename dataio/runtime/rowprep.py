@@ -8,7 +8,7 @@ except reads, which become row failures with stage ``"read"`` naming the path/UR
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dataio.io.bytes import fetch_many, is_remote, read_payload
@@ -34,7 +34,8 @@ class PreparedRow:
         sources: per slot, its :class:`ByteSource`, the raw value (decoders that take no
             payload, e.g. ``passthrough``) or :data:`INACTIVE`.
         context: the ``context`` hook's result (``None`` without one).
-        payloads: per slot, the payload bytes once read (``None`` until then / when inactive).
+        payloads: per slot, the payload bytes once read (``None`` for an inactive slot); ``None`` until
+            :func:`read_rows` ran.
         failure: the first row failure (with its slot), if any.
     """
 
@@ -46,7 +47,7 @@ class PreparedRow:
     sources: list[Any]
     context: Any = None
     seed_words: Any = None
-    payloads: list[Any] = field(default_factory=list)
+    payloads: list[Any] | None = None
     failure: tuple[RowFailure, str] | None = None
 
     @property
@@ -71,17 +72,21 @@ def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int
     """
     for stage in plan.record_maps:
         record = stage.op(record)
-    single = len(plan.slots) == 1
-    values = []
+    slots = plan.slots
+    single = len(slots) == 1
     where = _RecordName(record, index)
-    for slot in plan.slots:
+    values = []
+    for slot in slots:
         if slot.skip is not None and slot.skip.holds(lambda f, r=record: lookup_field(r, f)):
             values.append(INACTIVE)
-            continue
-        values.append(slot_value(record, slot.name, optional=slot.optional, single_slot=single, where=where))
+        else:
+            values.append(slot_value(record, slot.name, optional=slot.optional, single_slot=single, where=where))
     key = record_key(record, values, index)
-    sources = [v if v is INACTIVE or not s.decoder.takes_payload or isinstance(v, s.decoder.value_types)
-               else byte_source(v, slot=s.name, where=repr(key)) for v, s in zip(values, plan.slots, strict=True)]
+    sources = values.copy()  # the value itself where the slot is inactive or its decoder takes the value
+    for i, (value, slot) in enumerate(zip(values, slots, strict=True)):
+        decoder = slot.decoder
+        if value is not INACTIVE and decoder.takes_payload and not isinstance(value, decoder.value_types):
+            sources[i] = byte_source(value, slot=slot.name, where=repr(key))
     own_seed = record_seed(record)
     words = None
     if own_seed is not None:
