@@ -83,8 +83,8 @@ def test_auto_reads_rank_and_world_size(monkeypatch: pytest.MonkeyPatch, caplog:
         assert resolve_shard("auto") == ShardSpec(id=0, of=1)
         assert resolve_shard("auto") == ShardSpec(id=0, of=1)
     assert [r.getMessage() for r in caplog.records].count(
-        "run(shard='auto'): no torch.distributed process group, no RANK/WORLD_SIZE (torchrun) and no "
-        "SLURM_PROCID/SLURM_NTASKS: this process reads every record (one rank)") == 1  # once per process
+        "run(shard='auto'): no torch.distributed process group, no jax.distributed, no RANK/WORLD_SIZE "
+        "(torchrun) and no SLURM_PROCID/SLURM_NTASKS: this process reads every record (one rank)") == 1  # once per process
     monkeypatch.setenv("SLURM_PROCID", "1")
     monkeypatch.setenv("SLURM_NTASKS", "4")
     assert resolve_shard("auto") == ShardSpec(id=1, of=4)

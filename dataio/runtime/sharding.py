@@ -24,6 +24,7 @@ import functools
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -95,9 +96,10 @@ LOGGER = logging.getLogger("dataio")
 def resolve_shard(value: Any) -> ShardSpec:
     """``run(shard=...)`` as a :class:`ShardSpec` (``NO_SHARD`` for ``None``).
 
-    ``"auto"`` reads ``torch.distributed`` when it is initialised, else the ``RANK`` and
-    ``WORLD_SIZE`` environment variables (as set by torchrun), else SLURM's ``SLURM_PROCID`` and
-    ``SLURM_NTASKS``, else no sharding — said once per process on the ``dataio`` logger.
+    ``"auto"`` reads ``torch.distributed`` when it is initialised, else JAX's process index and
+    count when the program imported ``jax`` and initialised ``jax.distributed``, else the ``RANK``
+    and ``WORLD_SIZE`` environment variables (as set by torchrun), else SLURM's ``SLURM_PROCID``
+    and ``SLURM_NTASKS``, else no sharding — said once per process on the ``dataio`` logger.
 
     Raises:
         TypeError: not ``None``, ``"auto"``, a ``ShardSpec`` or a mapping.
@@ -128,6 +130,9 @@ def _auto_shard() -> ShardSpec:
             return ShardSpec(id=dist.get_rank(), of=dist.get_world_size())
     except ImportError:
         pass
+    jax = sys.modules.get("jax")  # a JAX program imported it; importing it here would start JAX's backends
+    if jax is not None and jax.distributed.is_initialized():
+        return ShardSpec(id=jax.process_index(), of=jax.process_count())
     for rank_name, world_name in _LAUNCHER_VARIABLES:
         rank, world = os.environ.get(rank_name), os.environ.get(world_name)
         if rank is None and world is None:
@@ -148,8 +153,8 @@ _LAUNCHER_VARIABLES = (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"))
 def _warn_one_rank() -> None:
     """Say once per process that ``shard="auto"`` found no distributed launch (a single process is then all
     ranks: a mistake when the launcher was not seen)."""
-    LOGGER.warning("run(shard='auto'): no torch.distributed process group, no RANK/WORLD_SIZE (torchrun) and no "
-                   "SLURM_PROCID/SLURM_NTASKS: this process reads every record (one rank)")
+    LOGGER.warning("run(shard='auto'): no torch.distributed process group, no jax.distributed, no RANK/WORLD_SIZE "
+                   "(torchrun) and no SLURM_PROCID/SLURM_NTASKS: this process reads every record (one rank)")
 
 
 def rank_records(records: Iterable[Any], spec: ShardSpec, *, seed: int, epoch: int, batch_size: int,
