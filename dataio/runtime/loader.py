@@ -29,6 +29,7 @@ from dataio.runtime.protocol import Executor
 from dataio.seeds import BATCH_STREAM, derive, generator
 from dataio.sources.base import RecordSource
 from dataio.runtime.sharding import Cursor, ShardSpec, rank_length, rank_records, resolve_shard
+from dataio.sources.units import UnitCursor, UnitStream
 
 ROWS_LOGGER = logging.getLogger("dataio.rows")
 STATE_VERSION = 3
@@ -78,6 +79,10 @@ class DataLoader:
         self._shard = shard
         self._resume: Cursor | None = None  # where the next iteration starts, after load_state_dict
         self._cursor = Cursor()  # where the current (or last) iteration's stream started
+        self._layout = records._unit_layout() if isinstance(records, RecordSource) else None
+        """The source's units, when ranks take whole units (dataio.sources.units); else ``None``."""
+        self._unit_resume: UnitCursor | None = None  # the units' place for the next iteration
+        self._units: UnitStream | None = None  # the current (or last) iteration's stream of units
         self._consumed = 0
         self._clock = executor.clock  # the executor's stages and the runtime's, on one clock
         self._buffers = BufferPool(keep=options.prefetch + 2, pinned=options.pin_memory)
@@ -113,9 +118,19 @@ class DataLoader:
         self._cursor = cursor
         self._consumed = cursor.skip
         options = self._options
-        stream = rank_records(self._epoch_records(), self._shard, seed=self._seed, epoch=self._epoch,
-                              batch_size=getattr(self._plan.shape, "size", 1), global_start=cursor.global_start)
-        batches = batch_records(self._plan.shape, stream, skip_records=cursor.skip, first_number=cursor.batch_offset)
+        size = getattr(self._plan.shape, "size", 1)
+        base = 0  # records consumed before the stream's first (a unit stream starts after them)
+        if self._layout is not None:
+            units, self._unit_resume = self._unit_resume or UnitCursor(), None
+            self._units = UnitStream(self._records, self._layout, self._shard, seed=self._seed, epoch=self._epoch,
+                                     cursor=units, consumed=cursor.skip)
+            base = cursor.skip
+            batches = batch_records(self._plan.shape, self._units, first_number=cursor.batch_offset + -(-base // size))
+        else:
+            stream = rank_records(self._epoch_records(), self._shard, seed=self._seed, epoch=self._epoch,
+                                  batch_size=size, global_start=cursor.global_start)
+            batches = batch_records(self._plan.shape, stream, skip_records=cursor.skip,
+                                    first_number=cursor.batch_offset)
         run = EpochRun(self._plan, self._executor, batches,
                        epoch=self._epoch, seed=self._seed, concurrency=options.concurrency,
                        prefetch=options.prefetch, order=options.order, context=options.context, clock=self._clock,
@@ -123,7 +138,7 @@ class DataLoader:
         if self._run is not None:
             self._run.cancel()  # an abandoned epoch: make sure none of its work is still running
         self._run = run
-        iterator = _EpochIterator(self, run)
+        iterator = _EpochIterator(self, run, base)
         self._active = weakref.ref(iterator)
         return iterator
 
@@ -251,7 +266,17 @@ class DataLoader:
             "shard": self._shard.as_dict(),
             "global_start": self._cursor.global_start,
             "batch_offset": self._cursor.batch_offset,
+            **({"units": self._unit_cursor().as_dict()} if self._layout is not None else {}),
         }
+
+    def _unit_cursor(self) -> UnitCursor:
+        """Where this rank stands in its units (a unit source): a loaded place not yet used, else the place
+        after the records consumed."""
+        if self._unit_resume is not None:
+            return self._unit_resume
+        if self._units is None or self._consumed == 0:
+            return UnitCursor()
+        return self._units.cursor_at(self._consumed)
 
     def load_state_dict(self, state: dict[str, Any], *, elastic: bool = False) -> None:
         """Resume from ``state`` at the next iteration (from the start of the batch in progress).
@@ -274,9 +299,21 @@ class DataLoader:
         self._seed = state["rng_seed"]
         cursor = Cursor(state.get("global_start", 0), state["samples_consumed"], state.get("batch_offset", 0))
         saved = state["shard"]
+        units = None
+        if self._layout is not None:
+            if "units" not in state:
+                raise PlanError("load_state_dict: the state has no 'units' entry, and this loader reads a source "
+                                "whose ranks take whole shards; it was saved by a loader over other records")
+            units = UnitCursor.from_state(state["units"])
         if saved["of"] != self._shard.of:  # elastic: deal what the old ranks left over the new ones
-            cursor = cursor.redealt(saved["of"], getattr(self._plan.shape, "size", 1))
+            size = getattr(self._plan.shape, "size", 1)
+            if units is not None:
+                units = units.redealt(saved["of"])
+                cursor = Cursor(0, 0, cursor.batch_offset + -(-cursor.skip // size))
+            else:
+                cursor = cursor.redealt(saved["of"], size)
         self._resume = cursor
+        self._unit_resume = units
         self._consumed = cursor.skip
 
     @property
@@ -299,6 +336,8 @@ class DataLoader:
             raise RuntimeError("DataLoader.set_epoch: an iteration is active; finish or close it first")
         self._epoch = as_int("set_epoch", "epoch", epoch, minimum=0)
         self._resume = None
+        self._unit_resume = None
+        self._units = None
         self._consumed = 0
         self._cursor = Cursor()
 
@@ -399,9 +438,10 @@ def _validate_saved_shard(saved: Any, shard: ShardSpec, *, elastic: bool) -> Non
 class _EpochIterator:
     """The iterator ``iter(loader)`` returns: one epoch; releases the loader when done or dropped."""
 
-    def __init__(self, loader: DataLoader, run: EpochRun) -> None:
+    def __init__(self, loader: DataLoader, run: EpochRun, base: int = 0) -> None:
         self._loader = loader
         self._run = run
+        self._base = base  # records of the epoch consumed before the run's stream began (a unit stream's resume)
         self._delivered = 0  # records (incl. failed rows) in batches taken from the engine
         self.finished = False
 
@@ -424,7 +464,7 @@ class _EpochIterator:
                     result = loader._deliver(assembly)
                 clock.delivered(assembly.size - len(assembly.failures), len(assembly.failures))
                 self._delivered += assembly.size
-                loader._consumed = self._run.first_start + self._delivered
+                loader._consumed = self._base + self._run.first_start + self._delivered
                 if result is not _SKIPPED:
                     return result
         except EpochRunCancelled:
@@ -435,6 +475,7 @@ class _EpochIterator:
             loader._epoch += 1
             loader._consumed = 0
             loader._cursor = Cursor()
+            loader._units = None
             raise
         except BaseException:
             self._end()

@@ -15,12 +15,14 @@ import re
 import tarfile
 import zipfile
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
 
-from dataio._validate import as_int
+from dataio._validate import as_bool, as_int
 from dataio.io.uri import is_uri
+from dataio.sources.units import OneRank, UnitCursor, UnitLayout, rank_units
 from dataio.sources.base import RecordSource
 
 _BRACES = re.compile(r"\{(\d+)\.\.(\d+)\}")
@@ -108,13 +110,22 @@ def _streamed(stream: IO[bytes], label: str, limit: int) -> Iterator[Member]:
 
 
 class _WebDataset(RecordSource):
-    def __init__(self, shards: list[str], max_output_bytes: int) -> None:
-        super().__init__("webdataset", shards=shards, max_output_bytes=max_output_bytes)
-        self._shards, self._limit = shards, max_output_bytes
+    def __init__(self, shards: list[str], max_output_bytes: int, *, shard_shuffle: bool, resampled: bool) -> None:
+        super().__init__("webdataset", shards=shards, max_output_bytes=max_output_bytes, shard_shuffle=shard_shuffle,
+                         resampled=resampled)
+        self._limit = max_output_bytes
+        self._layout = UnitLayout(tuple(shards), shard_shuffle, resampled)
+
+    def _unit_layout(self) -> UnitLayout:
+        return self._layout
+
+    def _unit_records(self, unit: int, skip: int) -> Iterator[dict[str, Any]]:
+        shard = self._layout.names[unit]
+        return islice(_samples(shard, tar_members(shard, self._limit)), skip, None)
 
     def _records(self, seed: int, epoch: int) -> Iterator[dict[str, Any]]:
-        for shard in self._shards:
-            yield from _samples(shard, tar_members(shard, self._limit))
+        for _, unit, _, _ in rank_units(self._layout, OneRank(), seed=seed, epoch=epoch, cursor=UnitCursor()):
+            yield from self._unit_records(unit, 0)
 
 
 def _samples(shard: str, members: Iterator[Member]) -> Iterator[dict[str, Any]]:
@@ -137,13 +148,21 @@ def _samples(shard: str, members: Iterator[Member]) -> Iterator[dict[str, Any]]:
         yield sample
 
 
-def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-               max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> RecordSource:
+def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, shard_shuffle: bool = False,
+               resampled: bool = False, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> RecordSource:
     """Samples of WebDataset tar shards: ``{"__key__", "__shard__", <extension>: payload, ...}``.
+
+    Ranks take whole shards: under ``run(shard=...)`` each rank opens only the shards dealt to it
+    (docs/sharding.md, "Shard-aware sources"), and resumes from its shard and offset without
+    opening the shards it finished.
 
     Args:
         paths: shard paths or URIs (plain or gzip-compressed tars); one ``{lo..hi}`` range
             per pattern expands to many shards.
+        shard_shuffle: put the shards in a new order every epoch, by ``(seed, epoch)`` (samples
+            keep their order within a shard; add a batch-level shuffle for more mixing).
+        resampled: draw shards with replacement, endlessly: an epoch never ends (stop it with
+            your step count); each rank draws from its own generator.
         max_output_bytes: the largest member read; a larger one fails its row.
 
     Raises:
@@ -156,7 +175,9 @@ def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         local = shard[len("file://"):] if shard.startswith("file://") else shard
         if not is_uri(local) and not os.path.isfile(local):
             raise FileNotFoundError(f"webdataset(): no such shard: {shard!r}")
-    return _WebDataset(shards, as_int("webdataset", "max_output_bytes", max_output_bytes, minimum=1))
+    return _WebDataset(shards, as_int("webdataset", "max_output_bytes", max_output_bytes, minimum=1),
+                       shard_shuffle=as_bool("webdataset", "shard_shuffle", shard_shuffle),
+                       resampled=as_bool("webdataset", "resampled", resampled))
 
 
 class Archive:

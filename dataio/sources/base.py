@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
 import numpy as np
 
 from dataio._validate import as_int, as_seed
+from dataio.sources.units import UnitLayout
 from dataio.seeds import derive
 
 SHUFFLE_STREAM = 0x5F1E
@@ -48,6 +50,15 @@ class RecordSource:
 
     def _record(self, index: int) -> Any:
         raise TypeError(f"{self._kind} records are not random-access")
+
+    def _unit_layout(self) -> UnitLayout | None:
+        """The source's units (e.g. tar shards), when ranks take whole units (:mod:`dataio.sources.units`);
+        ``None``: ranks share out records."""
+        return None
+
+    def _unit_records(self, unit: int, skip: int) -> Iterator[Any]:
+        """The records of unit ``unit``, after its first ``skip`` (sources with a unit layout)."""
+        raise TypeError(f"{self._kind} records do not come in units")
 
     @property
     def random_access(self) -> bool:
@@ -190,6 +201,12 @@ class _Mapped(_Derived):
     def _records(self, seed: int, epoch: int) -> Iterator[Any]:
         return (self._fn(record) for record in self.inner.epoch_records(seed, epoch))
 
+    def _unit_layout(self) -> UnitLayout | None:
+        return self.inner._unit_layout()
+
+    def _unit_records(self, unit: int, skip: int) -> Iterator[Any]:
+        return (self._fn(record) for record in self.inner._unit_records(unit, skip))
+
 
 class _Filtered(_Derived):
     def __init__(self, inner: RecordSource, predicate: Callable[[Any], bool]) -> None:
@@ -198,3 +215,10 @@ class _Filtered(_Derived):
 
     def _records(self, seed: int, epoch: int) -> Iterator[Any]:
         return (record for record in self.inner.epoch_records(seed, epoch) if self._predicate(record))
+
+    def _unit_layout(self) -> UnitLayout | None:
+        return self.inner._unit_layout()
+
+    def _unit_records(self, unit: int, skip: int) -> Iterator[Any]:
+        kept = (record for record in self.inner._unit_records(unit, 0) if self._predicate(record))
+        return islice(kept, skip, None)  # offsets count the records this source yields
