@@ -15,6 +15,7 @@ import sys
 import tarfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,38 @@ def test_torchrun_elastic_resume_from_three_ranks_to_two(tmp_path: Path) -> None
     resumed = read_results(out, "resume", 2)
     consumed = [k for r in saved for k in r["keys"]] + [k for r in resumed for k in r["keys"]]
     assert sorted(consumed) == sorted(keys)  # every sample once: none lost, none repeated
+
+
+def test_cache_dir_fetches_each_remote_shard_once_and_stays_bounded(counting_server: tuple[str, Path, dict[str, int]],
+                                                                    tmp_path: Path) -> None:
+    pytest.importorskip("aiohttp")
+    import dataio
+    from dataio.sources.shard_cache import ShardCache
+
+    base, root, sent = counting_server
+    keys = write_shards(root, shards=4, per_shard=3)
+    size = (root / "shard-00.tar").stat().st_size
+    cache = tmp_path / "cache"
+    pipe = dataio.pipeline(dataio.slot("cls").decode_scalar(), dataio.batch(3))
+    source = dataio.webdataset(f"{base}/shard-{{00..03}}.tar", cache_dir=cache)
+    with pipe.bind(source).run("numpy", device="cpu") as loader:
+        epochs = [[k for b in loader for k in b.keys] for _ in range(2)]
+    assert epochs == [keys, keys]
+    assert sent == {f"/shard-{s:02d}.tar": size for s in range(4)}  # the second epoch read the local copies
+    assert sorted(p.stat().st_size for p in cache.iterdir()) == [size] * 4
+
+    bounded = tmp_path / "bounded"
+    source = dataio.webdataset(f"{base}/shard-{{00..03}}.tar", cache_dir=bounded, cache_limit_bytes=2 * size)
+    with pipe.bind(source).run("numpy", device="cpu") as loader:
+        assert [k for b in loader for k in b.keys] == keys
+    assert len(list(bounded.iterdir())) == 2  # the two most recently used
+
+    shared = ShardCache(tmp_path / "shared", None)  # ranks of one machine fetching one shard at once
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: shared.local_path(f"{base}/shard-01.tar"), range(8)))
+    assert len(set(paths)) == 1 and Path(paths[0]).read_bytes() == (root / "shard-01.tar").read_bytes()
+    assert [p.name for p in (tmp_path / "shared").iterdir() if p.name.endswith(".part")] == []
+    with pytest.raises(TypeError, match="cache_dir"):
+        dataio.webdataset(f"{base}/shard-00.tar", cache_dir=f"{base}/elsewhere")
+    with pytest.raises(ValueError, match="needs cache_dir"):
+        dataio.webdataset(f"{base}/shard-00.tar", cache_limit_bytes=10)

@@ -21,9 +21,11 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from dataio._validate import as_bool, as_int
+from dataio.io import handles
 from dataio.io.uri import is_uri
 from dataio.sources.units import OneRank, UnitCursor, UnitLayout, rank_units
 from dataio.sources.base import RecordSource
+from dataio.sources.shard_cache import ShardCache
 
 _BRACES = re.compile(r"\{(\d+)\.\.(\d+)\}")
 DEFAULT_MAX_OUTPUT = 2**30
@@ -85,10 +87,8 @@ def tar_members(path: str, max_output_bytes: int) -> Iterator[Member]:
                 if info.isfile():
                     yield Member(info.name, info.size, _ranged(local, info, max_output_bytes))
         return
-    import fsspec
-
-    with fsspec.open(path, "rb") as stream:
-        yield from _streamed(stream, path, max_output_bytes)
+    with handles.stream(path) as remote:  # through dataio's IO layer: configured endpoints, credentials and timeouts
+        yield from _streamed(remote, path, max_output_bytes)
 
 
 def _ranged(path: str, info: tarfile.TarInfo, limit: int) -> Any:
@@ -110,18 +110,27 @@ def _streamed(stream: IO[bytes], label: str, limit: int) -> Iterator[Member]:
 
 
 class _WebDataset(RecordSource):
-    def __init__(self, shards: list[str], max_output_bytes: int, *, shard_shuffle: bool, resampled: bool) -> None:
+    def __init__(self, shards: list[str], max_output_bytes: int, *, shard_shuffle: bool, resampled: bool,
+                 cache: ShardCache | None) -> None:
         super().__init__("webdataset", shards=shards, max_output_bytes=max_output_bytes, shard_shuffle=shard_shuffle,
-                         resampled=resampled)
+                         resampled=resampled, cache_dir=None if cache is None else str(cache.directory))
         self._limit = max_output_bytes
         self._layout = UnitLayout(tuple(shards), shard_shuffle, resampled)
+        self._cache = cache
 
     def _unit_layout(self) -> UnitLayout:
         return self._layout
 
     def _unit_records(self, unit: int, skip: int) -> Iterator[dict[str, Any]]:
         shard = self._layout.names[unit]
-        return islice(_samples(shard, tar_members(shard, self._limit)), skip, None)
+        return islice(_samples(shard, self._members(shard)), skip, None)
+
+    def _members(self, shard: str) -> Iterator[Member]:
+        """The shard's members, from its local copy when the shard is remote and a cache is set."""
+        if self._cache is not None and is_uri(shard) and not shard.startswith("file://"):
+            yield from tar_members(self._cache.local_path(shard), self._limit)
+        else:
+            yield from tar_members(shard, self._limit)
 
     def _records(self, seed: int, epoch: int) -> Iterator[dict[str, Any]]:
         for _, unit, _, _ in rank_units(self._layout, OneRank(), seed=seed, epoch=epoch, cursor=UnitCursor()):
@@ -149,7 +158,8 @@ def _samples(shard: str, members: Iterator[Member]) -> Iterator[dict[str, Any]]:
 
 
 def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, shard_shuffle: bool = False,
-               resampled: bool = False, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> RecordSource:
+               resampled: bool = False, cache_dir: str | os.PathLike[str] | None = None,
+               cache_limit_bytes: int | None = None, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> RecordSource:
     """Samples of WebDataset tar shards: ``{"__key__", "__shard__", <extension>: payload, ...}``.
 
     Ranks take whole shards: under ``run(shard=...)`` each rank opens only the shards dealt to it
@@ -163,6 +173,10 @@ def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
             keep their order within a shard; add a batch-level shuffle for more mixing).
         resampled: draw shards with replacement, endlessly: an epoch never ends (stop it with
             your step count); each rank draws from its own generator.
+        cache_dir: a local folder for copies of remote shards: a shard is fetched whole once,
+            then read as a local file (by every rank of the machine, every epoch).
+        cache_limit_bytes: the cache's size bound, least recently used shards removed first
+            (``None``: unbounded); hold at least two shards per rank on the machine.
         max_output_bytes: the largest member read; a larger one fails its row.
 
     Raises:
@@ -177,7 +191,21 @@ def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
             raise FileNotFoundError(f"webdataset(): no such shard: {shard!r}")
     return _WebDataset(shards, as_int("webdataset", "max_output_bytes", max_output_bytes, minimum=1),
                        shard_shuffle=as_bool("webdataset", "shard_shuffle", shard_shuffle),
-                       resampled=as_bool("webdataset", "resampled", resampled))
+                       resampled=as_bool("webdataset", "resampled", resampled),
+                       cache=_cache("webdataset", cache_dir, cache_limit_bytes))
+
+
+def _cache(where: str, directory: str | os.PathLike[str] | None, limit: int | None) -> ShardCache | None:
+    """The shard cache a source asked for, its arguments checked."""
+    if limit is not None:
+        limit = as_int(where, "cache_limit_bytes", limit, minimum=1)
+    if directory is None:
+        if limit is not None:
+            raise ValueError(f"{where}(cache_limit_bytes={limit}): a limit needs cache_dir=")
+        return None
+    if not isinstance(directory, (str, os.PathLike)) or is_uri(os.fspath(directory)):
+        raise TypeError(f"{where}(cache_dir={directory!r}): cache_dir must be a local folder path")
+    return ShardCache(directory, limit)
 
 
 class Archive:
