@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from dataio._validate import as_bool, as_int
 from dataio.io import handles
-from dataio.io.uri import is_uri
+from dataio.io.uri import SCHEMES, is_uri, split
 from dataio.sources.units import OneRank, UnitCursor, UnitLayout, rank_units
 from dataio.sources.base import RecordSource
 from dataio.sources.shard_cache import ShardCache
@@ -87,7 +87,13 @@ def tar_members(path: str, max_output_bytes: int) -> Iterator[Member]:
                 if info.isfile():
                     yield Member(info.name, info.size, _ranged(local, info, max_output_bytes))
         return
-    with handles.stream(path) as remote:  # through dataio's IO layer: configured endpoints, credentials and timeouts
+    if split(path)[0] in SCHEMES:  # through dataio's IO layer: configured endpoints, credentials and timeouts
+        with handles.stream(path) as remote:
+            yield from _streamed(remote, path, max_output_bytes)
+        return
+    import fsspec  # any other fsspec protocol (memory://, a user's own), with fsspec's own settings
+
+    with fsspec.open(path, "rb") as remote:
         yield from _streamed(remote, path, max_output_bytes)
 
 
