@@ -57,7 +57,8 @@ from dataio.runtime.batch import Batch
 from dataio.binding import BoundPipeline
 from dataio.runtime.loader import DataLoader
 from dataio.io import (
-    HeadInfo, Reader, Stream, Writer, configure_credentials, configure_endpoint, configure_transport, delete, exists,
+    HeadInfo, Reader, Stream, Writer, configure_credentials, configure_endpoint, configure_storage_options,
+    configure_transport, delete, exists,
     glob, head, ls, read, reader, stream, write, writer,
 )
 from dataio.formats.arrays import read_numpy
@@ -86,7 +87,7 @@ __all__ = [
     "GdsFileHandle",
     "read", "write", "head", "exists", "ls", "glob", "delete", "HeadInfo", "stream", "Stream",
     "reader", "Reader", "writer", "Writer",
-    "configure_credentials", "configure_endpoint", "configure_transport",
+    "configure_credentials", "configure_endpoint", "configure_storage_options", "configure_transport",
     "write_safetensors", "read_safetensors", "open_safetensors", "SafetensorsSession", "read_numpy", "read_image",
     "iter_tfrecord", "read_hdf5", "open_hdf5", "Hdf5Session", "read_parquet", "scan_parquet", "ParquetQuery",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",

@@ -467,6 +467,8 @@ DATAIO_KNOBS: dict[str, tuple[str, str]] = {
     "DATAIO_CPU_KERNELS": ("auto", "CPU-fallback kernels: auto, pillow, or a list of libjpeg,simplejpeg,torch"),
     "DATAIO_OBJECT_SHARDS": ("8", "independent HTTP client shards per object-store backend"),
     "DATAIO_S3_HTTP_VERSION": ("h1", "object-store transport: h1 or auto (HTTP/1.1); h2 is refused"),
+    "DATAIO_IO_RETRIES": ("5", "retries of a transient http(s)/hf read failure (object stores: their clients')"),
+    "DATAIO_IO_RETRY_BUDGET_S": ("30", "seconds a read may spend retrying before it gives up"),
     "DATAIO_DALI_THREADS": ("half the available CPUs, 2 to 16", "CPU threads of each DALI pipeline (GPU executor)"),
 }
 CLOUD_VARS: dict[str, str] = {

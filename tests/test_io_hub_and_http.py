@@ -100,13 +100,14 @@ def test_gated_repos_need_the_token(hub: dict[str, str]) -> None:
     assert "hf_wrong_token" not in str(raised.value) and TOKEN not in str(raised.value)
 
 
-def test_network_failures_and_timeouts_are_named() -> None:
+def test_network_failures_and_timeouts_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
     import threading
 
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # nobody listens once the socket closes
+    monkeypatch.setenv("DATAIO_IO_RETRIES", "1")
     with pytest.raises(ConnectionError, match=f"127.0.0.1:{port}"):
         dataio.read(f"http://127.0.0.1:{port}/x.bin")
     silent = socket.socket()
@@ -117,7 +118,7 @@ def test_network_failures_and_timeouts_are_named() -> None:
     thread.start()
     dataio.configure_transport("https", timeout_secs=0.5)
     try:
-        with pytest.raises(TimeoutError, match="slow.bin"):
+        with pytest.raises(TimeoutError, match="slow.bin: gave up after 2 attempts"):
             dataio.read(f"http://127.0.0.1:{silent.getsockname()[1]}/slow.bin")
     finally:
         config.reset()

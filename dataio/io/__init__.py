@@ -12,9 +12,12 @@ Files:
     bytes.py    reading a payload into memory (many remote ones in one round trip)
 """
 
-from dataio.io.config import configure_credentials, configure_endpoint, configure_transport
+from dataio.io.config import (
+    configure_credentials, configure_endpoint, configure_storage_options, configure_transport,
+)
 from dataio.io.handles import Reader, Stream, Writer, reader, stream, writer
 from dataio.io.verbs import HeadInfo, delete, exists, glob, head, ls, read, write
 
-__all__ = ["configure_credentials", "configure_endpoint", "configure_transport", "HeadInfo", "read", "write",
+__all__ = ["configure_credentials", "configure_endpoint", "configure_storage_options", "configure_transport",
+           "HeadInfo", "read", "write",
            "head", "exists", "ls", "glob", "delete", "Reader", "Writer", "Stream", "reader", "writer", "stream"]

@@ -63,6 +63,7 @@ def fetch_many(sources: list[ByteSource]) -> list[Any]:
     """
     from dataio.io.errors import translate
     from dataio.io.resolve import filesystem, locate
+    from dataio.io.retry import is_transient
 
     results: list[Any] = [None] * len(sources)
     groups: dict[int, tuple[Any, list[int]]] = {}
@@ -89,14 +90,31 @@ def fetch_many(sources: list[ByteSource]) -> list[Any]:
             fetched = [exc] * len(members)
         for i, value in zip(members, fetched, strict=True):
             source = sources[i]
-            if isinstance(value, BaseException):
-                results[i] = translate(value, source.path)  # type: ignore[arg-type]
+            if isinstance(value, BaseException):  # read alone: retried where the client does not retry
+                results[i] = _read_again(source) if is_transient(value) else translate(value, source.path)
                 continue
             try:
                 results[i] = _checked(source, value)
             except Exception as exc:  # noqa: BLE001
                 results[i] = exc
     return results
+
+
+def _read_again(source: ByteSource) -> Any:
+    """A remote payload whose batched fetch failed transiently, read alone under the rest of its retries; or the
+    exception that read ended with."""
+    from dataio.io.resolve import filesystem, locate
+    from dataio.io.retry import retrying
+
+    location = locate(source.path)  # type: ignore[arg-type]
+    fs = filesystem(location)
+    end = None if source.offset is None else source.offset + source.size
+    try:
+        data = retrying(lambda: fs.cat_file(location.path, start=source.offset, end=end), location.uri,
+                        location.scheme, failed_before=1)
+        return _checked(source, data)
+    except Exception as exc:  # noqa: BLE001 - the payload's failure
+        return exc
 
 
 def _read_path(path: str, offset: int | None, size: int | None) -> bytes:
@@ -112,13 +130,13 @@ def _read_path(path: str, offset: int | None, size: int | None) -> bytes:
 
 
 def _read_uri(uri: str, offset: int | None, size: int | None) -> bytes:
-    """Through the resolver: the scheme's configured credentials, endpoint and transport."""
-    from dataio.io.errors import translated
+    """Through the resolver (the scheme's configured credentials, endpoint and transport), with retries on
+    transient failures (:mod:`dataio.io.retry`)."""
     from dataio.io.resolve import filesystem, locate
+    from dataio.io.retry import retrying
 
     location = locate(uri)
     fs = filesystem(location)
-    with translated(uri):
-        if offset is None:
-            return fs.cat_file(location.path)
-        return fs.cat_file(location.path, start=offset, end=offset + size)
+    if offset is None:
+        return retrying(lambda: fs.cat_file(location.path), uri, location.scheme)
+    return retrying(lambda: fs.cat_file(location.path, start=offset, end=offset + size), uri, location.scheme)

@@ -100,6 +100,7 @@ class _Registry:
         self.credentials: dict[tuple[str, str | None], Credentials] = {}
         self.endpoints: dict[str, str] = {}
         self.transports: dict[str, Transport] = {}
+        self.storage_options: dict[str, dict[str, Any]] = {}
         self.generation = 0
 
 
@@ -207,6 +208,44 @@ def configure_transport(endpoint: str, *, http_version: str | None = None, pool_
         _REGISTRY.generation += 1
 
 
+STORAGE_OPTION_SCHEMES = (*SCHEMES, "http", "https")
+
+
+def configure_storage_options(scheme: str, **options: Any) -> None:
+    """Keyword arguments passed through to the fsspec filesystem dataio builds for ``scheme`` (replacing the
+    previous ones for it; none resets them).
+
+    They are applied last, over dataio's own settings: a top-level option replaces dataio's
+    value, and a dict-valued one (``client_kwargs``, ``config_kwargs``) updates dataio's dict
+    key by key. Credentials set here are used as given and never printed by dataio.
+
+    Raises:
+        TypeError: ``scheme`` is not a str.
+        ValueError: an unknown scheme.
+    """
+    if not isinstance(scheme, str):
+        raise TypeError(f"configure_storage_options(scheme={scheme!r}): scheme must be a str")
+    if scheme not in STORAGE_OPTION_SCHEMES:
+        raise PlanError(f"configure_storage_options({scheme!r}): scheme must be one of "
+                        f"{', '.join(STORAGE_OPTION_SCHEMES)}")
+    with _REGISTRY.lock:
+        _REGISTRY.storage_options[scheme] = dict(options)
+        _REGISTRY.generation += 1
+
+
+def with_storage_options(scheme: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """dataio's constructor ``settings`` for ``scheme``'s filesystem with the user's storage options applied."""
+    with _REGISTRY.lock:
+        options = dict(_REGISTRY.storage_options.get(scheme, {}))
+    merged = dict(settings)
+    for name, value in options.items():
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name] = {**merged[name], **value}
+        else:
+            merged[name] = value
+    return merged
+
+
 def _scheme(func: str, scheme: Any) -> str:
     if not isinstance(scheme, str):
         raise TypeError(f"{func}(scheme={scheme!r}): scheme must be a str")
@@ -265,4 +304,5 @@ def reset() -> None:
         _REGISTRY.credentials.clear()
         _REGISTRY.endpoints.clear()
         _REGISTRY.transports.clear()
+        _REGISTRY.storage_options.clear()
         _REGISTRY.generation += 1

@@ -44,7 +44,8 @@ _DENIED_CODES = {"AccessDenied", "403", "401", "InvalidAccessKeyId", "SignatureD
                  "AuthorizationFailure", "AuthenticationFailed", "NoCredentialsError"}
 
 
-def _status(exc: BaseException) -> int | None:
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status an exception carries (its own, or its response's), if any."""
     for attr in ("status", "status_code", "code"):
         value = getattr(exc, attr, None)
         if isinstance(value, int):
@@ -69,19 +70,22 @@ def _code(exc: BaseException) -> str | None:
 
 
 _CONNECTION_TYPES = ("ClientConnectorError", "ServerDisconnectedError", "EndpointConnectionError", "ClientOSError",
-                     "ServiceRequestError", "ConnectionClosedError")
-_TIMEOUT_TYPES = ("ServerTimeoutError", "ReadTimeoutError", "ConnectTimeoutError")
+                     "ServiceRequestError", "ConnectionClosedError", "ClientPayloadError",  # aiohttp: body cut short
+                     "ConnectError", "ReadError", "RemoteProtocolError")  # httpx (huggingface_hub)
+_TIMEOUT_TYPES = ("ServerTimeoutError", "ReadTimeoutError", "ConnectTimeoutError", "ConnectTimeout", "ReadTimeout",
+                  "PoolTimeout")
 
 
 def _kind(exc: BaseException) -> type[BaseException] | None:
     """Which contract condition ``exc`` itself is, judging by status, code and type (``None``: none)."""
-    status, code, name = _status(exc), _code(exc), type(exc).__name__
+    status, code, name = status_of(exc), _code(exc), type(exc).__name__
     if status in (401, 403) or code in _DENIED_CODES or isinstance(exc, PermissionError) or name in (
             "GatedRepoError", "NoCredentialsError", "DefaultCredentialsError", "ClientAuthenticationError"):
         return AccessDenied
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or name in _TIMEOUT_TYPES:
         return TransportTimeout
-    if isinstance(exc, ConnectionError) or name in _CONNECTION_TYPES:
+    if isinstance(exc, ConnectionError) or name in _CONNECTION_TYPES or status == 429 or (
+            status is not None and status >= 500):
         return TransportError
     if isinstance(exc, FileNotFoundError) or status == 404 or code in _NOT_FOUND_CODES:
         return ObjectNotFound

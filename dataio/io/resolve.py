@@ -162,9 +162,10 @@ def _s3(scheme: str, bucket: str | None) -> Any:
     client: dict[str, Any] = {"endpoint_url": endpoint} if endpoint else {}
     if scheme == "r2":
         client.setdefault("region_name", "auto")
-    return s3fs.S3FileSystem(skip_instance_cache=True, client_kwargs=client, config_kwargs={
-        "connect_timeout": timeout, "read_timeout": timeout,
-        "retries": {"max_attempts": DEFAULT_RETRIES, "mode": "standard"}}, **options)
+    return s3fs.S3FileSystem(**config.with_storage_options(scheme, dict(
+        skip_instance_cache=True, client_kwargs=client, config_kwargs={
+            "connect_timeout": timeout, "read_timeout": timeout,
+            "retries": {"max_attempts": DEFAULT_RETRIES, "mode": "standard"}}, **options)))
 
 
 def _gcs(bucket: str | None) -> Any:
@@ -181,8 +182,8 @@ def _gcs(bucket: str | None) -> Any:
         token = "anon"  # an emulator: no Google credentials to look for
     if endpoint is not None and not endpoint.startswith("http"):
         endpoint = f"http://{endpoint}"  # STORAGE_EMULATOR_HOST may be host:port
-    return gcsfs.GCSFileSystem(skip_instance_cache=True, token=token, endpoint_url=endpoint,
-                               timeout=_timeout("gs"), retries=DEFAULT_RETRIES)
+    return gcsfs.GCSFileSystem(**config.with_storage_options("gs", dict(
+        skip_instance_cache=True, token=token, endpoint_url=endpoint, timeout=_timeout("gs"), retries=DEFAULT_RETRIES)))
 
 
 def _azure(container: str | None) -> Any:
@@ -209,14 +210,15 @@ def _azure(container: str | None) -> Any:
         connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
         if connection:
             options = {"connection_string": connection}
-    return adlfs.AzureBlobFileSystem(skip_instance_cache=True, **options)
+    return adlfs.AzureBlobFileSystem(**config.with_storage_options("az", dict(skip_instance_cache=True, **options)))
 
 
 def _hf(scheme: str, repo: str | None) -> Any:
     hub = require("huggingface_hub", f"{scheme}:// URIs")
     creds = config.credentials_for(scheme, repo)
     token = creds.get("token") if creds is not None and creds.method == "hf_token" else None
-    return hub.HfFileSystem(token=token, endpoint=config.endpoint_for(scheme), skip_instance_cache=True)
+    return hub.HfFileSystem(**config.with_storage_options(scheme, dict(
+        token=token, endpoint=config.endpoint_for(scheme), skip_instance_cache=True)))
 
 
 def _http(scheme: str) -> Any:
@@ -225,4 +227,5 @@ def _http(scheme: str) -> Any:
 
     _check_http_version("https")
     timeout = _timeout("https")
-    return HTTPFileSystem(skip_instance_cache=True, client_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)})
+    return HTTPFileSystem(**config.with_storage_options(scheme, dict(
+        skip_instance_cache=True, client_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)})))

@@ -22,6 +22,7 @@ from dataio._errors import PlanError
 from dataio.io import config
 from dataio.io.errors import ObjectNotFound, translated
 from dataio.io.globs import has_magic, matching, walk_local
+from dataio.io.retry import retrying
 from dataio.io.resolve import Location, filesystem, locate
 
 FORMATS = ("bytes", "text", "json", "jsonl", "ndjson")
@@ -107,9 +108,11 @@ def _read_local(location: Location, offset: int | None, size: int | None) -> byt
 
 def _read_remote(location: Location, offset: int | None, size: int | None,
                  headers: Mapping[str, str] | None) -> bytes:
+    """The object or its window, retried on transient failures (:mod:`dataio.io.retry`)."""
     fs = filesystem(location)
     extra = {"headers": dict(headers)} if headers and location.scheme in ("http", "https") else {}
-    with translated(location.uri):
+
+    def attempt() -> bytes:
         if offset is None:
             return _read_whole(fs, location, extra)
         if size == 0:
@@ -118,6 +121,8 @@ def _read_remote(location: Location, offset: int | None, size: int | None,
         if offset >= length:
             return b""
         return fs.cat_file(location.path, start=offset, end=min(offset + size, length), **extra)
+
+    return retrying(attempt, location.uri, location.scheme)
 
 
 def _read_whole(fs: Any, location: Location, extra: dict[str, Any]) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any
 
 from dataio._errors import PlanError, RowError
 from dataio._validate import as_int
+from dataio.io.retry import counters as io_counters
 from dataio.ops._base import BatchTransform
 from dataio.plan import BatchStage, CollateStage, Plan
 from dataio.runtime.assembly import BatchAssembly
@@ -88,6 +89,7 @@ class DataLoader:
         self._buffers = BufferPool(keep=options.prefetch + 2, pinned=options.pin_memory)
         """Batch buffers reused once consumers let go: ``prefetch`` being filled, the one being delivered and
         the one the training step still holds."""
+        self._io_start = io_counters()  # the process's remote-read retries and failures when the loader was made
         self._active: weakref.ref[_EpochIterator] | None = None
         self._run: EpochRun | None = None  # kept so close() waits for its tasks even if the iterator is gone
         self._closed = False
@@ -244,12 +246,16 @@ class DataLoader:
             and ``ms_per_call``; ``workers`` (CPU pool threads); ``queues``: records in flight,
             batches open and ready in the current epoch; ``bottleneck``: a one-line hint;
             ``executor``: the executor's own counters (the GPU executor: ``graph_rows``,
-            ``failed_batches``, ``cpu_reruns``, ``graph_build_errors`` by slot; empty for the CPU fallback).
+            ``failed_batches``, ``cpu_reruns``, ``graph_build_errors`` by slot; empty for the CPU fallback);
+            ``io``: remote reads ``retries`` and ``failed_reads`` (given up after the retries) in this
+            process since the loader was made (docs/io.md, "Transient failures").
         """
         run = self._run
         queues = run.depths() if run is not None else {"records_in_flight": 0, "batches_open": 0,
                                                        "batches_ready": 0}
-        return {**self._clock.snapshot(workers=cpu_pool_size(), queues=queues), "executor": self._executor.counters()}
+        io_now = io_counters()
+        return {**self._clock.snapshot(workers=cpu_pool_size(), queues=queues), "executor": self._executor.counters(),
+                "io": {name: io_now[name] - self._io_start[name] for name in io_now}}
 
     # -- state ---------------------------------------------------------------------------------
 
