@@ -29,7 +29,7 @@ class _CommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._add_options = add_options
 
-    def parse_known_args(self, args: Sequence[str] | None = None,
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override] # the stub overloads
                          namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
         if self._add_options is not None:
             add_options, self._add_options = self._add_options, None

@@ -11,6 +11,7 @@ import argparse
 import sys
 import tempfile
 import time
+from typing import Literal
 
 import dataio
 from dataio._synthetic import write_jpeg_set
@@ -50,7 +51,8 @@ def augment_pipeline(batch_size: int = 64) -> dataio.Pipeline:
     )
 
 
-def _output() -> str:
+def _output() -> Literal["torch", "numpy"]:
+    """torch tensors where torch is installed, else numpy arrays."""
     try:
         import torch  # noqa: F401
     except ImportError:

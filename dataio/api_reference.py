@@ -31,7 +31,7 @@ def _signature(obj: Any) -> str:
             star_done = True
         if param.kind is param.VAR_POSITIONAL:
             star_done = True
-        prefix = {param.VAR_POSITIONAL: "*", param.VAR_KEYWORD: "**"}.get(param.kind, "")
+        prefix = "*" if param.kind is param.VAR_POSITIONAL else "**" if param.kind is param.VAR_KEYWORD else ""
         text = prefix + param.name
         if param.annotation is not param.empty:
             text += f": {_annotation(param.annotation)}"

@@ -10,8 +10,8 @@ executor with the resolved run options.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sized
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sized
+from typing import Any, Literal
 
 from dataio._deps import require
 from dataio._errors import PlanError
@@ -19,7 +19,9 @@ from dataio._validate import as_bool
 from dataio.executors import create_executor
 from dataio.plan import BatchStage, Plan
 from dataio.runtime.loader import DataLoader
-from dataio.runtime.options import validate_run
+from dataio.runtime.options import (
+    Concurrency, Device, LogErrors, OnFailure, Order, Output, PinMemory, Ragged, validate_run,
+)
 from dataio.runtime.sharding import ShardSpec, resolve_shard
 
 
@@ -55,10 +57,12 @@ class BoundPipeline:
         self.plan = plan
         self.records = check_records(records)
 
-    def run(self, output: Any = "torch", *, concurrency: Any = "auto", on_failure: Any = "skip",
-            log_errors: Any = False, order: Any = None, shard: Any = None, shuffle: Any = False, seed: Any = None,
-            context: Any = None, pin_memory: Any = "auto", ragged: Any = "list", device: Any = "auto",
-            emit_empty_batches: Any = True, max_prefetch_bytes: Any = None) -> DataLoader:
+    def run(self, output: Output = "torch", *, concurrency: Concurrency = "auto", on_failure: OnFailure = "skip",
+            log_errors: LogErrors = False, order: Order = None,
+            shard: Literal["auto"] | ShardSpec | Mapping[str, Any] | None = None, shuffle: bool = False,
+            seed: int | None = None, context: Callable[[Any], Any] | None = None, pin_memory: PinMemory = "auto",
+            ragged: Ragged = "list", device: Device = "auto", emit_empty_batches: bool = True,
+            max_prefetch_bytes: int | None = None) -> DataLoader:
         """Validate the options and return a :class:`~dataio.DataLoader` (docs/api.md §4.2).
 
         Args:

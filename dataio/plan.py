@@ -96,11 +96,16 @@ class MapStage(Symbolic):
 class SlotDeclaration(Protocol):
     """What :func:`compile_plan` reads of a declared slot (the DSL's ``SlotStage`` is one)."""
 
-    name: str | None
-    optional: bool
-    decoder: Decoder | None
-    transforms: tuple[Transform, ...]
-    skip: Cond | None
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def optional(self) -> bool: ...
+    @property
+    def decoder(self) -> Decoder | None: ...
+    @property
+    def transforms(self) -> tuple[Transform, ...]: ...
+    @property
+    def skip(self) -> Cond | None: ...
 
 
 # -- slots and the plan -------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def seed_words(seeds: np.ndarray) -> np.ndarray:
         return value ^ (value >> np.uint64(16))
 
     def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        result = (np.uint64(_MIX_L) * x - np.uint64(_MIX_R) * y) & _LOW32
+        result = (np.uint64(_MIX_L) * x - np.uint64(_MIX_R) * y) & _LOW32  # type: ignore[operator] # uint64 arrays
         return result ^ (result >> np.uint64(16))
 
     with np.errstate(over="ignore"):
@@ -116,5 +116,5 @@ def generator(seed: int, words: np.ndarray | None = None) -> np.random.Generator
     (the same generator, without numpy's per-seed hashing).
     """
     if words is not None:
-        return np.random.Generator(np.random.PCG64(_HashedSeed(words)))
+        return np.random.Generator(np.random.PCG64(_HashedSeed(words)))  # type: ignore[arg-type] # an ISeedSequence
     return np.random.Generator(np.random.PCG64(seed))

@@ -168,3 +168,17 @@ class TestExplain:
 
         missing = sorted(set(OP_REGISTRY) - set(KERNELS))
         assert not missing, f"ops without a CPU kernel: {missing}"
+
+
+def test_type_checkers_see_every_shorthand_method() -> None:
+    """The ``TYPE_CHECKING`` declarations in ``SlotStage`` list exactly the methods attached from the registry."""
+    import ast
+    import inspect
+
+    import dataio.dsl as dsl
+
+    attached = {n for n, v in vars(dsl.SlotStage).items() if inspect.isfunction(v) and v.__code__.co_name == "method"}
+    (klass,) = [n for n in ast.parse(inspect.getsource(dsl)).body if isinstance(n, ast.ClassDef)
+                and n.name == "SlotStage"]
+    (block,) = [n for n in klass.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"]
+    assert {f.name for f in block.body if isinstance(f, ast.FunctionDef)} == attached

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import struct
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
@@ -173,7 +173,7 @@ def _tiff_orientation(tiff: bytes) -> int | None:
     """IFD0's orientation in a TIFF-structured EXIF block: its value, 0 when absent, ``None`` when unusual."""
     if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
         return None
-    order = "little" if tiff[:2] == b"II" else "big"
+    order: Literal["little", "big"] = "little" if tiff[:2] == b"II" else "big"
     if int.from_bytes(tiff[2:4], order) != 42:
         return None
     ifd = int.from_bytes(tiff[4:8], order)

@@ -158,7 +158,7 @@ def _write_file(uri: str, items: list[tuple[str, str, list[int], np.ndarray]], m
     with Writer(uri, atomic=atomic, mkdir_parents=True) as writer:
         writer.write(struct.pack("<Q", len(encoded)) + encoded)
         for _, _, _, data in items:
-            writer.write(memoryview(data))
+            writer.write(data.data)  # the array's own buffer (C-contiguous), no copy
 
 
 # -- reading ------------------------------------------------------------------------------------------

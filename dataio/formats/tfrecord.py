@@ -15,7 +15,7 @@ import gzip
 import os
 import struct
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from dataio._deps import require
 from dataio._errors import DecodeError
@@ -55,7 +55,7 @@ def iter_records(path: str) -> Iterator[bytes]:
     with stream(path) as raw:
         head = raw.read(2)
         body = _Chain(head, raw)
-        reader: IO[bytes] = gzip.GzipFile(fileobj=body) if head == b"\x1f\x8b" else body  # type: ignore[assignment]
+        reader: Any = gzip.GzipFile(fileobj=body) if head == b"\x1f\x8b" else body  # type: ignore[call-overload]
         number = 0
         while True:
             try:
@@ -121,6 +121,7 @@ def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
     while pos < len(data):
         key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, pos = _varint(data, pos)
         elif wire == 2:

@@ -25,11 +25,12 @@ def read_payload(source: ByteSource) -> bytes | memoryview:
         OSError: the file/object cannot be read (message names it).
         ValueError: the payload exceeds ``max_response_bytes``.
     """
+    window = source.window
     if source.data is not None:
         data = source.data.read_all() if hasattr(source.data, "read_all") else source.data
-        if source.offset is not None:
-            data = memoryview(data)[source.offset:source.offset + source.size]
-            if len(data) != source.size:
+        if window is not None:
+            data = memoryview(data)[window[0]:window[1]]
+            if len(data) != window[1] - window[0]:
                 raise EOFError(f"{source.label}: range lies beyond the end of the {len(data)}-byte payload")
     else:
         data = _read_path(source.path, source.offset, source.size)  # type: ignore[arg-type]
@@ -38,14 +39,15 @@ def read_payload(source: ByteSource) -> bytes | memoryview:
 
 def _checked(source: ByteSource, data: Any) -> Any:
     """Enforce ``max_response_bytes`` and the requested window on what a read returned."""
-    if source.offset is not None and source.data is None and len(data) > source.size:
-        data = data[source.offset:source.offset + source.size]  # a server that ignored Range sent everything
+    window = source.window if source.data is None else None
+    if window is not None and len(data) > window[1] - window[0]:
+        data = data[window[0]:window[1]]  # a server that ignored Range sent everything
     limit = source.max_response_bytes
     if limit is not None and len(data) > limit:
         raise ValueError(f"{source.label}: payload of {len(data)} bytes exceeds max_response_bytes={limit}")
-    if source.offset is not None and source.data is None and len(data) != source.size:
-        raise EOFError(f"{source.label}: range [{source.offset}, {source.offset + source.size}) lies beyond the end "
-                       f"of the object (got {len(data)} of {source.size} bytes)")
+    if window is not None and len(data) != window[1] - window[0]:
+        raise EOFError(f"{source.label}: range [{window[0]}, {window[1]}) lies beyond the end "
+                       f"of the object (got {len(data)} of {window[1] - window[0]} bytes)")
     return data
 
 
@@ -82,8 +84,9 @@ def fetch_many(sources: list[ByteSource]) -> list[Any]:
         groups.setdefault(id(fs), (fs, []))[1].append(i)
     for fs, members in groups.values():
         paths = [locate(sources[i].path).path for i in members]  # type: ignore[arg-type]
-        starts = [sources[i].offset for i in members]
-        ends = [None if sources[i].offset is None else sources[i].offset + sources[i].size for i in members]
+        windows = [sources[i].window for i in members]
+        starts = [None if w is None else w[0] for w in windows]
+        ends = [None if w is None else w[1] for w in windows]
         try:
             fetched = fs.cat_ranges(paths, starts, ends, on_error="return")
         except Exception as exc:  # noqa: BLE001 - the whole call failed: every member carries it
@@ -91,7 +94,7 @@ def fetch_many(sources: list[ByteSource]) -> list[Any]:
         for i, value in zip(members, fetched, strict=True):
             source = sources[i]
             if isinstance(value, BaseException):  # read alone: retried where the client does not retry
-                results[i] = _read_again(source) if is_transient(value) else translate(value, source.path)
+                results[i] = _read_again(source) if is_transient(value) else translate(value, source.label)
                 continue
             try:
                 results[i] = _checked(source, value)
@@ -108,9 +111,9 @@ def _read_again(source: ByteSource) -> Any:
 
     location = locate(source.path)  # type: ignore[arg-type]
     fs = filesystem(location)
-    end = None if source.offset is None else source.offset + source.size
+    start, end = source.window or (None, None)
     try:
-        data = retrying(lambda: fs.cat_file(location.path, start=source.offset, end=end), location.uri,
+        data = retrying(lambda: fs.cat_file(location.path, start=start, end=end), location.uri,
                         location.scheme, failed_before=1)
         return _checked(source, data)
     except Exception as exc:  # noqa: BLE001 - the payload's failure
@@ -137,6 +140,7 @@ def _read_uri(uri: str, offset: int | None, size: int | None) -> bytes:
 
     location = locate(uri)
     fs = filesystem(location)
-    if offset is None:
+    if offset is None or size is None:
         return retrying(lambda: fs.cat_file(location.path), uri, location.scheme)
-    return retrying(lambda: fs.cat_file(location.path, start=offset, end=offset + size), uri, location.scheme)
+    start, end = offset, offset + size
+    return retrying(lambda: fs.cat_file(location.path, start=start, end=end), uri, location.scheme)

@@ -292,10 +292,11 @@ def transport_for(endpoint: str) -> Transport:
     with _REGISTRY.lock:
         own, default = _REGISTRY.transports.get(endpoint, Transport()), _REGISTRY.transports.get("default",
                                                                                                    Transport())
-    return Transport(*(a if a is not None else b for a, b in zip(
-        (own.http_version, own.timeout_secs, own.readall_chunk_mib, own.readall_concurrency),
-        (default.http_version, default.timeout_secs, default.readall_chunk_mib, default.readall_concurrency),
-        strict=True)))
+    return Transport(
+        own.http_version if own.http_version is not None else default.http_version,
+        own.timeout_secs if own.timeout_secs is not None else default.timeout_secs,
+        own.readall_chunk_mib if own.readall_chunk_mib is not None else default.readall_chunk_mib,
+        own.readall_concurrency if own.readall_concurrency is not None else default.readall_concurrency)
 
 
 def reset() -> None:

@@ -222,9 +222,10 @@ def _tar_member(data: bytes, name: Any, limit: int, label: str) -> bytes:
                 raise MemberNotFound(f"{label}: the archive has {len(files)} file members, no index {name}")
             member = files[name]
         else:
-            member = next((m for m in files if m.name == name), None)
-            if member is None:
+            found = next((m for m in files if m.name == name), None)
+            if found is None:
                 raise MemberNotFound(f"{label}: no member {name!r} in the tar archive")
+            member = found
         if member.size > limit:
             raise ValueError(f"{label}: member of {member.size} bytes exceeds max_output_bytes={limit}")
         extracted = tar.extractfile(member)

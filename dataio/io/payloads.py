@@ -33,6 +33,14 @@ class ByteSource(NamedTuple):
     max_response_bytes: int | None = None
 
     @property
+    def window(self) -> tuple[int, int] | None:
+        """``(start, end)`` of the requested byte range, or ``None`` for the whole payload (``offset`` and
+        ``size`` are set together)."""
+        if self.offset is None or self.size is None:
+            return None
+        return self.offset, self.offset + self.size
+
+    @property
     def label(self) -> str:
         """How messages name the payload."""
         if self.path is not None:

@@ -113,7 +113,7 @@ def _read_remote(location: Location, offset: int | None, size: int | None,
     extra = {"headers": dict(headers)} if headers and location.scheme in ("http", "https") else {}
 
     def attempt() -> bytes:
-        if offset is None:
+        if offset is None or size is None:  # offset and size come together (_check_window)
             return _read_whole(fs, location, extra)
         if size == 0:
             return b""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast, dataclass_transform
 
 from dataio._errors import PlanError
 
@@ -44,6 +44,17 @@ class TensorSpec:
             and self.shape is not None
             and all(d is not None for d in self.shape)
         )
+
+    @property
+    def static_layout(self) -> tuple[tuple[int, ...], str]:
+        """``(shape, dtype)`` of a static spec (:attr:`is_static`), for a preallocated buffer row.
+
+        Raises:
+            ValueError: the spec is not static.
+        """
+        if not self.is_static:
+            raise ValueError(f"{self} has no static shape and dtype")
+        return tuple(int(d) for d in self.shape), str(self.dtype)  # type: ignore[arg-type, union-attr]
 
     @property
     def channels(self) -> int | None:
@@ -177,6 +188,7 @@ OP_REGISTRY: dict[str, type[Op]] = {}
 _OpT = TypeVar("_OpT", bound=type[Op])
 
 
+@dataclass_transform(frozen_default=True, kw_only_default=True)  # type checkers see the fields as keywords
 def op(name: str, *, random: bool = False) -> Callable[[_OpT], _OpT]:
     """Class decorator: make a frozen, slotted, keyword-only dataclass op and register it."""
 
@@ -188,7 +200,7 @@ def op(name: str, *, random: bool = False) -> Callable[[_OpT], _OpT]:
         if qualname in OP_REGISTRY:
             raise RuntimeError(f"op {qualname} registered twice")
         OP_REGISTRY[qualname] = made
-        return made
+        return cast(_OpT, made)
 
     return wrap
 

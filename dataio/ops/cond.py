@@ -93,15 +93,17 @@ class Cond:
         if kind == "any":
             return any(c.holds(lookup, tensor_shape) for c in self.children)
         if kind == "field":
+            assert self.field is not None  # a field predicate names its field
             return _compare(self.compare, lookup(self.field), self.value)
         if tensor_shape is None:
             return False
         if kind == "ndim":
             return _compare(self.compare, len(tensor_shape), self.value)
-        rank = len(tensor_shape)
-        if not -rank <= self.axis < rank:
+        rank, axis = len(tensor_shape), self.axis
+        assert axis is not None  # a shape predicate names its axis
+        if not -rank <= axis < rank:
             return False
-        return _compare(self.compare, tensor_shape[self.axis], self.value)
+        return _compare(self.compare, tensor_shape[axis], self.value)
 
     # -- comparisons (only on an incomplete predicate: a field or a shape dim) --
     def _with(self, compare: str, value: Any) -> Cond:

@@ -48,7 +48,7 @@ def scaled_side(side: Any, numerator: int, denominator: Any) -> Any:
 
 
 def resized_hw(op: Resize | ResizeShort | ResizeLong | FitToBucket, height: Any, width: Any,
-               target: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+               target: Sequence[Any] | None = None) -> tuple[Any, Any]:
     """The (height, width) a resize produces from a ``height`` × ``width`` source.
 
     Works on ints (a CPU kernel's one image) and elementwise on int arrays (a batch's planning),
@@ -225,7 +225,10 @@ def plan_batch(ops: tuple[Any, ...], heights: np.ndarray, widths: np.ndarray,
     for op in ops:
         if isinstance(op, T.RandomResizedCrop):
             assert contexts is not None
-            view.window(*view.per_row(lambda i, h, w, op=op: op.sample_window(contexts[i].rng, h, w), 4))
+            def crop_window(i: int, h: int, w: int, op: Any = op) -> Any:
+                return op.sample_window(contexts[i].rng, h, w)
+
+            view.window(*view.per_row(crop_window, 4))
             view.resize(op.h, op.w, op.interp)
         elif isinstance(op, T.FitToBucket):
             th, tw = args(op, "h", "w", minimum=1)
@@ -247,12 +250,17 @@ def plan_batch(ops: tuple[Any, ...], heights: np.ndarray, widths: np.ndarray,
             th, tw = args(op, "h", "w", minimum=1)
             view.planned &= (th <= view.height) & (tw <= view.width)
             assert contexts is not None
-            y, x = view.per_row(lambda i, h, w, th=th, tw=tw: (draw_offset(contexts[i].rng, h, _at(th, i)),
-                                                             draw_offset(contexts[i].rng, w, _at(tw, i))), 2)
+            def offsets(i: int, h: int, w: int, th: Any = th, tw: Any = tw) -> Any:
+                return draw_offset(contexts[i].rng, h, _at(th, i)), draw_offset(contexts[i].rng, w, _at(tw, i))
+
+            y, x = view.per_row(offsets, 2)
             view.window(y, x, th, tw)
         elif op.kind == "flip":
             assert contexts is not None
-            (coin,) = view.per_row(lambda i, _h, _w, op=op: [draw_coin(contexts[i].rng, op.prob)], 1)
+            def coin_toss(i: int, _h: int, _w: int, op: Any = op) -> Any:
+                return [draw_coin(contexts[i].rng, op.prob)]
+
+            (coin,) = view.per_row(coin_toss, 1)
             axis = 0 if isinstance(op, T.HFlip) else 1
             view.flip[axis] = view.flip[axis] ^ coin.astype(np.int32)
         else:

@@ -54,7 +54,8 @@ class Pad(Transform):
         ha, wa = image_axes(spec)
         for axis, before, after in ((ha, self.top, self.bottom), (wa, self.left, self.right)):
             b, a = static(before), static(after)
-            dims[axis] = None if dims[axis] is None or b is None or a is None else dims[axis] + b + a
+            size = dims[axis]
+            dims[axis] = None if size is None or b is None or a is None else size + b + a
         return TensorSpec(spec.dtype, spec.layout, tuple(dims))
 
 

@@ -13,7 +13,7 @@ and are stacked once at the end, or kept as a list when rows differ in shape.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -43,7 +43,8 @@ class BatchAssembly:
         self.size = size
         take = pool.take if pool is not None else np.empty
         self.buffers: list[np.ndarray | None] = [
-            take((size, *s.output.shape), s.output.dtype) if s.output.is_static and size else None
+            take((size, *s.output.static_layout[0]), s.output.static_layout[1]) if s.output.is_static and size
+            else None
             for s in slots
         ]
         self.values: list[dict[int, Any]] = [{} for _ in slots]
@@ -87,8 +88,8 @@ class BatchAssembly:
                 if hw is not None:
                     self.hws[slot][position] = hw
             if result.failure is not None:
-                failure, slot_name = result.failure
-                self.fail(position, row.key, slot_name, failure)
+                row_failure, slot_name = result.failure
+                self.fail(position, row.key, slot_name, row_failure)
         self.keys[position] = row.key
 
     def deferred_batches(self) -> dict[int, SlotBatch]:
@@ -116,8 +117,8 @@ class BatchAssembly:
                     self.put(slot, position, value)
                 except RowFailure as failure:  # a value that does not fit the slot's static description
                     self.fail(position, self.keys.get(position), self.slots[slot].name, failure)
-        for position, (failure, slot_name) in result.failures.items():
-            self.fail(position, self.keys.get(position), slot_name, failure)
+        for position, (row_failure, slot_name) in result.failures.items():
+            self.fail(position, self.keys.get(position), slot_name, row_failure)
 
     def put(self, slot: int, position: int, value: Any) -> None:
         """Store a row's final value (a no-op when the kernel already wrote into the buffer).
@@ -168,11 +169,12 @@ class BatchAssembly:
             rows = [None if p in inactive else self.values[slot][p] for p in survivors]
         if is_object or not rows or any(r is None for r in rows):
             return Column(None, rows, is_object)
-        first = rows[0]
+        arrays = cast(list[Any], rows)  # no None among them (checked above)
+        first = arrays[0]
         xp = namespace(first)
-        if all(r.shape == first.shape and r.dtype == first.dtype for r in rows):
-            return Column(xp.stack(rows), None, False)
-        return Column(None, [xp.ascontiguousarray(r) for r in rows], False)
+        if all(r.shape == first.shape and r.dtype == first.dtype for r in arrays):
+            return Column(xp.stack(arrays), None, False)
+        return Column(None, [xp.ascontiguousarray(r) for r in arrays], False)
 
     def original_hws(self, survivors: list[int]) -> list[list[tuple[int, int] | None] | None]:
         """Per slot: the decoded (h, w) of each surviving row for image slots, else ``None``."""

@@ -44,7 +44,8 @@ class Column:
         """Tensor rows of differing shapes (kept as a list)."""
         rows = self.rows
         return self.refused is not None or (
-            self.stacked is None and not self.is_object and bool(rows) and all(r is not None for r in rows))
+            self.stacked is None and not self.is_object and rows is not None and len(rows) > 0
+            and all(r is not None for r in rows))
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ record draw the same first values.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class ChainContext:
                               f"{op.qualname}({name}=col({value.field!r}))")
         checked = _as_kind(found, kind, minimum)
         if checked is None:
-            stage = "decode" if op.namespace == "decoders" else "transform"
+            stage: Literal["decode", "transform"] = "decode" if op.namespace == "decoders" else "transform"
             rule = {int: f"an int >= {minimum}", float: "a finite number", str: "a str"}[kind]
             raise RowFailure(stage, op.qualname, f"{name}=col({value.field!r}) must be {rule}; got {found!r}")
         return checked

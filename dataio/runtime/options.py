@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from dataio._errors import DeviceUnavailable, PlanError
 from dataio._validate import as_bool, as_int, as_seed
@@ -16,6 +16,16 @@ from dataio.runtime.output import Adapter, make_adapter
 
 ORDERS = ("submit", "completion")
 RAGGED = ("list", "error", "skip")
+
+# The values ``run()`` takes, for type checkers (validate_run checks them at run time, naming the option).
+Output = Literal["torch", "numpy", "jax", "dlpack"] | Callable[[Any], Any]
+Concurrency = Literal["auto"] | int
+OnFailure = Literal["strict", "skip"] | int
+LogErrors = bool | Callable[[dict[str, Any]], Any]
+Order = Literal["submit", "completion"] | None
+PinMemory = Literal["auto"] | bool
+Device = Literal["auto", "cpu", "cuda"] | str | None
+"""``"auto"``, ``"cpu"``/``None``, ``"cuda"`` or ``"cuda:N"``."""
 AUTO_COLLATE_BATCH = 4
 """The batch size ``concurrency="auto"`` assumes for ``collate``/``group_by`` (docs/api.md §4.2)."""
 
@@ -155,7 +165,9 @@ def _prefetch_for_bytes(plan: Plan, batch_size: int, budget: int) -> int:
                         "a fixed dtype and shape")
     import numpy as np
 
-    row_bytes = sum(np.dtype(s.output.dtype).itemsize * math.prod(s.output.shape)  # type: ignore[arg-type]
-                    for s in plan.slots)
+    row_bytes = 0
+    for s in plan.slots:  # static outputs only (checked above)
+        shape, dtype = s.output.static_layout
+        row_bytes += np.dtype(dtype).itemsize * math.prod(shape)
     return max(1, budget // max(1, row_bytes * batch_size))
 

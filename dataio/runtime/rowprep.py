@@ -9,6 +9,7 @@ except reads, which become row failures with stage ``"read"`` naming the path/UR
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from dataio.io.bytes import fetch_many, is_remote, read_payload
@@ -71,13 +72,13 @@ def prepare_row(plan: Plan, record: Any, *, position: int, index: int, seed: int
         Exception: whatever a user map or ``context`` raised (fatal, unwrapped).
     """
     for stage in plan.record_maps:
-        record = stage.op(record)
+        record = stage.op(record)  # type: ignore[operator] # record maps hold plain callables (compile_plan)
     slots = plan.slots
     single = len(slots) == 1
     where = _RecordName(record, index)
     values = []
     for slot in slots:
-        if slot.skip is not None and slot.skip.holds(lambda f, r=record: lookup_field(r, f)):
+        if slot.skip is not None and slot.skip.holds(partial(lookup_field, record)):
             values.append(INACTIVE)
         else:
             values.append(slot_value(record, slot.name, optional=slot.optional, single_slot=single, where=where))
@@ -143,7 +144,7 @@ def read_rows(rows: list[PreparedRow], slots: Any) -> None:
             continue
         if isinstance(result, BaseException):
             _fail(row, slots[i].name, source, result)
-        else:
+        elif row.payloads is not None:  # set above, for every row read here
             row.payloads[i] = result
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 from dataio._validate import as_bool, as_int
 from dataio.io import handles
@@ -103,7 +103,8 @@ def _ranged(path: str, info: tarfile.TarInfo, limit: int) -> Any:
     return {"path": path, "offset": info.offset_data, "size": info.size}
 
 
-def _streamed(stream: IO[bytes], label: str, limit: int) -> Iterator[Member]:
+def _streamed(stream: Any, label: str, limit: int) -> Iterator[Member]:
+    """Members of a tar read from ``stream`` (anything with ``read(n)``) as it goes by."""
     with tarfile.open(fileobj=stream, mode="r|*") as tar:
         for info in tar:
             if not info.isfile():

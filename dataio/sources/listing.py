@@ -52,11 +52,11 @@ def files(glob: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, re
     if patterns is None or not all(isinstance(p, (str, os.PathLike)) for p in patterns):
         raise TypeError(f"files(glob={glob!r}): expected a path/pattern str, a PathLike or a sequence of them")
     found: dict[str, None] = {}
-    for pattern in map(os.fspath, patterns):
+    for pattern in (os.fspath(p) for p in patterns):
         for path in _expand(pattern, recursive):
             found.setdefault(path, None)
     if not found:
-        raise FileNotFoundError(f"files(): nothing matched {', '.join(map(repr, map(os.fspath, patterns)))}")
+        raise FileNotFoundError(f"files(): nothing matched {', '.join(repr(os.fspath(p)) for p in patterns)}")
     return _ListSource("files", list(found), patterns=[os.fspath(p) for p in patterns], recursive=recursive)
 
 
