@@ -163,8 +163,9 @@ def gds_read_into_tensor(path: str | os.PathLike[str], tensor: Any, *, file_offs
     """Read ``size`` bytes (default: the tensor's) of ``path`` into a contiguous CUDA torch tensor.
 
     Raises:
-        DeviceUnavailable: no GDS (first); TypeError: not a torch tensor; ValueError: a CPU or
-        non-contiguous tensor, or ``size`` beyond its bytes.
+        DeviceUnavailable: no GDS (checked first).
+        TypeError: not a torch tensor.
+        ValueError: a CPU or non-contiguous tensor, or ``size`` beyond its bytes.
     """
     _require("gds_read_into_tensor")
     if type(tensor).__module__.partition(".")[0] != "torch":
