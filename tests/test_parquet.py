@@ -65,3 +65,13 @@ def test_scan_parquet_filters(tmp_path: Path, store: str) -> None:
         query.filter(boom).collect()
     with pytest.raises(KeyError, match="'nope'"):
         query.filter(dataio.col("nope").eq(1)).collect()
+
+
+def test_a_file_pyarrow_cannot_parse_is_a_decode_error_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not a parquet file PAR1")
+    for read in (lambda: dataio.read_parquet(bad), lambda: dataio.scan_parquet(bad).count(),
+                 lambda: dataio.manifest(str(bad))):
+        with pytest.raises(dataio.DecodeError, match="bad.parquet: not a parquet file") as caught:
+            read()
+        assert isinstance(caught.value, ValueError)  # what pyarrow's ArrowInvalid was

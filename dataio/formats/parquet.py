@@ -11,16 +11,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 from dataio._deps import require
-from dataio._errors import PlanError
+from dataio._errors import DecodeError, PlanError
 from dataio.io.errors import ObjectNotFound, translated
 from dataio.io.resolve import filesystem, locate
 from dataio.ops.cond import Cond
 
 _OPERATORS = {"eq": "__eq__", "ne": "__ne__", "lt": "__lt__", "le": "__le__", "gt": "__gt__", "ge": "__ge__"}
+
+
+@contextmanager
+def undecodable_as_decode_error(path: str) -> Iterator[None]:
+    """pyarrow's verdict on a file it cannot parse (``ArrowInvalid``, an unsupported type) as a
+    :class:`~dataio.DecodeError` naming ``path``; IO errors pass as they are."""
+    pa = require("pyarrow", "parquet files")
+    try:
+        yield
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise DecodeError(f"{path}: not a parquet file dataio can read: {exc}", uri=path) from exc
 
 
 def _parquet_file(path: str | os.PathLike[str]) -> Any:
@@ -30,8 +42,9 @@ def _parquet_file(path: str | os.PathLike[str]) -> Any:
     if location.is_local:
         if not os.path.isfile(location.path):
             raise ObjectNotFound(f"{text}: no such file")
-        return pq.ParquetFile(location.path)
-    with translated(text):
+        with undecodable_as_decode_error(text):
+            return pq.ParquetFile(location.path)
+    with translated(text), undecodable_as_decode_error(text):
         return pq.ParquetFile(filesystem(location).open(location.path, "rb"))
 
 
@@ -150,6 +163,10 @@ class ParquetQuery:
         return out
 
     def _tables(self) -> Iterator[Any]:
+        with undecodable_as_decode_error(self.path):
+            yield from self._read_tables()
+
+    def _read_tables(self) -> Iterator[Any]:
         pc = require("pyarrow.compute", "parquet filters")
         file = _parquet_file(self.path)
         names = file.schema_arrow.names

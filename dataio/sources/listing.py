@@ -132,9 +132,11 @@ def manifest(path: str | os.PathLike[str]) -> RecordSource:
         records = _csv_records(path)
     elif suffix in (".parquet", ".pq"):
         from dataio._deps import require
+        from dataio.formats.parquet import undecodable_as_decode_error
 
         parquet = require("pyarrow.parquet", "manifest(*.parquet)")
-        records = parquet.read_table(path).to_pylist()
+        with undecodable_as_decode_error(path):
+            records = parquet.read_table(path).to_pylist()
     else:
         records = _jsonl_records(path)
     return _ListSource("manifest", records, path=path)
