@@ -214,7 +214,7 @@ def torch_in_this_thread(torch: ModuleType) -> ModuleType:
 
 def _set_openmp_threads_of_this_thread(torch: ModuleType, count: int) -> None:
     """``omp_set_num_threads`` of the OpenMP runtime torch loaded (a per-thread setting)."""
-    runtime = _openmp_runtime(os.path.dirname(torch.__file__))
+    runtime = _openmp_runtime(os.path.dirname(torch.__file__ or ""))
     if runtime is not None:
         runtime.omp_set_num_threads(count)
 

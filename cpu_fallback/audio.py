@@ -97,7 +97,7 @@ def power_spectrogram(signal: np.ndarray, n_fft: int, hop: int, window: str, pow
     """``|STFT|^power`` with centred, reflect-padded frames: ``[n_fft // 2 + 1, 1 + len // hop]``."""
     pad = n_fft // 2
     mode = "reflect" if signal.size > pad else "constant"
-    padded = np.pad(signal, pad, mode=mode)
+    padded = np.pad(signal, pad, mode=mode)  # type: ignore[call-overload] # numpy's stub: literal modes only
     frames = 1 + (padded.size - n_fft) // hop
     index = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
     spectrum = np.fft.rfft(padded[index] * _window(window, n_fft)[None, :], axis=1)

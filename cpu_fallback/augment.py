@@ -48,7 +48,7 @@ def apply_op(image: Image.Image, name: str, magnitude: float) -> Image.Image:
     if name == "Posterize":
         return ImageOps.posterize(image, int(magnitude))
     if name == "Solarize":
-        return ImageOps.solarize(image, magnitude)
+        return ImageOps.solarize(image, magnitude)  # type: ignore[arg-type] # a float threshold, as torchvision
     if name == "AutoContrast":
         return ImageOps.autocontrast(image)
     if name == "Equalize":

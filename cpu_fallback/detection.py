@@ -124,7 +124,7 @@ def soft_nms_kernel(op: Det.SoftNms, value: Any, spec: Any, ctx: ChainContext, o
     while remaining and (op.top_k is None or len(kept) < op.top_k):
         best = max(remaining, key=lambda i: (scores[i], -i))
         remaining.remove(best)
-        kept.append((best, scores[best]))
+        kept.append((int(best), float(scores[best])))
         if not remaining:
             break
         rest = np.array(remaining)
@@ -195,7 +195,8 @@ def random_bbox_crop_kernel(op: Det.RandomBboxCrop, value: Any, spec: Any, ctx: 
             return rows
         centres = (rows[:, :2] + rows[:, 2:4]) / 2
         keep = np.all((centres > window[:2]) & (centres < window[2:]), axis=1)
-        cropped = Det.BboxCrop(window=tuple(float(v) for v in window))
+        x0, y0, x1, y1 = (float(v) for v in window)
+        cropped = Det.BboxCrop(window=(x0, y0, x1, y1))
         return bbox_crop_kernel(cropped, rows[keep], spec, ctx, out)
     pixels = hwc_u8(value, op.qualname)
     boxes = np.asarray(_record_boxes(op, ctx), dtype=np.float32)

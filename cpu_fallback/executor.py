@@ -79,7 +79,8 @@ class SlotProgram:
         except (RowFailure, RecordError, RecordTypeError, UserCodeError):
             raise
         except Exception as exc:  # a kernel failure is this row's, named by op
-            raise RowFailure(stage, op.qualname, f"{ctx.label}: {describe_exception(exc)}") from exc
+            raise RowFailure(stage, op.qualname,  # type: ignore[arg-type] # "decode" or "transform"
+                             f"{ctx.label}: {describe_exception(exc)}") from exc
         finally:
             late = deferred.decode_seconds - booked if deferred is not None and stage != "decode" else 0.0
             clock.add(stage, time.perf_counter() - started - late)

@@ -189,7 +189,8 @@ class LazyImage:
         if self.resample is None:
             if self.box == (0, 0, w, h):
                 return image
-            return image.crop(tuple(int(v) for v in self.box))
+            x0, y0, x1, y1 = (int(v) for v in self.box)
+            return image.crop((x0, y0, x1, y1))
         if image.mode in _ALPHA_MODES and self.resample != Image.Resampling.NEAREST:
             # Pillow resamples RGBA/LA through premultiplied alpha, which rewrites colours under low
             # alpha; channels are independent data here (and on the GPU path), so resample per band.

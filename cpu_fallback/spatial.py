@@ -63,7 +63,7 @@ def pad_kernel(op: S.Pad, value: Any, spec: TensorSpec, ctx: ChainContext, out: 
         raise RowFailure("transform", op.qualname,
                          f"reflect padding top/bottom={widths[ha]}, left/right={widths[wa]} needs each side "
                          f"longer than its pads; got {describe_value(array)}")
-    return np.pad(array, widths, mode=op.mode)
+    return np.pad(array, widths, mode=op.mode)  # type: ignore[call-overload] # numpy's stub: literal modes only
 
 
 def _warp(pixels: np.ndarray, method: Image.Transform, data: list[float], resample: int, fill: int) -> np.ndarray:

@@ -27,17 +27,18 @@ from __future__ import annotations
 
 import math
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-MODES = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
+MODES: dict[int, str] = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
 """Pillow filters with a torch equivalent."""
 
 _ANTIALIASED_OPS = {"bilinear": "_upsample_bilinear2d_aa", "bicubic": "_upsample_bicubic2d_aa"}
 """The aten ops behind ``interpolate(..., antialias=True)``; they take a preallocated output."""
 
-FILTER_SUPPORT = {
+FILTER_SUPPORT: dict[int, float] = {
     Image.Resampling.NEAREST: 0.5,
     Image.Resampling.BILINEAR: 1.0,
     Image.Resampling.BICUBIC: 2.0,
@@ -83,11 +84,13 @@ def resize_view(torch: ModuleType, pixels: np.ndarray, box: tuple[float, float, 
         keep_w = min(src_w, math.ceil(filter_span(0.0, (left + out_w) * sx, left + out_w, resample)[1]) + 2)
         keep_h = min(src_h, math.ceil(filter_span(0.0, (top + out_h) * sy, top + out_h, resample)[1]) + 2)
     source = torch.from_numpy(pixels[:keep_h, :keep_w]).permute(2, 0, 1).unsqueeze(0)
+    scales: tuple[float | None, float | None]
     if full_w is not None and full_h is not None and (keep_w, keep_h) == (src_w, src_h):
         size, scales = (full_h, full_w), (None, None)
     else:  # interpolate's own output size for an explicit scale_factor (recompute_scale_factor=False)
-        scales = (1.0 / sy, 1.0 / sx)
-        size = (math.floor(float(keep_h) * scales[0]), math.floor(float(keep_w) * scales[1]))
+        scale_y, scale_x = 1.0 / sy, 1.0 / sx
+        scales = (scale_y, scale_x)
+        size = (math.floor(float(keep_h) * scale_y), math.floor(float(keep_w) * scale_x))
     if size[0] < top + out_h or size[1] < left + out_w:
         return None
     resized = np.empty((*size, pixels.shape[2]), dtype=np.uint8)
@@ -95,8 +98,8 @@ def resize_view(torch: ModuleType, pixels: np.ndarray, box: tuple[float, float, 
     return resized[top:top + out_h, left:left + out_w]
 
 
-def _resample(torch: ModuleType, mode: str, source: object, out: object,
-              scales: tuple[float | None, float | None]) -> object:
+def _resample(torch: ModuleType, mode: str, source: Any, out: Any,
+              scales: tuple[float | None, float | None]) -> Any:
     """``interpolate(source, out's size, mode, antialias=True)`` into ``out``.
 
     With torch's ``scale_factor`` when given.

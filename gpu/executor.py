@@ -316,7 +316,8 @@ class GpuExecutor:
         output = self.plan.slots[index].output
         if not output.is_static:
             return GraphRun(index, share, None)
-        layout = ((share.size, *output.shape), output.dtype)
+        shape, dtype = output.static_layout
+        layout = ((share.size, *shape), dtype)
         return GraphRun(index, share, layout, None if self.delivery.separate else share.buffer)
 
     def _own_column(self, run: GraphRun) -> Any:

@@ -19,7 +19,7 @@ serialised there too. DALI is imported here, never by ``import dataio``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -136,7 +136,7 @@ def _front(index: int, slot: SlotPlan) -> SlotGraph | None:
         return SlotGraph(index, slot.name, decoder, (), None, (affine, *transforms[:position]),  # type: ignore[arg-type]
                          decoder.channels, position if position < len(transforms) else None, stop,
                          (_decoded_hwc(decoder.channels), *slot.specs[:position]))
-    position, stop, resampling = 0, None, []
+    position, stop, resampling = 0, None, cast(list[Any], [])
     while position < len(transforms):  # the geometric front: one sample plan
         op, node = transforms[position], GRAPH_NODES.get(transforms[position].qualname)
         if node is None or node.build is not None or op.kind not in GEOMETRY_KINDS:

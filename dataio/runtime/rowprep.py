@@ -8,7 +8,7 @@ except reads, which become row failures with stage ``"read"`` naming the path/UR
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -35,7 +35,7 @@ class PreparedRow:
         sources: per slot, its :class:`ByteSource`, the raw value (decoders that take no
             payload, e.g. ``passthrough``) or :data:`INACTIVE`.
         context: the ``context`` hook's result (``None`` without one).
-        payloads: per slot, the payload bytes once read (``None`` for an inactive slot); ``None`` until
+        payloads: per slot, the payload bytes once read (``None`` for an inactive slot); empty until
             :func:`read_rows` ran.
         failure: the first row failure (with its slot), if any.
     """
@@ -48,7 +48,7 @@ class PreparedRow:
     sources: list[Any]
     context: Any = None
     seed_words: Any = None
-    payloads: list[Any] | None = None
+    payloads: list[Any] = field(default_factory=list)
     failure: tuple[RowFailure, str] | None = None
 
     @property
@@ -144,7 +144,7 @@ def read_rows(rows: list[PreparedRow], slots: Any) -> None:
             continue
         if isinstance(result, BaseException):
             _fail(row, slots[i].name, source, result)
-        elif row.payloads is not None:  # set above, for every row read here
+        else:
             row.payloads[i] = result
 
 
