@@ -30,6 +30,7 @@ from dataio._errors import (
     RowError,
 )
 from dataio._version import __version__
+from dataio.sources.member_names import UnsafeMemberName
 from dataio.device import gds_available, gds_info
 from dataio.dsl import (
     BatchStage,
@@ -91,6 +92,7 @@ __all__ = [
     "write_safetensors", "read_safetensors", "open_safetensors", "SafetensorsSession", "read_numpy", "read_image",
     "iter_tfrecord", "read_hdf5", "open_hdf5", "Hdf5Session", "read_parquet", "scan_parquet", "ParquetQuery",
     "DataIOError", "PlanError", "RowError", "DecodeError", "BackendUnavailable", "DeviceUnavailable",
+    "UnsafeMemberName",
     "decoders", "transforms", "batch_transforms", "cond",
     "__version__",
 ]

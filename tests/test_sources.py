@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import tarfile
+import zipfile
 import json
 import logging
 from pathlib import Path
@@ -400,3 +402,50 @@ def test_hf_dataset_refuses_what_is_not_a_split() -> None:
         dataio.hf_dataset(datasets.DatasetDict({"train": hf_images(2)}))
     with pytest.raises(TypeError, match="expected a datasets.Dataset"):
         dataio.hf_dataset([{"image": b""}])
+
+
+# -- member names that would escape a folder ------------------------------------------------------------
+
+
+UNSAFE = ["../up.txt", "/etc/abs.txt", "a/../../x.txt", "C:/win.txt", "..\\back.txt", "ok/fine.txt"]
+
+
+def _tar_with(path: Path, names: list[str]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"hi"))
+    return path
+
+
+def test_archive_member_names_that_would_escape_are_refused_sanitized_or_skipped(tmp_path: Path) -> None:
+    tar_path = _tar_with(tmp_path / "evil.tar", UNSAFE)
+    zip_path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for name in UNSAFE:
+            archive.writestr(name, b"hi")
+        link = zipfile.ZipInfo("link-to-root")
+        link.external_attr = (0o120777 << 16)  # a symbolic link: never read
+        archive.writestr(link, b"/etc/passwd")
+    for path in (tar_path, zip_path):
+        with pytest.raises(dataio.UnsafeMemberName, match=r"evil\.(tar|zip): member '\.\./up\.txt' has a '\.\.'"):
+            dataio.archive(path).keys()
+        with pytest.raises(dataio.UnsafeMemberName):
+            list(dataio.archive(path).entries())
+        assert dataio.archive(path, unsafe_names="skip").keys() == ["ok/fine.txt"]
+        assert dataio.archive(path, unsafe_names="sanitize").keys() == [
+            "up.txt", "etc/abs.txt", "x.txt", "win.txt", "back.txt", "ok/fine.txt"]
+        entries = list(dataio.archive(path, unsafe_names="sanitize").entries())
+        assert [e["key"] for e in entries][0] == "up.txt"
+    with pytest.raises(ValueError, match="unsafe_names"):
+        dataio.archive(tar_path, unsafe_names="allow")
+
+
+def test_webdataset_keys_never_escape(tmp_path: Path) -> None:
+    shard = _tar_with(tmp_path / "shard.tar", ["../escape.cls", "/abs/s1.cls", "good.cls"])
+    with pytest.raises(dataio.UnsafeMemberName, match="shard.tar: member '../escape.cls'"):
+        list(dataio.webdataset(str(shard)))
+    assert [r["__key__"] for r in dataio.webdataset(str(shard), unsafe_names="skip")] == ["good"]
+    assert [r["__key__"] for r in dataio.webdataset(str(shard), unsafe_names="sanitize")] == ["escape", "abs/s1",
+                                                                                              "good"]

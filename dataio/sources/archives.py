@@ -25,6 +25,7 @@ from dataio.io import handles
 from dataio.io.uri import SCHEMES, is_uri, split
 from dataio.sources.units import OneRank, UnitCursor, UnitLayout, rank_units
 from dataio.sources.base import RecordSource
+from dataio.sources.member_names import POLICIES, safe_members
 from dataio.sources.shard_cache import ShardCache
 
 _BRACES = re.compile(r"\{(\d+)\.\.(\d+)\}")
@@ -118,10 +119,12 @@ def _streamed(stream: Any, label: str, limit: int) -> Iterator[Member]:
 
 class _WebDataset(RecordSource):
     def __init__(self, shards: list[str], max_output_bytes: int, *, shard_shuffle: bool, resampled: bool,
-                 cache: ShardCache | None) -> None:
+                 cache: ShardCache | None, unsafe_names: str) -> None:
         super().__init__("webdataset", shards=shards, max_output_bytes=max_output_bytes, shard_shuffle=shard_shuffle,
-                         resampled=resampled, cache_dir=None if cache is None else str(cache.directory))
+                         resampled=resampled, cache_dir=None if cache is None else str(cache.directory),
+                         unsafe_names=unsafe_names)
         self._limit = max_output_bytes
+        self._unsafe_names = unsafe_names
         self._layout = UnitLayout(tuple(shards), shard_shuffle, resampled)
         self._cache = cache
 
@@ -134,10 +137,9 @@ class _WebDataset(RecordSource):
 
     def _members(self, shard: str) -> Iterator[Member]:
         """The shard's members, from its local copy when the shard is remote and a cache is set."""
-        if self._cache is not None and is_uri(shard) and not shard.startswith("file://"):
-            yield from tar_members(self._cache.local_path(shard), self._limit)
-        else:
-            yield from tar_members(shard, self._limit)
+        local = self._cache.local_path(shard) if self._cache is not None and is_uri(shard) and not shard.startswith(
+            "file://") else shard
+        yield from safe_members(tar_members(local, self._limit), shard, self._unsafe_names)
 
     def _records(self, seed: int, epoch: int) -> Iterator[dict[str, Any]]:
         for _, unit, _, _ in rank_units(self._layout, OneRank(), seed=seed, epoch=epoch, cursor=UnitCursor()):
@@ -166,7 +168,8 @@ def _samples(shard: str, members: Iterator[Member]) -> Iterator[dict[str, Any]]:
 
 def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, shard_shuffle: bool = False,
                resampled: bool = False, cache_dir: str | os.PathLike[str] | None = None,
-               cache_limit_bytes: int | None = None, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> RecordSource:
+               cache_limit_bytes: int | None = None, unsafe_names: str = "error",
+               max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> RecordSource:
     """Samples of WebDataset tar shards: ``{"__key__", "__shard__", <extension>: payload, ...}``.
 
     Ranks take whole shards: under ``run(shard=...)`` each rank opens only the shards dealt to it
@@ -184,6 +187,9 @@ def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
             then read as a local file (by every rank of the machine, every epoch).
         cache_limit_bytes: the cache's size bound, least recently used shards removed first
             (``None``: unbounded); hold at least two shards per rank on the machine.
+        unsafe_names: a member named so that it could escape a folder (absolute, a drive, a ``..``
+            component, a NUL byte): ``"error"`` (:class:`UnsafeMemberName`), ``"sanitize"`` (kept
+            under its normalised relative name) or ``"skip"``.
         max_output_bytes: the largest member read; a larger one fails its row.
 
     Raises:
@@ -199,7 +205,14 @@ def webdataset(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     return _WebDataset(shards, as_int("webdataset", "max_output_bytes", max_output_bytes, minimum=1),
                        shard_shuffle=as_bool("webdataset", "shard_shuffle", shard_shuffle),
                        resampled=as_bool("webdataset", "resampled", resampled),
-                       cache=_cache("webdataset", cache_dir, cache_limit_bytes))
+                       cache=_cache("webdataset", cache_dir, cache_limit_bytes),
+                       unsafe_names=_policy("webdataset", unsafe_names))
+
+
+def _policy(where: str, unsafe_names: Any) -> str:
+    if unsafe_names not in POLICIES:
+        raise ValueError(f"{where}(unsafe_names={unsafe_names!r}): one of {', '.join(POLICIES)}")
+    return str(unsafe_names)
 
 
 def _cache(where: str, directory: str | os.PathLike[str] | None, limit: int | None) -> ShardCache | None:
@@ -218,21 +231,26 @@ def _cache(where: str, directory: str | os.PathLike[str] | None, limit: int | No
 class Archive:
     """The entries of one tar (``.tar``, ``.tar.gz``, ``.tgz``) or zip archive (docs/api.md §5 ``archive``)."""
 
-    def __init__(self, path: str, max_output_bytes: int) -> None:
+    def __init__(self, path: str, max_output_bytes: int, unsafe_names: str = "error") -> None:
         self.path = path
         self._limit = max_output_bytes
         self._zip = zipfile.is_zipfile(path)
+        self._unsafe_names = unsafe_names
 
-    def _members(self) -> Iterator[Member]:
+    def _members(self, limit: int | None = None) -> Iterator[Member]:
+        """The regular-file members with safe names (``limit``: the largest read; 0 reads none)."""
+        return safe_members(self._raw_members(self._limit if limit is None else limit), self.path, self._unsafe_names)
+
+    def _raw_members(self, limit: int) -> Iterator[Member]:
         if not self._zip:
-            yield from tar_members(self.path, self._limit)
+            yield from tar_members(self.path, limit)
             return
         with zipfile.ZipFile(self.path) as archive:
             for info in archive.infolist():
-                if info.is_dir():
+                if info.is_dir() or _is_zip_link(info):
                     continue
-                if info.file_size > self._limit:
-                    payload: Any = OversizedMember(f"{self.path}:{info.filename}", info.file_size, self._limit)
+                if info.file_size > limit:
+                    payload: Any = OversizedMember(f"{self.path}:{info.filename}", info.file_size, limit)
                 else:
                     payload = archive.read(info)
                 yield Member(info.filename, info.file_size, payload)
@@ -243,10 +261,7 @@ class Archive:
 
     def index(self) -> list[dict[str, Any]]:
         """``{"name", "size"}`` per member (reads the archive's directory, or streams a compressed tar)."""
-        if self._zip:
-            with zipfile.ZipFile(self.path) as archive:
-                return [{"name": i.filename, "size": i.file_size} for i in archive.infolist() if not i.is_dir()]
-        return [{"name": m.name, "size": m.size} for m in tar_members(self.path, 0)]
+        return [{"name": m.name, "size": m.size} for m in self._members(limit=0)]
 
     def entries(self) -> RecordSource:
         """A source of ``{"key", "name", "reader"}`` records, one per member, in archive order."""
@@ -265,8 +280,13 @@ class _ArchiveEntries(RecordSource):
         return ({"key": m.name, "name": m.name, "reader": m.payload} for m in self._archive._members())
 
 
-def archive(path: str | os.PathLike[str], *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Archive:
+def archive(path: str | os.PathLike[str], *, unsafe_names: str = "error",
+            max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Archive:
     """An :class:`Archive` over a local tar, tar.gz/tgz or zip file.
+
+    ``unsafe_names``: a member named so that it could escape a folder: ``"error"``
+    (:class:`~dataio.sources.member_names.UnsafeMemberName` when its name is read), ``"sanitize"``
+    or ``"skip"`` (as :func:`webdataset`).
 
     Raises:
         FileNotFoundError: no such file.
@@ -277,4 +297,10 @@ def archive(path: str | os.PathLike[str], *, max_output_bytes: int = DEFAULT_MAX
         raise FileNotFoundError(f"archive(): no such file: {path!r}")
     if not (zipfile.is_zipfile(path) or tarfile.is_tarfile(path)):
         raise ValueError(f"archive({path!r}): not a tar or zip archive")
-    return Archive(path, as_int("archive", "max_output_bytes", max_output_bytes, minimum=1))
+    return Archive(path, as_int("archive", "max_output_bytes", max_output_bytes, minimum=1),
+                   _policy("archive", unsafe_names))
+
+
+def _is_zip_link(info: zipfile.ZipInfo) -> bool:
+    """A symbolic link stored in a zip (Unix mode in the external attributes): never read, never followed."""
+    return (info.external_attr >> 16) & 0o170000 == 0o120000
