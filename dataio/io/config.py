@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dataio._errors import PlanError
+from dataio.io import redact
 
 SCHEMES = ("s3", "r2", "gs", "az", "hf", "hfd")
 TRANSPORT_ENDPOINTS = (*SCHEMES, "https", "default")
@@ -153,6 +156,8 @@ def configure_credentials(scheme: str, *, method: str | None = None, bucket: str
     if bucket is not None and (not isinstance(bucket, str) or not bucket):
         raise PlanError(f"configure_credentials({scheme!r}): bucket must be a non-empty str")
     stored = {k: Secret(v) if k in _SECRET_FIELDS else v for k, v in given.items()}
+    redact.remember(v for k, v in given.items() if k in _SECRET_FIELDS or k == "access_key_id")
+    redact.install()
     with _REGISTRY.lock:
         _REGISTRY.credentials[(scheme, bucket)] = Credentials(scheme, method, stored)
         _REGISTRY.generation += 1
@@ -209,6 +214,8 @@ def configure_transport(endpoint: str, *, http_version: str | None = None, pool_
 
 
 STORAGE_OPTION_SCHEMES = (*SCHEMES, "http", "https")
+_SECRET_OPTION = re.compile(r"(?i)key|secret|token|password|credential|sas|headers|auth")
+"""Storage options whose string values are kept out of logs (headers: an Authorization header's value)."""
 
 
 def configure_storage_options(scheme: str, **options: Any) -> None:
@@ -228,9 +235,24 @@ def configure_storage_options(scheme: str, **options: Any) -> None:
     if scheme not in STORAGE_OPTION_SCHEMES:
         raise PlanError(f"configure_storage_options({scheme!r}): scheme must be one of "
                         f"{', '.join(STORAGE_OPTION_SCHEMES)}")
+    redact.remember(s for name, value in options.items() if _SECRET_OPTION.search(name)
+                    for s in _secret_strings(value))
+    redact.install()
     with _REGISTRY.lock:
         _REGISTRY.storage_options[scheme] = dict(options)
         _REGISTRY.generation += 1
+
+
+def _secret_strings(value: Any) -> Iterable[str]:
+    """Every string in a storage option's value (nested dicts and sequences), for the log redaction."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secret_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _secret_strings(item)
 
 
 def with_storage_options(scheme: str, settings: dict[str, Any]) -> dict[str, Any]:

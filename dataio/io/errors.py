@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dataio._errors import DataIOError
+from dataio.io.redact import redacted
 
 
 class ObjectNotFound(DataIOError, FileNotFoundError):
@@ -110,7 +111,7 @@ def translate(exc: BaseException, uri: str) -> BaseException:
     """The builtin-typed exception for ``exc`` (``exc`` itself when it is not an IO condition)."""
     if isinstance(exc, (ObjectNotFound, AccessDenied, TransportError, TransportTimeout)):
         return exc
-    message = f"{uri}: {exc}" if uri not in str(exc) else str(exc)
+    message = redacted(f"{uri}: {exc}" if uri not in str(exc) else str(exc))  # no userinfo, keys or tokens
     kind = _underneath(exc) or _kind(exc)
     return exc if kind is None else kind(message)
 

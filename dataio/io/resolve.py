@@ -22,7 +22,7 @@ from typing import Any
 from dataio._deps import require
 from dataio._errors import PlanError
 from dataio._env import worker_count
-from dataio.io import config
+from dataio.io import config, redact
 from dataio.io.uri import is_uri, validate_uri
 
 ALIASES = {"gcs": "gs", "abfs": "az"}
@@ -107,6 +107,7 @@ def filesystem(location: Location) -> Any:
 
 
 def _build(location: Location) -> Any:
+    redact.install()  # the clients built here log at DEBUG what dataio passes them: keep secrets out
     scheme = location.scheme
     if scheme == "file":
         from fsspec.implementations.local import LocalFileSystem

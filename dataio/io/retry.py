@@ -27,6 +27,7 @@ import tenacity
 
 from dataio._env import worker_count
 from dataio.io.errors import TransportError, TransportTimeout, status_of, translate
+from dataio.io.redact import redacted
 
 RETRIED_SCHEMES = ("http", "https", "hf", "hfd")
 """Schemes whose clients do not retry on their own."""
@@ -96,7 +97,8 @@ def retrying(read: Callable[[], T], uri: str, scheme: str, *, failed_before: int
         attempts = failed_before + controller.statistics.get("attempt_number", 1)
         last = translate(exc, uri)
         kind = TransportTimeout if isinstance(last, TransportTimeout) else TransportError
-        raise kind(f"{uri}: gave up after {attempts} attempts in {time.monotonic() - start:.1f} s: {last}") from exc
+        raise kind(redacted(f"{uri}: gave up after {attempts} attempts in {time.monotonic() - start:.1f} s: {last}")
+                   ) from exc
 
 
 def _counted(read: Callable[[], T], uri: str) -> T:
