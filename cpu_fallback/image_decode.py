@@ -126,6 +126,8 @@ def _pillow_pixels(image: Image.Image, orientation: int, op: ImageDecoder, label
         image.load()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise RowFailure("decode", _OP, f"{label}: corrupt or truncated {image.format} data: {exc}") from None
+    if orientation in TRANSPOSE and header_orientation(image) == 1:
+        orientation = 1  # the decoder turned it upright while loading and dropped the tag (Pillow does, for TIFF)
     if orientation in TRANSPOSE:
         image = image.transpose(TRANSPOSE[orientation])
     try:

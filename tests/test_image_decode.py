@@ -6,6 +6,7 @@ libjpeg-turbo) and conversions are exact; EXIF orientation is exact.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
@@ -134,3 +135,21 @@ def test_draft_decoding_stays_within_stated_tolerance(jpeg_paths: list[str]) -> 
                 full = source.convert("RGB")
             expected = np.asarray(full.resize((got.shape[1], got.shape[0]), Image.Resampling.BICUBIC))
             assert np.abs(got.astype(int) - expected.astype(int)).mean() <= 2.0, path
+
+
+@pytest.mark.parametrize("compression", ["group4", "tiff_lzw", "raw"])
+def test_tiff_orientation_is_applied_once(compression: str) -> None:
+    """Pillow turns a TIFF upright while loading it (and drops the tag): dataio must not turn it again."""
+    from PIL import ImageOps, TiffImagePlugin
+
+    pixels = np.zeros((20, 40), np.uint8)
+    pixels[:5, :10] = 255  # a corner mark: every orientation gives a different picture
+    for turn in range(1, 9):
+        image = Image.fromarray(pixels)
+        image = image.convert("1") if compression == "group4" else image
+        tags = TiffImagePlugin.ImageFileDirectory_v2()
+        tags[274] = turn
+        buffer = io.BytesIO()
+        image.save(buffer, "TIFF", compression=None if compression == "raw" else compression, tiffinfo=tags)
+        expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buffer.getvalue()))).convert("RGB"))
+        np.testing.assert_array_equal(dataio.read_image(buffer.getvalue()), expected, err_msg=f"orientation {turn}")
