@@ -76,3 +76,22 @@ def test_read_image_matches_the_pipeline_decoder(tmp_path: Path, rgb_image: Imag
         dataio.read_image(path, layout="nhwc")
     torch = pytest.importorskip("torch")
     assert dataio.read_image(path, framework="torch").dtype == torch.uint8
+
+
+def test_files_other_software_wrote_wrong_fail_as_decode_errors(tmp_path: Path) -> None:
+    """A truncated HDF5 file (h5py wrote it) and an object-dtype array (numpy wrote it, .npy or .npz): a
+    DecodeError naming the file, not a plan mistake."""
+    h5py = pytest.importorskip("h5py")
+    whole = tmp_path / "whole.h5"
+    with h5py.File(whole, "w") as file:
+        file["x"] = np.arange(1000)
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(dataio.DecodeError, match="truncated.h5: not an HDF5 file"):
+        dataio.read_hdf5(str(truncated), key="x")
+    objects = np.array([{"a": 1}], dtype=object)
+    np.save(tmp_path / "objects.npy", objects, allow_pickle=True)
+    np.savez(tmp_path / "objects.npz", a=objects)
+    for name in ("objects.npy", "objects.npz"):
+        with pytest.raises(dataio.DecodeError, match=f"{name}.*holds Python objects"):
+            dataio.read_numpy(tmp_path / name)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dataio._deps import require
-from dataio._errors import PlanError
+from dataio._errors import DecodeError, PlanError
 from dataio.io.errors import ObjectNotFound, translated
 from dataio.io.resolve import filesystem, locate
 
@@ -57,7 +57,7 @@ class Hdf5Session:
         except OSError as exc:
             if self._handle is not None:
                 self._handle.close()
-            raise PlanError(f"{self.uri}: not an HDF5 file ({exc})") from None
+            raise DecodeError(f"{self.uri}: not an HDF5 file ({exc})", self.uri) from None
 
     def _dataset(self, key: str) -> Any:
         self._check_open()
@@ -122,7 +122,7 @@ def open_hdf5(uri: str | os.PathLike[str]) -> Hdf5Session:
 
     Raises:
         FileNotFoundError: no such file (naming it).
-        ValueError: not an HDF5 file.
+        DecodeError: not an HDF5 file (a ValueError).
     """
     return Hdf5Session(uri)
 
