@@ -58,3 +58,14 @@ def test_files_uses_the_same_semantics_locally_and_on_fsspec(tmp_path: Path, mon
         assert list(dataio.files("x/**", recursive=False)) == ["x/.hidden.npy", "x/a.npy", "x/ab.npy"]
     finally:
         fs.rm("/globs", recursive=True)
+
+
+def test_writes_in_progress_or_left_by_a_killed_process_are_never_listed(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.bin").write_bytes(b"a")
+    for leftover in (".b.bin.4242.140211.tmp", ".c.safetensors.k3j_9x2a.tmp", ".0af3c9d1.tar.zx81qk_0.part"):
+        (tmp_path / "d" / leftover).write_bytes(b"partial")  # the names dataio's writers and shard cache use
+    (tmp_path / "d" / ".hidden.tmp").write_bytes(b"a user's own file")
+    listed = [Path(p).name for p in dataio.glob(f"{tmp_path}/d/*")]
+    assert sorted(listed) == [".hidden.tmp", "a.bin"]  # hidden files are listed; dataio's temporaries are not
+    assert [Path(p).name for p in dataio.files(f"{tmp_path}/d/**")] == [n for n in sorted(listed)]

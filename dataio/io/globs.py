@@ -72,14 +72,21 @@ def _segment(segment: str, pattern: str) -> str:
     return "".join(out)
 
 
+IN_PROGRESS = re.compile(r"(^|/)\.[^/]+\.(?:\d+\.\d+|[a-z0-9_]{8})\.(?:tmp|part)$")
+"""The temporary files dataio's own atomic writes and shard cache use (``.<name>.<pid>.<id>.tmp``,
+``.<name>.<8 random>.tmp`` / ``.part``): never listed, so a glob never sees a write in progress or one
+a killed process left behind."""
+
+
 def matching(pattern: str, list_below: Callable[[str], Iterable[str]]) -> list[str]:
-    """The paths ``list_below(literal prefix)`` gives that match ``pattern``, sorted.
+    """The paths ``list_below(literal prefix)`` gives that match ``pattern``, sorted (dataio's own temporary
+    files left out: :data:`IN_PROGRESS`).
 
     ``list_below`` lists every file under a prefix on one backend (``""`` for a pattern
     that starts with glob syntax); this is how every backend globs the same way.
     """
     matcher = compile_glob(pattern)
-    return sorted(p for p in list_below(literal_prefix(pattern)) if matcher.match(p))
+    return sorted(p for p in list_below(literal_prefix(pattern)) if matcher.match(p) and not IN_PROGRESS.search(p))
 
 
 def walk_local(root: str) -> Iterator[str]:
