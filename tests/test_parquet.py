@@ -75,3 +75,19 @@ def test_a_file_pyarrow_cannot_parse_is_a_decode_error_naming_it(tmp_path: Path)
         with pytest.raises(dataio.DecodeError, match="bad.parquet: not a parquet file") as caught:
             read()
         assert isinstance(caught.value, ValueError)  # what pyarrow's ArrowInvalid was
+
+
+def test_count_comes_from_the_footer_and_agrees_with_collect(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"i": list(range(100)), "s": [str(i) * 50 for i in range(100)]}), path, row_group_size=30)
+    query = dataio.scan_parquet(path)
+    for shaped in (query, query.offset(95), query.offset(10).limit(25), query.row_groups([1, 3]),
+                   query.row_groups([3]).offset(5), query.limit(0), query.offset(200)):
+        assert shaped.count() == len(shaped.collect())
+    assert query.filter(dataio.col("i").lt(7)).count() == 7  # with a filter, rows are read
+    damaged = bytearray(path.read_bytes())
+    damaged[8:len(damaged) // 2] = bytes(len(damaged) // 2 - 8)  # data pages zeroed, the footer intact
+    (tmp_path / "damaged.parquet").write_bytes(bytes(damaged))
+    assert dataio.scan_parquet(tmp_path / "damaged.parquet").count() == 100  # no row was read

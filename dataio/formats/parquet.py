@@ -131,7 +131,16 @@ class ParquetQuery:
         return [row for batch in self.iter_batches() for row in _rows(batch)]
 
     def count(self) -> int:
-        """The number of rows the query selects (a terminal call)."""
+        """The number of rows the query selects (a terminal call). Without filters it comes from the file's
+        footer: no row is read."""
+        if not self._filters:
+            file = _parquet_file(self.path)
+            groups = _row_groups(self._row_groups, file.num_row_groups, "scan_parquet")
+            metadata = file.metadata
+            total = sum(metadata.row_group(g).num_rows for g in (groups if groups is not None
+                                                                 else range(file.num_row_groups)))
+            left = max(0, total - self._offset)
+            return left if self._limit is None else min(left, self._limit)
         return sum(len(next(iter(batch.values()), [])) for batch in self.iter_batches())
 
     def iter_batches(self) -> Iterator[dict[str, list[Any]]]:
