@@ -239,3 +239,21 @@ def test_unsticky_order_changes_per_epoch_and_agrees_across_ranks() -> None:
         assert sorted(keys) == sorted(f"r{i}" for i in range(12))
     assert [b for b, _ in first[0]] != [b for b, _ in first[1]]
     assert [b for b, _ in first[0]] == [b for b, _ in run(12, 3, {"id": 0, "of": 2, "sticky": False}, seed=5)[0]]
+
+
+def test_a_state_restored_over_other_records_or_past_the_epoch_is_refused() -> None:
+    with pipe(2).bind(records(9)).run("numpy", device="cpu") as loader:
+        next(iter(loader))
+        state = loader.state_dict()
+    assert isinstance(state["records"], str) and len(state["records"]) == 16
+    with pipe(2).bind(records(9)).run("numpy", device="cpu") as same:
+        same.load_state_dict(state)  # the same records: accepted
+    with pipe(2).bind(records(12)).run("numpy", device="cpu") as other, \
+            pytest.raises(dataio.PlanError, match="saved over other records"):
+        other.load_state_dict(state)
+    with pipe(2).bind(records(9)).run("numpy", device="cpu") as loader, \
+            pytest.raises(dataio.PlanError, match="past the 10 of the saving rank's epoch"):
+        loader.load_state_dict({**state, "samples_consumed": 40, "records": None})
+    legacy = {k: v for k, v in state.items() if k != "records"}  # a state saved before fingerprints
+    with pipe(2).bind(records(12)).run("numpy", device="cpu") as loader:
+        loader.load_state_dict(legacy)

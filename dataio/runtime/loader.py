@@ -30,6 +30,7 @@ from dataio.runtime.protocol import Executor
 from dataio.seeds import BATCH_STREAM, derive, generator
 from dataio.sources.base import RecordSource
 from dataio.runtime.sharding import Cursor, ShardSpec, rank_length, rank_records, resolve_shard
+from dataio.runtime.fingerprint import records_fingerprint
 from dataio.sources.units import UnitCursor, UnitStream
 
 ROWS_LOGGER = logging.getLogger("dataio.rows")
@@ -273,6 +274,7 @@ class DataLoader:
             "global_start": self._cursor.global_start,
             "batch_offset": self._cursor.batch_offset,
             **({"units": self._unit_cursor().as_dict()} if self._layout is not None else {}),
+            "records": records_fingerprint(self._records),
         }
 
     def _unit_cursor(self) -> UnitCursor:
@@ -301,6 +303,7 @@ class DataLoader:
         if self._active_iterator() is not None:
             raise RuntimeError("DataLoader.load_state_dict: an iteration is active; finish or close it first")
         _validate_state(state, self._plan.signature, self._shard, elastic=elastic)
+        _validate_records(state, self._records, self._plan)
         self._epoch = state["epoch"]
         self._seed = state["rng_seed"]
         cursor = Cursor(state.get("global_start", 0), state["samples_consumed"], state.get("batch_offset", 0))
@@ -423,6 +426,23 @@ def _validate_state(state: Any, signature: str, shard: ShardSpec, *, elastic: bo
     if state["output_order"] == "completion" and state["samples_consumed"] > 0:
         raise PlanError("load_state_dict: a mid-epoch state saved under order='completion' cannot be resumed "
                         "exactly; save it under order='submit'")
+
+
+def _validate_records(state: Mapping[str, Any], records: Any, plan: Plan) -> None:
+    """The state was saved over these records, and its place lies inside the saving rank's epoch of them."""
+    saved, ours = state.get("records"), records_fingerprint(records)
+    if saved is not None and ours is not None and saved != ours:
+        raise PlanError(f"load_state_dict: the state was saved over other records (fingerprint {saved} != {ours}): "
+                        "bind the records the loader was saved with")
+    if not isinstance(plan.shape, BatchStage):  # collate/group_by count records inside items: no bound to check
+        return
+    try:  # the saving rank's epoch over these records (its own layout: pad and sticky included)
+        capacity = batch_count(plan, records, resolve_shard(state["shard"])) * plan.shape.size
+    except TypeError:  # the records' number is unknown: nothing to check against
+        return
+    if state["samples_consumed"] > capacity:
+        raise PlanError(f"load_state_dict: the state has {state['samples_consumed']} records consumed, past the "
+                        f"{capacity} of the saving rank's epoch: it was saved over other records")
 
 
 def _validate_saved_shard(saved: Any, shard: ShardSpec, *, elastic: bool) -> None:
