@@ -69,3 +69,28 @@ def test_writes_in_progress_or_left_by_a_killed_process_are_never_listed(tmp_pat
     listed = [Path(p).name for p in dataio.glob(f"{tmp_path}/d/*")]
     assert sorted(listed) == [".hidden.tmp", "a.bin"]  # hidden files are listed; dataio's temporaries are not
     assert [Path(p).name for p in dataio.files(f"{tmp_path}/d/**")] == [n for n in sorted(listed)]
+
+
+def test_a_killed_writes_temporaries_are_removed_when_stale(tmp_path: Path) -> None:
+    """The next atomic write into a directory removes dataio's day-old temporaries there, and nothing else."""
+    import time
+
+    from dataio.io import globs
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    old = time.time() - globs.STALE_AFTER_S - 60
+    stale, fresh, users = folder / ".ckpt.bin.4242.140211.tmp", folder / ".ckpt.bin.zx81qk_0.tmp", folder / ".a.tmp"
+    for path in (stale, fresh, users):
+        path.write_bytes(b"partial")
+    os.utime(stale, (old, old))
+    os.utime(users, (old, old))  # old, but not a name dataio writes
+    dataio.write(str(folder / "new.bin"), b"data")
+    assert sorted(p.name for p in folder.iterdir()) == [".a.tmp", ".ckpt.bin.zx81qk_0.tmp", "new.bin"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / stale.name).write_bytes(b"partial")
+    os.utime(other / stale.name, (old, old))
+    with dataio.writer(str(other / "x.bin")) as writer:  # the streaming writer sweeps too
+        writer.write(b"x")
+    assert sorted(p.name for p in other.iterdir()) == ["x.bin"]

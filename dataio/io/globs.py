@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 GLOB_CHARS = frozenset("*?[")
@@ -76,6 +78,35 @@ IN_PROGRESS = re.compile(r"(^|/)\.[^/]+\.(?:\d+\.\d+|[a-z0-9_]{8})\.(?:tmp|part)
 """The temporary files dataio's own atomic writes and shard cache use (``.<name>.<pid>.<id>.tmp``,
 ``.<name>.<8 random>.tmp`` / ``.part``): never listed, so a glob never sees a write in progress or one
 a killed process left behind."""
+
+
+STALE_AFTER_S = 24 * 3600
+"""Age after which a temporary of :data:`IN_PROGRESS` is taken as a killed write's and removed."""
+_SWEPT: set[str] = set()
+_SWEPT_LOCK = threading.Lock()
+
+
+def sweep_stale_once(directory: str | os.PathLike[str]) -> None:
+    """Remove the temporaries dataio's writes left in ``directory`` more than :data:`STALE_AFTER_S` ago (a killed
+    process's), once per directory per process; never raises (the write that asks must not fail for it).
+
+    A day is far longer than any write keeps its temporary open, so a live write elsewhere (another
+    process, another host on a shared file system) is never touched.
+    """
+    key = os.path.abspath(directory)
+    with _SWEPT_LOCK:
+        if key in _SWEPT:
+            return
+        _SWEPT.add(key)
+    cutoff = time.time() - STALE_AFTER_S
+    try:
+        with os.scandir(key) as entries:
+            for entry in entries:
+                if IN_PROGRESS.search(entry.name) and entry.is_file(follow_symlinks=False) and \
+                        entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+    except OSError:  # a vanished file, a directory we may not list: the sweep is best effort
+        pass
 
 
 def matching(pattern: str, list_below: Callable[[str], Iterable[str]]) -> list[str]:

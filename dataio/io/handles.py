@@ -31,6 +31,7 @@ from typing import Any
 from dataio._errors import DecodeError, PlanError
 from dataio.io import verbs
 from dataio.io.errors import MemberNotFound, ObjectNotFound, translated
+from dataio.io.globs import sweep_stale_once
 from dataio.io.resolve import Location, filesystem, locate
 
 DEFAULT_MAX_OUTPUT = 2**32
@@ -393,6 +394,8 @@ class _LocalSink:
                                      "(pass mkdir_parents=True)")
             target.parent.mkdir(parents=True, exist_ok=True)
         self._target = target
+        if atomic:
+            sweep_stale_once(target.parent)
         self._temp = target.parent / f".{target.name}.{os.getpid()}.{id(self)}.tmp" if atomic else target
         self._file = open(self._temp, "wb")  # noqa: SIM115 - closed by commit/abort
 

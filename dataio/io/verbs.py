@@ -21,7 +21,7 @@ from typing import Any
 from dataio._errors import PlanError
 from dataio.io import config
 from dataio.io.errors import ObjectNotFound, translated
-from dataio.io.globs import has_magic, matching, walk_local
+from dataio.io.globs import has_magic, matching, sweep_stale_once, walk_local
 from dataio.io.retry import retrying
 from dataio.io.resolve import Location, filesystem, locate
 
@@ -211,6 +211,7 @@ def _write_local(location: Location, payload: bytes, *, mkdir_parents: bool, ato
     if not atomic:
         target.write_bytes(payload)
         return
+    sweep_stale_once(parent)
     handle = tempfile.NamedTemporaryFile(dir=parent, prefix=f".{target.name}.", suffix=".tmp",  # noqa: SIM115
                                          delete=False)  # closed by the commit or the abort
     try:
