@@ -106,16 +106,9 @@ def fetch_many(sources: list[ByteSource]) -> list[Any]:
 def _read_again(source: ByteSource) -> Any:
     """A remote payload whose batched fetch failed transiently, read alone under the rest of its retries; or the
     exception that read ended with."""
-    from dataio.io.resolve import filesystem, locate
-    from dataio.io.retry import retrying
-
-    location = locate(source.path)  # type: ignore[arg-type]
-    fs = filesystem(location)
-    start, end = source.window or (None, None)
     try:
-        data = retrying(lambda: fs.cat_file(location.path, start=start, end=end), location.uri,
-                        location.scheme, failed_before=1)
-        return _checked(source, data)
+        return _checked(source, _read_uri(source.path, source.offset, source.size,  # type: ignore[arg-type]
+                                          failed_before=1))
     except Exception as exc:  # noqa: BLE001 - the payload's failure
         return exc
 
@@ -132,15 +125,14 @@ def _read_path(path: str, offset: int | None, size: int | None) -> bytes:
     return data
 
 
-def _read_uri(uri: str, offset: int | None, size: int | None) -> bytes:
+def _read_uri(uri: str, offset: int | None, size: int | None, *, failed_before: int = 0) -> bytes:
     """Through the resolver (the scheme's configured credentials, endpoint and transport), with retries on
-    transient failures (:mod:`dataio.io.retry`)."""
+    transient failures (:mod:`dataio.io.retry`; ``failed_before``: attempts that already failed)."""
     from dataio.io.resolve import filesystem, locate
     from dataio.io.retry import retrying
 
     location = locate(uri)
     fs = filesystem(location)
-    if offset is None or size is None:
-        return retrying(lambda: fs.cat_file(location.path), uri, location.scheme)
-    start, end = offset, offset + size
-    return retrying(lambda: fs.cat_file(location.path, start=start, end=end), uri, location.scheme)
+    start, end = (None, None) if offset is None or size is None else (offset, offset + size)
+    return retrying(lambda: fs.cat_file(location.path, start=start, end=end), uri, location.scheme,
+                    failed_before=failed_before)

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dataio._errors import PlanError
@@ -314,11 +314,8 @@ def transport_for(endpoint: str) -> Transport:
     with _REGISTRY.lock:
         own, default = _REGISTRY.transports.get(endpoint, Transport()), _REGISTRY.transports.get("default",
                                                                                                    Transport())
-    return Transport(
-        own.http_version if own.http_version is not None else default.http_version,
-        own.timeout_secs if own.timeout_secs is not None else default.timeout_secs,
-        own.readall_chunk_mib if own.readall_chunk_mib is not None else default.readall_chunk_mib,
-        own.readall_concurrency if own.readall_concurrency is not None else default.readall_concurrency)
+    return Transport(**{name: getattr(own, name) if getattr(own, name) is not None else getattr(default, name)
+                        for name in (f.name for f in fields(Transport))})
 
 
 def reset() -> None:

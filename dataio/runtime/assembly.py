@@ -43,9 +43,7 @@ class BatchAssembly:
         self.size = size
         take = pool.take if pool is not None else np.empty
         self.buffers: list[np.ndarray | None] = [
-            take((size, *s.output.static_layout[0]), s.output.static_layout[1]) if s.output.is_static and size
-            else None
-            for s in slots
+            _buffer(take, size, *s.output.static_layout) if s.output.is_static and size else None for s in slots
         ]
         self.values: list[dict[int, Any]] = [{} for _ in slots]
         self.inactive: list[set[int]] = [set() for _ in slots]
@@ -190,3 +188,8 @@ def _compact(buffer: np.ndarray, survivors: list[int]) -> np.ndarray:
         if new != old:
             buffer[new] = buffer[old]
     return buffer[: len(survivors)]
+
+
+def _buffer(take: Any, size: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """A ``[size, *shape]`` batch buffer of a static slot (from the pool when there is one)."""
+    return take((size, *shape), dtype)

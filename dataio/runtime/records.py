@@ -73,9 +73,9 @@ def slot_value(record: Any, slot: str, *, optional: bool, single_slot: bool, whe
 
 def record_key(record: Any, slot_values: list[Any], logical_index: int) -> str:
     """The record key shown on ``batch.keys`` (docs/api.md §2.6 step 4)."""
-    if type(record) is dict and record.keys().isdisjoint(_NAMING_FIELDS):
-        pass  # most dict records name no key field: one set test instead of six lookups
-    elif _is_mapping(record):
+    # most dict records name no key field: one set test instead of six lookups
+    names_itself = type(record) is not dict or not record.keys().isdisjoint(_NAMING_FIELDS)
+    if names_itself and _is_mapping(record):
         for field in _KEY_FIELDS:
             value = record.get(field)
             if value is not None:

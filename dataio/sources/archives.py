@@ -137,8 +137,9 @@ class _WebDataset(RecordSource):
 
     def _members(self, shard: str) -> Iterator[Member]:
         """The shard's members, from its local copy when the shard is remote and a cache is set."""
-        local = self._cache.local_path(shard) if self._cache is not None and is_uri(shard) and not shard.startswith(
-            "file://") else shard
+        local = shard
+        if self._cache is not None and is_uri(shard) and not shard.startswith("file://"):
+            local = self._cache.local_path(shard)
         yield from safe_members(tar_members(local, self._limit), shard, self._unsafe_names)
 
     def _records(self, seed: int, epoch: int) -> Iterator[dict[str, Any]]:

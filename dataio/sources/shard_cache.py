@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from dataio.io.globs import IN_PROGRESS, sweep_stale_once
 from dataio.io.handles import stream
 
 _PART = ".part"
@@ -31,6 +32,7 @@ class ShardCache:
         self.directory = Path(directory)
         self.limit_bytes = limit_bytes
         self.directory.mkdir(parents=True, exist_ok=True)
+        sweep_stale_once(self.directory)  # partial copies a killed process left
 
     def local_path(self, uri: str) -> str:
         """The local copy of ``uri``, fetched first when the cache has none.
@@ -61,7 +63,7 @@ class ShardCache:
             return
         entries = []
         for path in self.directory.iterdir():
-            if path.name.endswith(_PART) or path == keep:
+            if IN_PROGRESS.search(path.name) or path == keep:
                 continue
             try:
                 info = path.stat()
